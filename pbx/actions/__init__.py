@@ -1,0 +1,20 @@
+"""Every state change is a ``do_*`` function here: transactional, audited, follow-ups on commit."""
+
+from .directory import (
+    do_create_device,
+    do_create_tenant,
+    do_create_user,
+    do_regenerate_device_secret,
+    sync_staff_flag,
+)
+from .objects import do_delete_object, do_save_object
+from .presence import do_activate_profile, do_clear_presence, do_set_presence
+from .prompts import do_upload_prompt
+from .queues import do_queue_login, do_queue_logout, do_queue_pause
+from .schedules import do_set_schedule_override
+
+__all__ = [
+    "do_activate_profile", "do_clear_presence", "do_create_device", "do_create_tenant", "do_create_user",
+    "do_delete_object", "do_queue_login", "do_queue_logout", "do_queue_pause", "do_regenerate_device_secret",
+    "do_save_object", "do_set_presence", "do_set_schedule_override", "do_upload_prompt", "sync_staff_flag",
+]

@@ -1,0 +1,51 @@
+"""Create, change and delete a company's configuration rows (admin, API and commands)."""
+
+from __future__ import annotations
+
+from django.db import models, transaction
+
+from pbx.models import UserPresence
+from pbx.signals import config_changed_on_commit
+
+from .base import record, require_company_admin, snapshot, tenant_id_of
+
+# Rows that are fast state, not structure: they never trigger a config render.
+STATE_MODELS = {UserPresence}
+
+
+def _after_change(obj: models.Model) -> None:
+    tenant_id = tenant_id_of(obj)
+    if tenant_id is not None and type(obj) not in STATE_MODELS:
+        config_changed_on_commit(tenant_id)
+
+
+def do_save_object(actor, obj: models.Model, *, save_related=None) -> models.Model:
+    """Save a validated row (new or changed), audit it and schedule the config apply.
+
+    ``save_related`` runs inside the same transaction after the row is saved (the admin saves
+    many-to-many fields and inlines there), so the audit row sees the final state.
+    """
+    if hasattr(obj, "inherit_tenant"):
+        obj.inherit_tenant()
+    require_company_admin(actor, obj)
+    with transaction.atomic():
+        before = None
+        if obj.pk is not None:
+            before = snapshot(type(obj)._default_manager.filter(pk=obj.pk).first())
+        obj.save()
+        if save_related is not None:
+            save_related()
+        record(actor, "created" if before is None else "changed", obj, before, snapshot(obj))
+        _after_change(obj)
+    return obj
+
+
+def do_delete_object(actor, obj: models.Model) -> None:
+    require_company_admin(actor, obj)
+    with transaction.atomic():
+        before = snapshot(obj)
+        tenant_id = tenant_id_of(obj)
+        record(actor, "deleted", obj, before, None, tenant_id=tenant_id)
+        obj.delete()
+        if tenant_id is not None:
+            config_changed_on_commit(tenant_id)
