@@ -34,6 +34,7 @@ class Migration(migrations.Migration):
         TenantForeignKey("number", "schedule"),
         TenantForeignKey("number", "closed_destination"),
         TenantForeignKey("number", "welcome_prompt"),
+        TenantForeignKey("number", "trunk"),
         TenantForeignKey("presencestatus", "forward_to"),
         TenantForeignKey("userpresence", "user"),
         TenantForeignKey("userpresence", "status"),

@@ -66,6 +66,10 @@ class TenantOwned(models.Model):
             if parent is not None:
                 self.tenant_id = parent.tenant_id
 
+    def clean_fields(self, exclude=None) -> None:
+        self.inherit_tenant()
+        super().clean_fields(exclude)
+
     def clean(self) -> None:
         super().clean()
         self.inherit_tenant()

@@ -58,7 +58,7 @@ class Number(TenantOwned):
         help_text=_("E.g. a support number that agents present when they call customers."),
     )
 
-    tenant_references = ("user", "destination", "schedule", "closed_destination", "welcome_prompt")
+    tenant_references = ("user", "destination", "schedule", "closed_destination", "welcome_prompt", "trunk")
 
     class Meta:
         verbose_name = _("phone number")

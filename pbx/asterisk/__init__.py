@@ -1,0 +1,3 @@
+"""Everything that talks to Asterisk: AMI and ARI clients (and, later, config generation and the event bridge)."""
+
+from .errors import AsteriskError

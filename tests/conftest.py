@@ -1,0 +1,71 @@
+"""The two-company world every test starts from.
+
+Demo AB: Alice admins it, Olle is its operator, Bob, Cecilia and David are agents, Eva and
+Filip are users. Exempel AB: Carol admins it, Petra operates, Dave, Gustav and Hanna are agents,
+Ivar and Julia users. Built once per test session (through the real actions) and rolled back
+around each test, so every test sees the same world.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from pbx.demo import DemoCompany, build_company, load_company
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup, django_db_blocker):
+    with django_db_blocker.unblock():
+        build_company("Demo AB", "demo", 1)
+        build_company("Exempel AB", "exempel", 2)
+
+
+@pytest.fixture
+def demo(db) -> DemoCompany:
+    from pbx.models import Tenant
+
+    return load_company(Tenant.objects.get(slug="demo"))
+
+
+@pytest.fixture
+def exempel(db) -> DemoCompany:
+    from pbx.models import Tenant
+
+    return load_company(Tenant.objects.get(slug="exempel"))
+
+
+@pytest.fixture
+def alice(demo):
+    return demo.admin
+
+
+@pytest.fixture
+def olle(demo):
+    return demo.operator
+
+
+@pytest.fixture
+def bob(demo):
+    return demo.agents[0]
+
+
+@pytest.fixture
+def eva(demo):
+    return demo.users[0]
+
+
+@pytest.fixture
+def carol(exempel):
+    return exempel.admin
+
+
+@pytest.fixture
+def dave(exempel):
+    return exempel.agents[0]
+
+
+@pytest.fixture
+def superuser(db):
+    from pbx.models import User
+
+    return User.objects.create_superuser("root@example.org", "root-Password-1!")
