@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "django.contrib.sites",
     "channels",
     "rest_framework",
+    "huey.contrib.djhuey",
     "allauth",
     "allauth.account",
     "pbx",
@@ -53,6 +54,8 @@ SITE_ID = 1
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Serves collected static files under daphne when DEBUG is off (no proxy needed).
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +151,7 @@ MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 ASTERISK_SOUNDS_DIR = Path(os.environ.get("ASTERISK_SOUNDS_DIR", BASE_DIR / "var" / "sounds"))
 ASTERISK_GENERATED_DIR = Path(os.environ.get("ASTERISK_GENERATED_DIR", BASE_DIR / "var" / "generated"))
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", BASE_DIR / "var" / "recordings"))
+VOICEMAIL_DIR = Path(os.environ.get("VOICEMAIL_DIR", BASE_DIR / "var" / "voicemail"))
 PROMPT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 # The default Asterisk node; more nodes live in the database (pbx.AsteriskNode).
