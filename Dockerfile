@@ -9,7 +9,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 # pydub converts uploaded prompts to Asterisk's formats through ffmpeg.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg \
+    && apt-get install -y --no-install-recommends ffmpeg gettext \
     && rm -rf /var/lib/apt/lists/*
 
 # The same uid/gid as the asterisk user in the Asterisk container (PUID/PGID
@@ -30,7 +30,8 @@ COPY . .
 # SECRET_KEY. This one exists only in this build step; it is not an ENV and
 # is never in the image's environment.
 ARG BUILD_SECRET_KEY=collectstatic-only-not-a-secret
-RUN SECRET_KEY="${BUILD_SECRET_KEY}" DEBUG=false python manage.py collectstatic --noinput
+RUN SECRET_KEY="${BUILD_SECRET_KEY}" DEBUG=false python manage.py collectstatic --noinput \
+    && SECRET_KEY="${BUILD_SECRET_KEY}" DEBUG=false python manage.py compilemessages --ignore=".*"
 
 # Mount points of the shared volumes, at the same paths as in the Asterisk
 # container so a path means the same file on both sides. A new named volume

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from io import BytesIO
 
 from django.db import transaction
+from django.utils import timezone
 
 from pbx import actions
 from pbx.models import (
@@ -28,7 +29,6 @@ from pbx.models import (
     Number,
     Office,
     PresenceStatus,
-    Prompt,
     Queue,
     QueueAgent,
     Schedule,
@@ -185,7 +185,7 @@ def _build(name: str, slug: str, index: int, node: AsteriskNode | None, password
     for weekday in range(5):
         _save(WeeklyHours(tenant=tenant, schedule=schedule, weekday=weekday,
                           open_time=datetime.time(8), close_time=datetime.time(17)))
-    year = datetime.date.today().year
+    year = timezone.localdate().year
     for hname, start, end in (("Julafton–annandag jul", (12, 24), (12, 26)), ("Nyårsdagen", (1, 1), (1, 1)),
                               ("Midsommarafton", (6, 19), (6, 19))):
         _save(SpecialDay(tenant=tenant, schedule=schedule, name=hname,

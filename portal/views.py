@@ -1,7 +1,32 @@
 from django.contrib.auth.decorators import login_required
 from django.shortcuts import render
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+
+from pbx.models import User
+
+# The role flags on User, in the order a person would name them.
+ROLE_FLAGS = ("is_company_admin", "is_operator", "is_agent")
+
+
+def roles_of(user: User) -> list[str]:
+    """The person's roles in words, taken from the model's own (translated) field names."""
+    roles = [capfirst(User._meta.get_field(flag).verbose_name) for flag in ROLE_FLAGS if getattr(user, flag)]
+    if user.is_superuser:
+        roles.insert(0, _("Platform administrator"))
+    return roles or [capfirst(User._meta.verbose_name)]
 
 
 @login_required
 def home(request):
-    return render(request, "portal/home.html")
+    user = request.user
+    # The company always comes from the signed-in person, never from the request.
+    return render(
+        request,
+        "portal/home.html",
+        {
+            "company": user.tenant,
+            "roles": roles_of(user),
+            "can_administer": user.is_active and user.is_staff and (user.is_superuser or user.is_company_admin),
+        },
+    )

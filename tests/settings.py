@@ -7,7 +7,7 @@ from pathlib import Path
 os.environ.setdefault("DEBUG", "0")
 os.environ.setdefault("PBX_EMBEDDED", "1")
 
-from pbx.settings import *  # noqa: E402,F403
+from pbx.settings import *  # noqa: F403
 
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 _TMP = Path(tempfile.mkdtemp(prefix="pbx-tests-"))
@@ -22,3 +22,5 @@ STORAGES = {
 }
 HUEY = {**HUEY, "immediate": True, "huey_class": "huey.MemoryHuey", "connection": {}}  # noqa: F405
 LANGUAGE_CODE = "en"
+STATIC_ROOT = _TMP / "static"
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -60,6 +60,10 @@ class TenantOwned(models.Model):
     class Meta:
         abstract = True
 
+    def save(self, *args, **kwargs):
+        self.inherit_tenant()
+        super().save(*args, **kwargs)
+
     def inherit_tenant(self) -> None:
         if self.tenant_id is None and self.tenant_parent:
             parent = getattr(self, self.tenant_parent, None)
@@ -74,7 +78,3 @@ class TenantOwned(models.Model):
         super().clean()
         self.inherit_tenant()
         check_tenant_references(self)
-
-    def save(self, *args, **kwargs):
-        self.inherit_tenant()
-        super().save(*args, **kwargs)
