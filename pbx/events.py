@@ -34,9 +34,23 @@ def _publish(groups: list[str], event: dict[str, Any]) -> None:
 publisher: Callable[[list[str], dict[str, Any]], None] = _publish
 
 
+def _groups(tenant_id: int, user_ids: Iterable[int] | None) -> list[str]:
+    return [user_group(uid) for uid in user_ids] if user_ids is not None else [tenant_group(tenant_id)]
+
+
+def send_event(tenant_id: int, event: dict[str, Any], user_ids: Iterable[int] | None = None) -> None:
+    """Publish now, for senders outside any transaction (the event bridge): to the company, or only
+    to the named people for private events. Call it from sync code (not inside the event loop)."""
+    groups = _groups(tenant_id, user_ids)
+    try:
+        publisher(groups, event)
+    except Exception:  # a browser push must never break the sender
+        log.exception("could not publish %s", event.get("type"))
+
+
 def send_event_on_commit(tenant_id: int, event: dict[str, Any], user_ids: Iterable[int] | None = None) -> None:
     """Publish to the company (or only to the named people, for private events) on commit."""
-    groups = [user_group(uid) for uid in user_ids] if user_ids is not None else [tenant_group(tenant_id)]
+    groups = _groups(tenant_id, user_ids)
 
     def publish() -> None:
         try:

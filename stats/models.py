@@ -1,0 +1,125 @@
+"""What happened to calls, kept: the call log and the queue log, written by the event bridge.
+
+Rows are written when a call ends, keyed by what Asterisk called the call on its node (its Linkedid;
+a queue row by the caller's channel, the visit and the kind), so writing the same call again updates
+its row and never adds a second one.
+"""
+
+from django.conf import settings
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+from pbx.models import TenantOwned
+
+
+class CallLog(TenantOwned):
+    class Direction(models.TextChoices):
+        IN = "in", _("Incoming")
+        OUT = "out", _("Outgoing")
+        INTERNAL = "internal", _("Internal")
+
+    class Result(models.TextChoices):
+        ANSWERED = "answered", _("Answered")
+        ABANDONED = "abandoned", _("Abandoned")
+        NO_ANSWER = "no_answer", _("No answer")
+        BUSY = "busy", _("Busy")
+        FAILED = "failed", _("Failed")
+
+    node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
+    linkedid = models.CharField(_("call id"), max_length=64)
+    started_at = models.DateTimeField(_("started"))
+    answered_at = models.DateTimeField(_("answered"), null=True, blank=True)
+    ended_at = models.DateTimeField(_("ended"))
+    direction = models.CharField(_("direction"), max_length=8, choices=Direction.choices)
+    from_number = models.CharField(_("from"), max_length=40, blank=True)
+    from_name = models.CharField(_("caller name"), max_length=80, blank=True)
+    to_number = models.CharField(_("to"), max_length=40, blank=True)
+    dialled_number = models.CharField(
+        _("dialled number"), max_length=40, blank=True,
+        help_text=_("What the caller dialled: for an incoming call the company's number (DDI)."),
+    )
+    caller = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("calling user"),
+    )
+    answered_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("answered by"),
+    )
+    users = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="call_log", verbose_name=_("users"),
+        help_text=_("Everyone whose phone took part: called, rang, answered or was transferred to."),
+    )
+    queue = models.ForeignKey(
+        "pbx.Queue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("queue")
+    )
+    wait_s = models.FloatField(
+        _("wait (s)"), default=0,
+        help_text=_("In a queue: from joining it to an agent answering (or hanging up). Otherwise: until answered."),
+    )
+    talk_s = models.FloatField(_("talk (s)"), default=0)
+    result = models.CharField(_("result"), max_length=10, choices=Result.choices)
+    hangup_cause = models.SmallIntegerField(_("hangup cause"), null=True, blank=True)
+    transfers = models.JSONField(_("transfers"), default=list, blank=True)
+    recorded = models.BooleanField(_("recorded"), default=False)
+    complete = models.BooleanField(
+        _("complete"), default=True,
+        help_text=_("Unticked when the switchboard lost sight of part of the call (Asterisk restarted, "
+                    "the connection dropped): its times are the best known."),
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    tenant_references = ("caller", "answered_by", "queue")
+
+    class Meta:
+        verbose_name = _("call")
+        verbose_name_plural = _("call log")
+        ordering = ["-started_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["node", "linkedid"], name="calllog_once_per_node_call")]
+        indexes = [models.Index(fields=["tenant", "-started_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.started_at:%Y-%m-%d %H:%M} {self.from_number} → {self.to_number}"
+
+
+class QueueEvent(TenantOwned):
+    """One line of the queue log: a caller entered, was connected, abandoned, completed, timed out."""
+
+    class Kind(models.TextChoices):
+        ENTER = "enter", _("Entered")
+        CONNECT = "connect", _("Connected")
+        ABANDON = "abandon", _("Abandoned")
+        COMPLETE = "complete", _("Completed")
+        TIMEOUT = "timeout", _("Left unanswered")
+        RING_NO_ANSWER = "ringnoanswer", _("Agent did not answer")
+
+    node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
+    key = models.CharField(_("key"), max_length=160)
+    call = models.ForeignKey(CallLog, on_delete=models.CASCADE, null=True, blank=True, related_name="queue_events",
+                             verbose_name=_("call"))
+    linkedid = models.CharField(_("call id"), max_length=64)
+    uniqueid = models.CharField(_("caller channel"), max_length=64)
+    queue = models.ForeignKey("pbx.Queue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                              verbose_name=_("queue"))
+    queue_name = models.CharField(_("queue name in Asterisk"), max_length=80)
+    kind = models.CharField(_("event"), max_length=12, choices=Kind.choices)
+    at = models.DateTimeField(_("when"))
+    position = models.SmallIntegerField(_("position"), null=True, blank=True)
+    wait_s = models.FloatField(_("wait (s)"), null=True, blank=True)
+    talk_s = models.FloatField(_("talk (s)"), null=True, blank=True)
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True,
+                              related_name="+", verbose_name=_("agent"))
+    agent_interface = models.CharField(_("agent interface"), max_length=120, blank=True)
+
+    tenant_references = ("call", "queue", "agent")
+
+    class Meta:
+        verbose_name = _("queue event")
+        verbose_name_plural = _("queue log")
+        ordering = ["at", "id"]
+        constraints = [models.UniqueConstraint(fields=["node", "key"], name="queueevent_once_per_node_key")]
+        indexes = [models.Index(fields=["tenant", "queue", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.queue_name} {self.kind}"

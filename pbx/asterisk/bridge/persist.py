@@ -1,0 +1,88 @@
+"""Writing finished calls: the call log and the queue log, idempotent per node and Asterisk id."""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+
+from django.db import transaction
+
+from pbx.models import AsteriskNode, Queue, User
+from stats.models import CallLog, QueueEvent
+
+from .domain import CallRecord
+
+log = logging.getLogger(__name__)
+
+def when(ts: float | None) -> dt.datetime | None:
+    return dt.datetime.fromtimestamp(ts, tz=dt.UTC) if ts is not None else None
+
+
+def node_id(name: str) -> int | None:
+    return AsteriskNode.objects.filter(name=name).values_list("pk", flat=True).first()
+
+
+def persist_call(record: CallRecord) -> CallLog | None:
+    """Write (or rewrite) one finished call and its queue log rows; None when there is nothing to keep."""
+    if not record.loggable or record.tenant_id is None:
+        return None
+    node = node_id(record.node)
+    if node is None:
+        log.warning("call %s: no Asterisk node named %r, not logged", record.call_id, record.node)
+        return None
+    tenant_id = record.tenant_id
+    # Only this company's people and queues: a stray id must not even reach the database's check.
+    wanted = {*record.user_ids, record.caller_user_id, record.answered_user_id,
+              *(row.agent_user_id for row in record.queue_log)} - {None}
+    users = set(User.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
+    queue_ids = {record.queue_id, *(row.queue_id for row in record.queue_log)} - {None}
+    queues = set(Queue.objects.filter(tenant_id=tenant_id, pk__in=queue_ids).values_list("pk", flat=True)) if queue_ids else set()
+
+    def user(pk: int | None) -> int | None:
+        return pk if pk in users else None
+
+    def queue(pk: int | None) -> int | None:
+        return pk if pk in queues else None
+
+    with transaction.atomic():
+        entry, _created = CallLog.objects.update_or_create(
+            node_id=node, linkedid=record.call_id,
+            defaults={
+                "tenant_id": tenant_id,
+                "started_at": when(record.started_at),
+                "answered_at": when(record.answered_at),
+                "ended_at": when(record.ended_at),
+                "direction": record.direction,
+                "from_number": record.from_number[:40],
+                "from_name": record.from_name[:80],
+                "to_number": record.to_number[:40],
+                "dialled_number": record.dialled_number[:40],
+                "caller_id": user(record.caller_user_id),
+                "answered_by_id": user(record.answered_user_id),
+                "queue_id": queue(record.queue_id),
+                "wait_s": record.wait_s,
+                "talk_s": record.talk_s,
+                "result": record.result,
+                "hangup_cause": record.cause,
+                "transfers": record.transfers,
+                "recorded": record.recorded,
+                "complete": record.complete,
+            },
+        )
+        entry.users.set([pk for pk in record.user_ids if pk in users])
+        if record.queue_log:
+            rows = [
+                QueueEvent(
+                    tenant_id=tenant_id, node_id=node, key=row.key, call=entry, linkedid=record.call_id,
+                    uniqueid=row.uniqueid, queue_id=queue(row.queue_id), queue_name=row.queue[:80], kind=row.kind,
+                    at=when(row.at), position=row.position, wait_s=row.wait_s, talk_s=row.talk_s,
+                    agent_id=user(row.agent_user_id), agent_interface=row.agent[:120],
+                )
+                for row in record.queue_log
+            ]
+            QueueEvent.objects.bulk_create(
+                rows, update_conflicts=True, unique_fields=["node", "key"],
+                update_fields=["call", "queue", "queue_name", "kind", "at", "position", "wait_s", "talk_s", "agent",
+                               "agent_interface", "linkedid", "uniqueid"],
+            )
+    return entry

@@ -1,0 +1,50 @@
+"""The call log and queue log in the admin: read-only for everyone, a company admin sees their own only.
+
+Rows are written by the event bridge alone; ``ScopedModelAdmin`` (pbx/admin/base.py) does the scoping.
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from pbx.admin.base import VIEW_ONLY, ScopedModelAdmin
+
+from .models import CallLog, QueueEvent
+
+
+class ReadOnlyAdmin(ScopedModelAdmin):
+    company_admin_permissions = VIEW_ONLY
+    superuser_permissions = VIEW_ONLY
+    date_hierarchy = None
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in self.model._meta.get_fields() if f.concrete and f.name != "id"]
+
+
+@admin.register(CallLog)
+class CallLogAdmin(ReadOnlyAdmin):
+    list_display = ("started_at", "direction", "from_number", "from_name", "to_number", "answered_by", "queue",
+                    "result", "wait_s", "talk_s", "transfer_count", "recorded", "complete")
+    list_filter = ("direction", "result", "queue", "recorded", "complete")
+    list_select_related = ("answered_by", "queue", "tenant")
+    search_fields = ("from_number", "from_name", "to_number", "dialled_number", "linkedid")
+    date_hierarchy = "started_at"
+    fields = ("tenant", "linkedid", "started_at", "answered_at", "ended_at", "direction", "from_number", "from_name",
+              "to_number", "dialled_number", "caller", "answered_by", "users", "queue", "wait_s", "talk_s", "result",
+              "hangup_cause", "transfers", "recorded", "complete")
+
+    @admin.display(description=_("transfers"))
+    def transfer_count(self, obj: CallLog) -> int:
+        return len(obj.transfers or [])
+
+
+@admin.register(QueueEvent)
+class QueueEventAdmin(ReadOnlyAdmin):
+    list_display = ("at", "queue", "kind", "position", "wait_s", "talk_s", "agent")
+    list_filter = ("kind", "queue", "agent")
+    list_select_related = ("queue", "agent", "tenant")
+    search_fields = ("linkedid", "queue_name")
+    date_hierarchy = "at"
+    fields = ("tenant", "at", "queue", "queue_name", "kind", "position", "wait_s", "talk_s", "agent",
+              "agent_interface", "call", "linkedid", "uniqueid")

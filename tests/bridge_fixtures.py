@@ -1,0 +1,159 @@
+"""Replaying the real Asterisk 22 captures through the event bridge.
+
+``capture(name)`` reads ``tests/fixtures/asterisk/ami/<name>.jsonl`` (or ``ari/<name>.ami.jsonl``) into the
+sequence the bridge would have lived through: every received event as a header mapping (a repeated header,
+e.g. ``Variable``, becomes a list of its values, in order), each with its time, plus the driver's note that
+the TCP connection closed. Times are the capture's monotonic seconds moved onto the wall clock the
+capture was made at (its channels' Uniqueids carry it), so wait and talk times come out as recorded.
+
+``capture_resolver(demo)`` maps the captures' plain names onto Demo AB: the phones ``1001`` and ``1002`` are
+Alice (extension 1001) and Olle (extension 1002), ``sipp`` is the outside world, the contexts are
+Demo AB's and the queues ``support``/``sales`` are its Support and Sales.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from pbx.asterisk.bridge.core import BridgeCore
+from pbx.asterisk.resolve import TRUNK, Resolver
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk"
+NOISE = frozenset({"VarSet", "Newexten", "RTCPSent", "RTCPReceived"})
+
+
+@dataclass(frozen=True)
+class Step:
+    at: float
+    event: dict | None  # None: the connection closed here
+    conn: str = "ami"
+
+
+def _path(name: str) -> Path:
+    for path in (FIXTURES / "ami" / f"{name}.jsonl", FIXTURES / "ari" / f"{name}.ami.jsonl"):
+        if path.exists():
+            return path
+    raise FileNotFoundError(f"no AMI capture {name!r} under {FIXTURES}")
+
+
+def ami_capture_names() -> list[str]:
+    return sorted(p.name[: -len(".jsonl")] for p in (FIXTURES / "ami").glob("*.jsonl"))
+
+
+def ari_capture_names() -> list[str]:
+    return sorted(p.name[: -len(".ami.jsonl")] for p in (FIXTURES / "ari").glob("*.ami.jsonl"))
+
+
+def parse_event(raw: str) -> dict:
+    headers: dict = {}
+    for line in raw.split("\r\n"):
+        if not line:
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            continue
+        value = value.lstrip(" ")
+        if key in headers:
+            previous = headers[key]
+            headers[key] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            headers[key] = value
+    return headers
+
+
+def _epoch(records: list[dict]) -> float:
+    """When the capture's clock started, on the wall clock (from the first Uniqueid: <epoch>.<n>)."""
+    for rec in records:
+        if rec["dir"] == "recv" and "\r\nUniqueid: " in rec["raw"]:
+            uniqueid = rec["raw"].split("\r\nUniqueid: ", 1)[1].split("\r\n", 1)[0]
+            seconds = uniqueid.split(".", 1)[0]
+            if seconds.isdigit():
+                return int(seconds) + 0.5 - rec["t"]
+    return 1795406400.0
+
+
+@cache
+def capture(name: str) -> tuple[Step, ...]:
+    records = [json.loads(line) for line in _path(name).read_text(encoding="utf-8").splitlines() if line.strip()]
+    base = _epoch(records)
+    steps = []
+    for rec in records:
+        if rec["dir"] == "recv" and rec["raw"].startswith("Event:"):
+            steps.append(Step(base + rec["t"], parse_event(rec["raw"]), rec["conn"]))
+        elif rec["dir"] == "note" and "TCP connection closed by peer" in rec["raw"]:
+            # The driver's note: "conn=<name> TCP connection closed by peer (recv returned EOF)".
+            steps.append(Step(base + rec["t"], None, rec["raw"].split()[0].removeprefix("conn=")))
+    return tuple(steps)
+
+
+def events_of(name: str) -> list[tuple[float, dict]]:
+    return [(step.at, step.event) for step in capture(name) if step.event is not None]
+
+
+def capture_resolver(demo, loader=None) -> Resolver:
+    resolver = Resolver(loader)
+    tenant_id = demo.tenant.pk
+    people = {u.extension: u for u in [demo.admin, demo.operator, *demo.agents, *demo.users]}
+    for exten in ("1001", "1002"):
+        resolver.alias_endpoint(exten, tenant_id, people[exten].pk)
+        resolver.alias_extension(tenant_id, exten, people[exten].pk)
+    resolver.alias_endpoint("sipp", tenant_id, kind=TRUNK)
+    for context in ("internal", "default"):
+        resolver.alias_context(context, tenant_id)
+    resolver.alias_queue("support", tenant_id, demo.queues["Support"].pk)
+    resolver.alias_queue("sales", tenant_id, demo.queues["Sales"].pk)
+    return resolver
+
+
+def replay(core: BridgeCore, name: str, *, until: float | None = None) -> list:
+    """Every domain event the capture gives, in order (the connection's close is skipped here)."""
+    out = []
+    for at, event in events_of(name):
+        if until is not None and at > until:
+            break
+        out.extend(core.process(event, at))
+    return out
+
+
+class StubAmi:
+    """Answers the resynchronisation's list actions with what a test says Asterisk has (default: nothing)."""
+
+    def __init__(self, lists: dict[str, list[dict]] | None = None):
+        self.lists = lists or {}
+        self.sent: list[dict] = []
+
+    async def action(self, action):
+        self.sent.append(dict(action))
+        return list(self.lists.get(action["Action"], []))
+
+
+class Clock:
+    """The replay's "now" for a NodeBridge (resynchronisation time)."""
+
+    def __init__(self, now: float = 0.0):
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+async def drive(node, name: str, *, clock: Clock | None = None, since: float | None = None,
+                until: float | None = None) -> list:
+    """Feed a capture to a NodeBridge as its AMI client would: events one by one, and the connection's
+    closes (which the client reports through on_disconnect)."""
+    out = []
+    for step in capture(name):
+        if since is not None and step.at <= since:
+            continue
+        if until is not None and step.at > until:
+            break
+        if clock is not None:
+            clock.now = step.at
+        if step.event is None:
+            await node.on_disconnect(None)
+        else:
+            out.extend(await node.handle([(step.event, step.at)]))
+    return out
