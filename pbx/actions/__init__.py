@@ -12,9 +12,22 @@ from .presence import do_activate_profile, do_clear_presence, do_set_presence
 from .prompts import do_upload_prompt
 from .queues import do_queue_login, do_queue_logout, do_queue_pause
 from .schedules import do_set_schedule_override
+from .selfservice import (
+    do_create_forwarding_profile,
+    do_delete_forwarding_profile,
+    do_delete_voicemail,
+    do_mark_voicemail_heard,
+    do_save_forwarding_profile,
+    do_save_forwarding_rule,
+    do_set_caller_id,
+)
 
 __all__ = [
     "do_activate_profile", "do_clear_presence", "do_create_device", "do_create_tenant", "do_create_user",
     "do_delete_object", "do_queue_login", "do_queue_logout", "do_queue_pause", "do_regenerate_device_secret",
     "do_save_object", "do_set_presence", "do_set_schedule_override", "do_upload_prompt", "sync_staff_flag",
+]
+__all__ += [
+    "do_create_forwarding_profile", "do_delete_forwarding_profile", "do_delete_voicemail", "do_mark_voicemail_heard",
+    "do_save_forwarding_profile", "do_save_forwarding_rule", "do_set_caller_id",
 ]

@@ -1,0 +1,35 @@
+"""The start of the user web: my status, profile, caller ID, voicemail and queues at a glance."""
+
+from __future__ import annotations
+
+from django.shortcuts import render
+from django.views.decorators.http import require_GET
+
+from pbx import voicemail_store as store
+from pbx.actions.selfservice import voicemail_boxes_of
+from pbx.models import ForwardingProfile
+
+from .common import me_view
+from .queues import my_memberships
+from .status import current_presence
+
+
+@me_view
+@require_GET
+def overview(request):
+    user = request.user
+    new_messages = 0
+    for box in voicemail_boxes_of(user):
+        try:
+            new_messages += store.count_messages(box.tenant_id, box.number)[0]
+        except ValueError:
+            continue
+    return render(request, "portal/me/overview.html", {
+        "presence": current_presence(user),
+        "active_profile": ForwardingProfile.objects.filter(user=user, is_active=True).first(),
+        "scheduled_profiles": ForwardingProfile.objects.filter(
+            user=user, activation=ForwardingProfile.Activation.SCHEDULED).select_related("schedule"),
+        "caller_id": user.caller_id_number,
+        "new_messages": new_messages,
+        "memberships": my_memberships(user),
+    })
