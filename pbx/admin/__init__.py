@@ -1,0 +1,13 @@
+"""Django admin: company admins manage their own company, superusers every company.
+
+The tenant scoping lives in ``base``; the admin classes are split by area like the models.
+"""
+
+from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
+
+from . import callflow, directory, numbers, presence, queues, tenants  # noqa: F401 - they register the admins
+
+admin.site.site_header = _("Växel admin")
+admin.site.site_title = _("Växel admin")
+admin.site.index_title = _("Company administration")

@@ -1,0 +1,154 @@
+"""Voice prompts, IVR menus, schedules, voicemail boxes and conferences."""
+
+from __future__ import annotations
+
+from django import forms
+from django.conf import settings
+from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext_lazy as _
+
+from pbx.actions import do_set_schedule_override, do_upload_prompt
+from pbx.audio import AudioError, convert_prompt
+from pbx.models import Conference, IvrMenu, IvrOption, Prompt, Schedule, SpecialDay, VoicemailBox, WeeklyHours
+
+from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
+
+# Prompts -----------------------------------------------------------------------------------
+
+
+class PromptForm(ScopedModelForm):
+    audio_file = forms.FileField(
+        label=_("audio file"), required=False,
+        help_text=_("Any audio file (wav, mp3, m4a, ogg, flac); it is converted for the phones."),
+    )
+
+    class Meta:
+        model = Prompt
+        fields = ("tenant", "name")
+
+    audio_data: bytes = b""
+
+    def clean_audio_file(self):
+        upload = self.cleaned_data.get("audio_file")
+        if not upload:
+            if self.instance.pk is None:
+                raise ValidationError(_("Choose an audio file to upload."), code="required")
+            return upload
+        if upload.size > settings.PROMPT_MAX_UPLOAD_BYTES:
+            raise ValidationError(
+                _("The file is too large; the limit is %(limit)s."), code="too_large",
+                params={"limit": filesizeformat(settings.PROMPT_MAX_UPLOAD_BYTES)},
+            )
+        data = upload.read()
+        try:
+            convert_prompt(data)  # the action converts again; this only refuses what is not audio
+        except AudioError as exc:
+            raise ValidationError(str(exc), code="not_audio") from exc
+        self.audio_data = data
+        return upload
+
+
+@admin.register(Prompt)
+class PromptAdmin(ScopedModelAdmin):
+    form = PromptForm
+    list_display = ("name", "duration", "sound_name", "created_at")
+    search_fields = ("name",)
+    fields = ("tenant", "name", "audio_file", "duration", "sound_name", "created_at")
+    readonly_fields = ("duration", "sound_name", "created_at")
+
+    @admin.display(description=_("duration"), ordering="duration_ms")
+    def duration(self, obj: Prompt) -> str:
+        return _("%(seconds).1f s") % {"seconds": obj.duration_ms / 1000}
+
+    def save_object(self, request, obj, form, change, save_related) -> None:
+        upload = form.cleaned_data.get("audio_file")
+        if not upload:
+            super().save_object(request, obj, form, change, save_related)
+            return
+        do_upload_prompt(request.user, obj.tenant, name=obj.name, data=form.audio_data, filename=upload.name,
+                         prompt=obj)
+        save_related()
+
+
+# IVR menus ---------------------------------------------------------------------------------
+
+class IvrOptionInline(ScopedTabularInline):
+    model = IvrOption
+    fields = ("digit", "destination")
+    autocomplete_fields = ("destination",)
+
+
+@admin.register(IvrMenu)
+class IvrMenuAdmin(ScopedModelAdmin):
+    inlines = (IvrOptionInline,)
+    list_display = ("name", "prompt", "timeout_seconds", "max_attempts", "option_count")
+    list_select_related = ("prompt", "tenant")
+    search_fields = ("name",)
+    autocomplete_fields = ("prompt", "invalid_prompt", "timeout_destination", "invalid_destination")
+
+    @admin.display(description=_("choices"))
+    def option_count(self, obj: IvrMenu) -> int:
+        return obj.options.count()
+
+
+# Schedules ---------------------------------------------------------------------------------
+
+class WeeklyHoursInline(ScopedTabularInline):
+    model = WeeklyHours
+    fields = ("weekday", "open_time", "close_time")
+
+
+class SpecialDayInline(ScopedTabularInline):
+    model = SpecialDay
+    fields = ("name", "start_date", "end_date", "is_closed", "open_time", "close_time")
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(ScopedModelAdmin):
+    inlines = (WeeklyHoursInline, SpecialDayInline)
+    list_display = ("name", "open_now", "override", "override_until")
+    list_filter = ("override",)
+    search_fields = ("name",)
+    # The override is live state (the dialplan reads it from AstDB): set it with the actions.
+    readonly_fields = ("override", "override_until")
+    actions = ("force_open", "force_closed", "follow_schedule")
+
+    @admin.display(description=_("open now"), boolean=True)
+    def open_now(self, obj: Schedule) -> bool:
+        return obj.is_open()
+
+    def _override(self, request, queryset, override: str) -> None:
+        for schedule in queryset:
+            do_set_schedule_override(request.user, schedule, override)
+        self.message_user(request, _("Done."), messages.SUCCESS)
+
+    @admin.action(description=_("Force open now"), permissions=["change"])
+    def force_open(self, request, queryset):
+        self._override(request, queryset, Schedule.Override.OPEN)
+
+    @admin.action(description=_("Force closed now"), permissions=["change"])
+    def force_closed(self, request, queryset):
+        self._override(request, queryset, Schedule.Override.CLOSED)
+
+    @admin.action(description=_("Follow the schedule again"), permissions=["change"])
+    def follow_schedule(self, request, queryset):
+        self._override(request, queryset, Schedule.Override.NONE)
+
+
+# Voicemail and conferences -----------------------------------------------------------------
+
+@admin.register(VoicemailBox)
+class VoicemailBoxAdmin(ScopedModelAdmin):
+    list_display = ("number", "name", "kind", "owner", "email", "is_enabled")
+    list_filter = ("kind", "is_enabled")
+    list_select_related = ("owner", "tenant")
+    search_fields = ("number", "name", "email", "owner__first_name", "owner__last_name", "owner__email")
+    autocomplete_fields = ("owner", "members", "greeting")
+
+
+@admin.register(Conference)
+class ConferenceAdmin(ScopedModelAdmin):
+    list_display = ("name", "extension", "max_members")
+    search_fields = ("name", "extension")
