@@ -25,10 +25,10 @@ def do_upload_prompt(actor, tenant: Tenant, *, name: str, data: bytes, filename:
     Conversion happens before anything is saved, so a file that is not audio changes nothing.
     The converted files are written (atomically) only after the row commits.
     """
-    converted = convert_prompt(data)  # raises AudioError with a clear message
     prompt = prompt or Prompt(tenant=tenant)
-    prompt.name = name
     require_company_admin(actor, prompt)
+    converted = convert_prompt(data)  # raises AudioError with a clear message
+    prompt.name = name
     prompt.full_clean(exclude=["original"])
     with transaction.atomic():
         before = snapshot(Prompt.objects.filter(pk=prompt.pk).first()) if prompt.pk else None

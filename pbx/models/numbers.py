@@ -101,6 +101,13 @@ class SipTrunk(TenantOwned):
         help_text=_("Comma-separated IP addresses or networks the provider sends calls from."),
     )
     is_enabled = models.BooleanField(_("enabled"), default=True)
+    # A trunk the platform's operator shares with every company on the node: it carries inbound
+    # calls of numbers without a trunk of their own and outbound calls of companies without one.
+    # It is still owned by one tenant (the operator's), so tenant references stay intact.
+    is_shared = models.BooleanField(
+        _("shared by all companies"), default=False,
+        help_text=_("Carries calls of every company that has no trunk of its own."),
+    )
 
     class Meta:
         verbose_name = _("SIP trunk")
