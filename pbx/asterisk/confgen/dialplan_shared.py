@@ -1,0 +1,161 @@
+"""The few contexts every company shares: whitelisted subroutines and the trunks' entry context.
+
+Each shared subroutine takes the tenant's id as an argument and never jumps into any company's
+context (the checker proves it): a company's context may call them, they only ``Return``.
+Anything from outside (a caller's number, digits typed, AstDB values) is passed through
+``FILTER()`` before it is used, because Asterisk substitutes ``${...}`` *before* an application
+parses its arguments: an unfiltered ``,``, ``?`` or ``:`` would change what ``GotoIf`` does.
+"""
+
+from __future__ import annotations
+
+# Contexts a company's dialplan may reach besides its own ``t<id>-`` contexts (checker.py).
+SHARED_SUBROUTINES = (
+    "pbx-agent",
+    "pbx-callback-capture",
+    "pbx-e164",
+    "pbx-ondemand-rec",
+    "pbx-person",
+    "pbx-presence",
+    "pbx-recording-hook",
+)
+
+SHARED_DIALPLAN = """
+[pbx-recording-hook]
+; THE recording-policy hook. Every call that could be recorded passes here first:
+;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>))
+; Recording policy (a later issue) decides here; until then nothing is recorded.
+exten => s,1,Return()
+
+[pbx-e164]
+; Gosub(pbx-e164,s,1(<number as typed or presented>,<country calling code>)) returns +E.164.
+exten => s,1,Set(LOCAL(n)=${FILTER(+0123456789,${ARG1})})
+ same => n,Set(LOCAL(cc)=${FILTER(0123456789,${ARG2})})
+ same => n,GotoIf($["${n:0:1}" = "+"]?plus,1)
+ same => n,GotoIf($["${n:0:2}" = "00"]?intl,1)
+ same => n,GotoIf($["${n:0:1}" = "0"]?natl,1)
+ same => n,Return(${n})
+exten => plus,1,Return(+${FILTER(0123456789,${n})})
+exten => intl,1,Return(+${FILTER(0123456789,${n:2})})
+exten => natl,1,Return(+${cc}${FILTER(0123456789,${n:1})})
+
+[pbx-callback-capture]
+; Gosub(pbx-callback-capture,s,1(<country calling code>)) asks for the number to call back
+; (just # keeps the caller's own number), reads it back, and returns it as +E.164 once the caller
+; pressed 1 to confirm; returns empty after three failed attempts.
+exten => s,1,Set(LOCAL(tries)=0)
+ same => n,Goto(ask,1)
+exten => ask,1,Set(LOCAL(tries)=$[${tries} + 1])
+ same => n,GotoIf($[${tries} > 3]?fail,1)
+ same => n,Read(PBX_CBIN,vm-enter-num-to-call&vm-then-pound,20,,1,10)
+ same => n,Set(LOCAL(num)=${FILTER(0123456789,${PBX_CBIN})})
+ same => n,GotoIf($["${num}" = ""]?own,1)
+ same => n,Goto(confirm,1)
+exten => own,1,Set(LOCAL(num)=${FILTER(+0123456789,${CALLERID(num)})})
+ same => n,GotoIf($["${num}" = ""]?ask,1)
+ same => n,Goto(confirm,1)
+exten => confirm,1,Playback(you-entered)
+ same => n,SayDigits(${FILTER(0123456789,${num})})
+ same => n,Read(PBX_CBOK,if-correct-press&digits/1,1,,1,5)
+ same => n,GotoIf($["${FILTER(0123456789,${PBX_CBOK})}" = "1"]?done,1)
+ same => n,Goto(ask,1)
+exten => done,1,Gosub(pbx-e164,s,1(${num},${ARG1}))
+ same => n,Return(${FILTER(+0123456789,${GOSUB_RETVAL})})
+exten => fail,1,Return()
+
+[pbx-person]
+; A call to a person: Gosub(pbx-person,s,1(<tenant>,<user>,<fixed|mobile>,<devices>,<mailbox@ctx>,<hint@ctx>)).
+; The person's fast state comes from AstDB (docs/astdb.md), so a status or profile change needs
+; no reload. Returns what the company's t<id>-person context does next: status (PBX_ST holds the
+; code), forward (PBX_FWD holds the number), vmbusy, vmunavail (PBX_VM holds the mailbox), busy
+; or hangup. PBX_HOPS counts the people a call has been forwarded through: a forwarding loop
+; (A to B to A) ends as busy after five.
+exten => s,1,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${FILTER(0123456789,${ARG2})})
+ same => n,Set(PBX_HOPS=$[0${FILTER(0123456789,${PBX_HOPS})} + 1])
+ same => n,GotoIf($[${PBX_HOPS} > 5]?loop,1)
+ same => n,Set(LOCAL(line)=${FILTER(a-z,${ARG3})})
+ same => n,Set(PBX_VM=${ARG5})
+ same => n,Set(PBX_FWD=)
+ same => n,Set(PBX_ST=${FILTER(0123456789,${DB(${db}/status)})})
+ same => n,Set(LOCAL(until)=${FILTER(0123456789,${DB(${db}/status_until)})})
+ same => n,ExecIf($[0${until} > 0 & ${EPOCH} >= 0${until}]?Set(PBX_ST=))
+ same => n,GotoIf($["${PBX_ST}" != "" & ${DIALPLAN_EXISTS(t${FILTER(0123456789,${ARG1})}-status-fwd,${PBX_ST},1)}]?status,1)
+ same => n,Set(LOCAL(step)=first)
+ same => n,Set(LOCAL(do)=${FILTER(a-z,${DB(${db}/${line}/first)})})
+ same => n,GotoIf($["${do}" != "" & "${do}" != "ring"]?act,1)
+ same => n,GotoIf($["${FILTER(0-9,${DB(${db}/dnd)})}" = "1"]?busy,1)
+ same => n,GotoIf($["${ARG4}" = ""]?unreach,1)
+ same => n,GotoIf($["${FILTER(0-9,${DB(${db}/cw)})}" = "0" & "${ARG6}" != ""]?cw,1)
+ same => n,Goto(ring,1)
+exten => status,1,Return(status)
+exten => loop,1,Return(busy)
+exten => cw,1,Set(LOCAL(state)=${EXTENSION_STATE(${ARG6})})
+ same => n,GotoIf($["${state}" = "INUSE" | "${state}" = "BUSY" | "${state}" = "RINGINUSE"]?busy,1)
+ same => n,GotoIf($["${state}" = "ONHOLD" | "${state}" = "HOLDINUSE"]?busy,1)
+ same => n,Goto(ring,1)
+exten => ring,1,Set(LOCAL(secs)=${FILTER(0123456789,${DB(${db}/${line}/ring_s)})})
+ same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2}))
+ same => n,Dial(${ARG4},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS})
+ same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy,1)
+ same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer,1)
+ same => n,GotoIf($["${DIALSTATUS}" = "CHANUNAVAIL" | "${DIALSTATUS}" = "CONGESTION"]?unreach,1)
+ same => n,Return(hangup)
+exten => busy,1,Set(LOCAL(step)=busy)
+ same => n,Goto(after,1)
+exten => noanswer,1,Set(LOCAL(step)=noanswer)
+ same => n,Goto(after,1)
+exten => unreach,1,Set(LOCAL(step)=unreach)
+ same => n,Goto(after,1)
+exten => after,1,Set(LOCAL(do)=${FILTER(a-z,${DB(${db}/${line}/${step})})})
+ same => n,ExecIf($["${do}" = ""]?Set(LOCAL(do)=voicemail))
+ same => n,Goto(act,1)
+exten => act,1,GotoIf($["${do}" = "forward"]?fwd,1)
+ same => n,GotoIf($["${do}" = "voicemail" & "${PBX_VM}" != ""]?vm,1)
+ same => n,Return(${IF($["${step}" = "busy"]?busy:hangup)})
+exten => vm,1,Return(${IF($["${step}" = "busy"]?vmbusy:vmunavail)})
+exten => fwd,1,Set(PBX_FWD=${FILTER(+0123456789,${DB(${db}/${line}/${step}_to)})})
+ same => n,GotoIf($["${PBX_FWD}" = ""]?act2,1)
+ same => n,Return(forward)
+exten => act2,1,Return(${IF($["${step}" = "busy"]?busy:hangup)})
+
+[pbx-presence]
+; *20<code> / *21 from a phone: Gosub(pbx-presence,s,1(<tenant>,<code or empty>,<presence state>)).
+; AstDB and the BLF presence change at once (no round trip), and the event lets the orchestrator
+; record it in the database (do_set_presence), which rewrites the same keys.
+exten => s,1,Set(LOCAL(user)=${FILTER(0123456789,${PBX_USER})})
+ same => n,GotoIf($["${user}" = ""]?denied,1)
+ same => n,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${user})
+ same => n,Set(LOCAL(code)=${FILTER(0123456789,${ARG2})})
+ same => n,Set(LOCAL(state)=${FILTER(a-z,${ARG3})})
+ same => n,Set(DB(${db}/status)=${code})
+ same => n,Set(DB(${db}/status_until)=)
+ same => n,Set(DB(${db}/dnd)=${IF($["${state}" = "dnd"]?1:0)})
+ same => n,Set(PRESENCE_STATE(CustomPresence:t${FILTER(0123456789,${ARG1})}-u${user})=${state},,)
+ same => n,UserEvent(PbxPresence,Tenant: ${FILTER(0123456789,${ARG1})},User: ${user},Code: ${code})
+ same => n,Answer()
+ same => n,Playback(beep)
+ same => n,Return()
+exten => denied,1,Return()
+
+[pbx-agent]
+; *45 / *46 / *47 from a phone: Gosub(pbx-agent,s,1(<tenant>,<login|logout|pause>,<sound>)).
+; Only an event: the orchestrator runs do_queue_login/logout/pause for the person, which checks
+; that they are an agent of the queue (PBX_QEXT: its extension, or all their queues), writes the
+; audit row and the AstDB key, and adds or removes the queue member through AMI.
+exten => s,1,Set(LOCAL(user)=${FILTER(0123456789,${PBX_USER})})
+ same => n,GotoIf($["${user}" = ""]?denied,1)
+ same => n,UserEvent(PbxQueueAgent,Action: ${FILTER(a-z,${ARG2})},Tenant: ${FILTER(0123456789,${ARG1})},User: ${user},QueueExtension: ${FILTER(0123456789,${PBX_QEXT})})
+ same => n,Answer()
+ same => n,Playback(${ARG3})
+ same => n,Return()
+exten => denied,1,Return()
+
+[pbx-ondemand-rec]
+; features.conf applicationmap: the person pressed an on-demand recording key during a call.
+; The orchestrator starts, pauses or stops MixMonitor through AMI after its licence and policy
+; checks, so the keys only announce the wish.
+exten => toggle,1,UserEvent(PbxOnDemandRecording,Key: toggle,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
+ same => n,Return()
+exten => pause,1,UserEvent(PbxOnDemandRecording,Key: pause,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
+ same => n,Return()
+"""

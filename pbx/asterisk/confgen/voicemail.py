@@ -1,0 +1,51 @@
+"""voicemail.conf: one voicemail context per company (``t<id>``), personal and shared boxes."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from . import writer as w
+from .snapshot import Snapshot, Tenant
+
+# What app_voicemail can take in the e-mail field: the field is comma-separated, options '|'.
+EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#%&'*+/=?^_`{}~-]+@[A-Za-z0-9.-]+$")
+PER_TENANT = True
+ZONE_FORMAT = "'vm-received' Q 'digits/at' HM"
+
+
+def generate(snapshot: Snapshot) -> str:
+    return w.generate_file(sys.modules[__name__], snapshot)
+
+
+def head(snapshot: Snapshot) -> str:
+    # Every company adds its own zone to this section with [zonemessages](+): a (+) needs an
+    # existing section, and app_voicemail reads only the first [zonemessages].
+    return w.HEADER + "\n[zonemessages]\n"
+
+
+def tail(snapshot: Snapshot) -> str:
+    return ""
+
+
+def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
+    out = w.ConfWriter(None)
+    boxes = sorted(tenant.voicemail_boxes.values(), key=lambda b: (b.number, b.id))
+    if not boxes:
+        return ""
+    # Message times (the envelope, the e-mail) in the company's own time zone.
+    out.raw("")
+    out.raw("[zonemessages](+)")
+    out.raw(f"{tenant.prefix} = {w.time_zone(tenant.time_zone, f'time zone of company {tenant.id}')}|{ZONE_FORMAT}")
+    out.section(tenant.prefix)
+    for box in boxes:
+        number = w.digits(box.number, f"voicemail box {box.id}")
+        pin = w.digits(box.pin, f"PIN of voicemail box {box.id}")
+        # The owner's name and e-mail are fields of one comma-separated value: a name keeps
+        # no separator (display_text), an e-mail that is not plain is left out.
+        name = w.display_text(box.name) or number
+        email = box.email if EMAIL_RE.match(box.email or "") else ""
+        attach = "yes" if box.attach_audio and email else "no"
+        options = f"attach={attach}|tz={tenant.prefix}"
+        out.option(number, f"{pin},{name},{email},,{options}", f"voicemail box {box.id}", op="=>")
+    return out.text()

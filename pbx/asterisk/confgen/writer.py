@@ -1,0 +1,173 @@
+"""The tiny writer every generator uses, and the guards on what may be written.
+
+Asterisk's config parser (main/config.c, shared by every ``.conf`` file) knows only lines: a
+newline anywhere in a value would start a new line, so it could open a ``[section]`` or a
+``#include``. A ``;`` starts a comment, and ``;--`` starts a *block* comment that swallows every
+following line up to ``--;``. The only escape it knows is ``\\;`` for a literal semicolon.
+
+So: values never hold control characters (refused with :class:`ConfigError`), ``;`` is written as
+``\\;``, and everything structural (section names, numbers, extensions, PINs, sound names, time
+zones) must match a strict pattern or is refused. Free text a person typed (a display name, a
+mailbox owner's name) is only ever written where it is inert, after :func:`display_text` has
+dropped the characters that mean something there.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+HEADER = "; Generated from the database by `manage.py render_asterisk`. Do not edit: it is overwritten.\n"
+
+# What ends or breaks a line for Asterisk's parser (it splits at \n and drops \r): the same
+# characters pbx.validators refuses at the edge.
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$")
+DIGITS_RE = re.compile(r"^[0-9]{1,20}$")
+DIALABLE_RE = re.compile(r"^\+?[0-9]{2,20}$")
+E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+SOUND_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
+TZ_RE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
+# What stays of a display name: letters, digits, blanks and a little punctuation, in any script.
+DISPLAY_DROP = set('"<>\\;,|${}[]()=&^`')
+PLAIN_RE = re.compile(r"^[^\W_]+(?:[ .'-][^\W_]+)*$")  # letters/digits of any script, single separators
+
+
+class ConfigError(ValueError):
+    """A value cannot be written into an Asterisk file without changing its meaning."""
+
+
+def _refuse(what: str, value: str, rule: str) -> ConfigError:
+    return ConfigError(f"{what}: {value!r} {rule}")
+
+
+def conf_value(value: str, what: str) -> str:
+    """A value for ``key = value`` in any Asterisk config file."""
+    value = str(value)
+    if CONTROL_RE.search(value):
+        raise _refuse(what, value, "holds a line break or control character; it cannot be written into a config file")
+    if value != value.strip():
+        raise _refuse(what, value, "starts or ends with blanks, which Asterisk would silently drop")
+    return value.replace(";", "\\;")
+
+
+def name(value: str, what: str) -> str:
+    """A section, context, queue or endpoint name: generated from ids, checked anyway."""
+    if not NAME_RE.match(value):
+        raise _refuse(what, value, "is not a safe Asterisk object name")
+    return value
+
+
+def digits(value: str, what: str) -> str:
+    if not DIGITS_RE.match(value or ""):
+        raise _refuse(what, value, "is not digits only")
+    return value
+
+
+def dialable(value: str, what: str) -> str:
+    if not DIALABLE_RE.match(value or ""):
+        raise _refuse(what, value, "is not a phone number (digits, optionally after +)")
+    return value
+
+
+def e164(value: str, what: str) -> str:
+    if not E164_RE.match(value or ""):
+        raise _refuse(what, value, "is not an E.164 number")
+    return value
+
+
+def sound(value: str, what: str) -> str:
+    if not SOUND_RE.match(value or ""):
+        raise _refuse(what, value, "is not a safe sound file name")
+    return value
+
+
+def time_zone(value: str, what: str) -> str:
+    if not TZ_RE.match(value or ""):
+        raise _refuse(what, value, "is not a time zone name")
+    return value
+
+
+def display_text(value: str, limit: int = 60) -> str:
+    """A person's free text made inert for a display field (caller ID name, mailbox owner).
+
+    Control characters, quotes, brackets, separators and ``$`` are dropped, blanks collapsed;
+    letters of any script stay (Å, é, 漢). The result is always safe; it may be empty.
+    """
+    value = unicodedata.normalize("NFC", value or "")
+    if PLAIN_RE.match(value):
+        return " ".join(value.split())[:limit].strip()
+    kept = []
+    for char in value:
+        if char in DISPLAY_DROP or CONTROL_RE.match(char) or unicodedata.category(char).startswith("C"):
+            kept.append(" ")
+        else:
+            kept.append(char)
+    return " ".join("".join(kept).split())[:limit].strip()
+
+
+class ConfWriter:
+    """Sections and options of a classic ``.conf`` file, built as a list of lines."""
+
+    def __init__(self, header: str | None = HEADER):
+        self.lines: list[str] = [header.rstrip("\n")] if header is not None else []
+
+    def comment(self, text: str) -> None:
+        # Comments are ours (never a person's text); still, one line only.
+        self.lines.append("; " + " ".join(str(text).split()))
+
+    def section(self, section: str, *templates: str, template: bool = False) -> None:
+        parts = (["!"] if template else []) + [name(t, "template") for t in templates]
+        suffix = f"({','.join(parts)})" if parts else ""
+        self.lines.append("")
+        self.lines.append(f"[{name(section, 'section')}]{suffix}")
+
+    def option(self, key: str, value: object, what: str | None = None, op: str = "=") -> None:
+        self.lines.append(f"{key} {op} {conf_value(str(value), what or key)}")
+
+    def raw(self, line: str) -> None:
+        """A line composed by a generator from already-checked parts."""
+        self.lines.append(line)
+
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n" if self.lines else ""
+
+
+def bool_value(value: bool) -> str:
+    return "yes" if value else "no"
+
+
+# Every company's part of a file starts with this line, so one company's part can be replaced
+# without rendering the others (confgen.render_update); shared objects follow the last company.
+TENANT_MARK = "\n; ==== company {} ====\n"
+SHARED_MARK = "\n; ==== shared ====\n"
+
+
+def compose(head: str, parts, tail: str) -> str:
+    """``head`` (ends with a newline), each company's ``(id, text)``, then ``tail``."""
+    return head + "".join(TENANT_MARK.format(tid) + part for tid, part in parts) + tail
+
+
+def split_parts(text: str) -> tuple[str, dict[int, str], str]:
+    """The inverse of :func:`compose`."""
+    shared = text.find(SHARED_MARK)
+    body, tail = (text, "") if shared == -1 else (text[:shared], text[shared:])
+    marker = "\n; ==== company "
+    first = body.find(marker)
+    if first == -1:
+        return body, {}, tail
+    parts: dict[int, str] = {}
+    position = first
+    while position != -1:
+        line_end = body.index("\n", position + 1)
+        tenant_id = int(body[position + len(marker):line_end].split(" ", 1)[0])
+        following = body.find(marker, line_end)
+        parts[tenant_id] = body[line_end + 1:following if following != -1 else len(body)]
+        position = following
+    return body[:first], parts, tail
+
+
+def generate_file(module, snapshot) -> str:
+    """A generator module with ``head``, ``tenant_part`` and ``tail``, rendered for a snapshot."""
+    parts = ((tenant.id, module.tenant_part(snapshot, tenant)) for tenant in snapshot.tenants)
+    return compose(module.head(snapshot), parts, module.tail(snapshot))
