@@ -104,3 +104,10 @@ def test_every_same_tenant_foreign_key_is_declared():
             if "tenant" in {f.name for f in target._meta.fields} and field.name not in declared:
                 missing.append(f"{model.__name__}.{field.name}")
     assert missing == []
+
+
+def test_a_persons_name_with_a_line_break_is_refused(demo):
+    user = User(tenant=demo.tenant, email="nl@demo.example", first_name="Eve\n[t2-internal]")
+    with pytest.raises(ValidationError) as err:
+        user.full_clean(exclude=["password"])
+    assert "Line breaks" in str(err.value.message_dict["first_name"])

@@ -85,6 +85,9 @@ class User(AbstractUser):
 
     username = None
     email = models.EmailField(_("e-mail address"), unique=True)
+    # Names end up in caller ID and the directory: never a line break or control character.
+    first_name = models.CharField(_("first name"), max_length=150, blank=True, validators=[validate_plain_text])
+    last_name = models.CharField(_("last name"), max_length=150, blank=True, validators=[validate_plain_text])
     tenant = models.ForeignKey(
         "pbx.Tenant", on_delete=models.CASCADE, null=True, blank=True, related_name="users",
         verbose_name=_("company"),
