@@ -163,6 +163,9 @@ ASTERISK_ARI_URL = os.environ.get("ASTERISK_ARI_URL", "http://127.0.0.1:8088/ari
 ASTERISK_ARI_USER = os.environ.get("ASTERISK_ARI_USER", "orchestrator")
 ASTERISK_ARI_PASSWORD = os.environ.get("ASTERISK_ARI_PASSWORD", "")
 ASTERISK_ARI_APP = os.environ.get("ASTERISK_ARI_APP", "orchestrator")
+# asterisk_conf/sorcery.conf gives PJSIP a writable memory wizard, so new phones are created
+# through ARI instead of reloading res_pjsip. Set to 0 for an Asterisk without it.
+ASTERISK_PJSIP_DYNAMIC = env_bool("ASTERISK_PJSIP_DYNAMIC", default=True)
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")

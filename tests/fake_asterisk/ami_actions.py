@@ -7,10 +7,13 @@ r_error_responses; the rest follows manager.c / db.c / pbx_config.c of Asterisk 
 
 from __future__ import annotations
 
+import base64
+import binascii
 import functools
 import random
 import time
 
+from . import config_files
 from . import events as ev
 from .ami_base import ack, action, error, id_first, id_last, listing
 from .captures import ami_records, parse_raw
@@ -84,7 +87,12 @@ def _cli(srv, command: str) -> tuple[bool, list[str]] | None:
         return True, [VERSION_LINE]
     if low[:2] == ["dialplan", "reload"]:
         srv.reloads.append("pbx_config")
+        if getattr(srv, "config_dir", None) is not None:
+            config_files.load_dialplan(st, srv.config_dir)
         return True, ["Dialplan reloaded."]
+    changed = config_files.cli(srv, words)
+    if changed is not None:
+        return changed
     if low[:3] == ["core", "show", "channels"]:
         lines = [f"{'Channel':<64} {'Location':<32} {'State':<7} {'Application(Data)':<30}"]
         for ch in reversed(list(st.channels.values())):
@@ -157,6 +165,13 @@ PRESENCE_USAGE = [
 ]
 
 
+def _b64(text: str) -> str:
+    try:
+        return base64.b64decode(text.encode()).decode("utf-8", "replace") if text else ""
+    except (binascii.Error, ValueError):
+        return ""
+
+
 def parse_presence(value: str) -> tuple[str, str, str] | None:
     """func_presencestate parse_data(): state[,subtype[,message[,options]]]."""
     parts = value.split(",", 3)
@@ -207,6 +222,8 @@ def reload(srv, s, req):
         return [error(req, message)]
     srv.reloads.append(name or "All")
     srv.state.reload_time = time.time()
+    if name in ("", "app_queue") and getattr(srv, "config_dir", None) is not None:
+        config_files.load_queues(srv.state, srv.config_dir)
     if name in ("", "app_queue"):
         srv.state.log_queue("NONE", "NONE", "NONE", "CONFIGRELOAD", "")
     srv.world.emit(ev.event("Reload", "system,all", Module=module or "All", Status="0"))
@@ -297,8 +314,12 @@ def setvar(srv, s, req):
         parsed = parse_presence(value)
         if not func[1].lower().startswith("custompresence:") or parsed is None:
             return [error(req, "Variable not set")]
-        srv.state.astdb[f"/CustomPresence/{func[1].split(':', 1)[1]}"] = value
-        srv.world.set_presence(func[1], *parsed)
+        state, subtype, message = parsed
+        options = value.split(",", 3)[3] if value.count(",") >= 3 else ""
+        if "e" in options:  # func_presencestate.c: base64 subtype and message, decoded for the events
+            subtype, message = _b64(subtype), _b64(message)
+        srv.world.set_presence(func[1], state, subtype, message)
+        srv.state.astdb[f"/CustomPresence/{func[1].split(':', 1)[1]}"] = value  # the literal value, as written
     elif func and func[0] == "DB":
         family, _, key = func[1].partition("/")
         srv.state.astdb[f"/{family}/{key}"] = value

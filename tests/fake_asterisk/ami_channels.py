@@ -275,6 +275,32 @@ def stop_mixmonitor(srv, s, req):
     return [ack(req, None)]
 
 
+# ---------------------------------------------------------------------- MuteAudio (res_mutestream.c)
+@action("MuteAudio")
+def mute_audio(srv, s, req):
+    """Not captured; answers as res_mutestream.c's manager_mutestream: checks in this order, a bare Success."""
+    name, state, direction = req.get("Channel"), req.get("State"), req.get("Direction")
+    if not name:
+        return [error(req, "Channel not specified")]
+    if not state:
+        return [error(req, "State not specified")]
+    if not direction:
+        return [error(req, "Direction not specified")]
+    ch = srv.state.channel_by_name(name)
+    if ch is None:
+        return [error(req, "No such channel")]
+    if direction.lower() not in ("in", "out", "all"):
+        return [error(req, "Failed to mute/unmute stream")]
+    muted = srv.world.__dict__.setdefault("muted", {})  # uniqueid -> muted directions (no event in Asterisk)
+    directions = {"in", "out"} if direction.lower() == "all" else {direction.lower()}
+    current = muted.setdefault(ch.uniqueid, set())
+    if truthy(state):
+        current |= directions
+    else:
+        current -= directions
+    return [ack(req, None)]
+
+
 # ---------------------------------------------------------------------- bridges and endpoints
 @action("BridgeList")
 def bridge_list(srv, s, req):

@@ -27,7 +27,7 @@ import logging
 import time
 from collections.abc import Iterable
 
-from . import ami_actions, ami_channels, ami_queues  # noqa: F401  (register the action handlers)
+from . import ami_actions, ami_channels, ami_queues, config_files  # noqa: F401  (register the action handlers)
 from . import events as ev
 from .ami_base import ACTIONS, ack, error, goodbye
 from .captures import ami_events
@@ -96,6 +96,9 @@ class FakeAmiServer:
         self._server: asyncio.base_events.Server | None = None
         self._held: list[Headers] | None = None
         self._boot_pending = False
+        # The generated config directory this "Asterisk" reads on reloads (None: reloads change nothing);
+        # see config_files.py.
+        self.config_dir = None
         world.ami_listeners.append(self._broadcast)
 
     @property
@@ -160,6 +163,12 @@ class FakeAmiServer:
     def fail_reload(self, module: str, result: str = "error") -> None:
         """Make ``Reload Module: <module>`` fail: result in error|not_found|not_implemented|in_progress."""
         self.reload_failures[module.removesuffix(".so")] = result
+
+    def load_config(self) -> None:
+        """Read queues.conf and extensions.conf from ``config_dir`` as at boot (config_files.py)."""
+        if self.config_dir is not None:
+            config_files.load_queues(self.state, self.config_dir)
+            config_files.load_dialplan(self.state, self.config_dir)
 
     def actions(self, name: str | None = None) -> list[Request]:
         return [r for _, r in self.received if name is None or r.action.lower() == name.lower()]

@@ -112,7 +112,16 @@ class FakeAriServer:
             ("DELETE", r"/ari/bridges/([^/]+)", self.delete_bridge),
             ("POST", r"/ari/bridges/([^/]+)/addChannel", self.bridge_add),
             ("POST", r"/ari/bridges/([^/]+)/removeChannel", self.bridge_remove),
+            ("GET", r"/ari/asterisk/config/dynamic/([^/]+)/([^/]+)/([^/]+)", self.get_config_object),
+            ("PUT", r"/ari/asterisk/config/dynamic/([^/]+)/([^/]+)/([^/]+)", self.update_config_object),
+            ("DELETE", r"/ari/asterisk/config/dynamic/([^/]+)/([^/]+)/([^/]+)", self.delete_config_object),
         ]
+        # Dynamic configuration (resource_asterisk.c): objects created through ARI, by (class, type, id).
+        # Only object types listed in ``sorcery_writable`` have a writable sorcery wizard (for res_pjsip that
+        # needs e.g. ``endpoint=memory`` after the config wizard in sorcery.conf); the others answer 403 like the
+        # config-file wizard, which cannot create objects.
+        self.config_objects: dict[tuple[str, str, str], list[dict[str, str]]] = {}
+        self.sorcery_writable: set[str] = set()
 
     # ------------------------------------------------------------------ lifecycle
     @property
@@ -291,6 +300,64 @@ class FakeAriServer:
     def delete_device_state(self, req, name):
         if self.world.state.custom_devstates.pop(name, None) is None:
             return _not_found("Device")
+        return HttpResponse(204)
+
+    # ------------------------------------------------------------------ dynamic configuration
+    CONFIG_TYPES = {"res_pjsip": {"endpoint", "auth", "aor", "identify", "registration", "transport", "contact",
+                                  "domain_alias", "global", "system", "phoneprov"}}
+
+    def _config_type(self, config_class: str, object_type: str) -> HttpResponse | None:
+        if config_class not in self.CONFIG_TYPES:
+            return _error(404, f"configClass '{config_class}' not found")
+        if object_type not in self.CONFIG_TYPES[config_class]:
+            return _error(404, f"objectType '{object_type}' not found")
+        return None
+
+    def get_config_object(self, req, config_class, object_type, object_id):
+        missing = self._config_type(config_class, object_type)
+        if missing is not None:
+            return missing
+        fields = self.config_objects.get((config_class, object_type, object_id))
+        if fields is None:
+            return _error(404, f"Object with id '{object_id}' not found")
+        return HttpResponse(200, fields)
+
+    def update_config_object(self, req, config_class, object_type, object_id):
+        missing = self._config_type(config_class, object_type)
+        if missing is not None:
+            return missing
+        try:
+            body = req.json() if req.body else None
+        except ValueError:
+            return _error(400, "Bad request body")
+        fields = (body or {}).get("fields", []) if isinstance(body, dict) else None
+        if not isinstance(fields, list) or any(
+                not isinstance(f, dict) or not isinstance(f.get("attribute"), str) or "value" not in f
+                for f in fields):
+            return _error(400, "Bad request body")
+        if object_type not in self.sorcery_writable:
+            verb = "update" if (config_class, object_type, object_id) in self.config_objects else "create"
+            return _error(403, f"Cannot {verb} sorcery objects of type '{object_type}'")
+        current = {f["attribute"]: f["value"] for f in self.config_objects.get((config_class, object_type,
+                                                                                 object_id), [])}
+        current.update({f["attribute"]: str(f["value"]) for f in fields})
+        tuples = [{"attribute": k, "value": v} for k, v in current.items()]
+        self.config_objects[(config_class, object_type, object_id)] = tuples
+        if config_class == "res_pjsip" and object_type == "endpoint" and object_id not in self.world.state.endpoints:
+            self.world.state.add_endpoint(object_id, registered=False)
+        return HttpResponse(200, tuples)
+
+    def delete_config_object(self, req, config_class, object_type, object_id):
+        missing = self._config_type(config_class, object_type)
+        if missing is not None:
+            return missing
+        if (config_class, object_type, object_id) not in self.config_objects:
+            return _error(404, f"Object with id '{object_id}' not found")
+        if object_type not in self.sorcery_writable:
+            return _error(403, f"Could not delete object with id '{object_id}'")
+        del self.config_objects[(config_class, object_type, object_id)]
+        if config_class == "res_pjsip" and object_type == "endpoint":
+            self.world.state.endpoints.pop(object_id, None)
         return HttpResponse(204)
 
     # ------------------------------------------------------------------ channels

@@ -52,9 +52,15 @@ class CallMixin:
 
     def _calls_init(self):
         self.calls: dict[str, Call] = {}  # by caller uniqueid
+        self.member_locals: set[str] = set()  # ;1 halves of Local queue members (uniqueids)
 
     def destroy_channel(self, ch: Channel, cause: int = 16, *, refresh: bool = True) -> None:
         super().destroy_channel(ch, cause, refresh=refresh)
+        if ch.uniqueid in self.member_locals:
+            # A Local member's ;1 went (ring timeout, another agent answered, the caller left): chan_local
+            # hangs up its ;2 half, and with it the Dial() of the person's phones.
+            self.member_locals.discard(ch.uniqueid)
+            self.later(0, self._hangup_local_peer, ch, 0)
         for q in self.state.queues.values():
             q.callers = [c for c in q.callers if c.uniqueid != ch.uniqueid]
         self.calls.pop(ch.uniqueid, None)
@@ -174,17 +180,21 @@ class CallMixin:
         legs = []
         for device in targets.split("&"):
             _, _, name = device.partition("/")
+            number, at, trunk = name.partition("@")  # PJSIP/<number>@<trunk endpoint>: a call out
+            if at:
+                name = trunk
             ep = st.endpoints.get(name)
             if ep is None or not ep.registered:
                 continue
-            leg = self.new_channel(st.new_pjsip_name(name), caller_num=ep.name, caller_name=ep.caller_name,
-                                   context=ep.context, exten="s", linkedid=caller.linkedid, endpoint=ep.device)
+            leg = self.new_channel(st.new_pjsip_name(name), caller_num=number if at else ep.name,
+                                   caller_name="" if at else ep.caller_name, context=ep.context, exten="s",
+                                   linkedid=caller.linkedid, endpoint=ep.device)
             self.set_dialplan(leg, ep.context, caller.exten, 1, "AppDial", "(Outgoing Line)")
             if "t" in options.lower():
                 caller.features.add("atxfer")
                 leg.features.add("atxfer")
             self.set_connected(leg, caller.caller_num, caller.caller_name)
-            self.emit(ev.dial_event("DialBegin", caller, leg, DialString=name))
+            self.emit(ev.dial_event("DialBegin", caller, leg, DialString=f"{number}@{name}" if at else name))
             legs.append(leg)
         if not legs:
             self.dialplan_hangup(caller)
@@ -233,7 +243,7 @@ class CallMixin:
         self._cancel_timers(call)
         self.set_state(leg, 6)
         self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="ANSWER"))
-        for other in call.ringing:
+        for other in list(call.ringing):
             if other is not leg:
                 self.emit(ev.dial_event("DialEnd", caller, other, DialStatus="CANCEL"))
                 self.destroy_channel(other, 26)
@@ -386,7 +396,7 @@ class CallMixin:
         for leg in call.ringing:
             self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="CANCEL"))
         self.soft_hangup_request(caller, 16)
-        for leg in call.ringing:
+        for leg in list(call.ringing):
             self.destroy_channel(leg, 0)
         call.ringing = []
         self.emit(ev.cdr(caller, None, last_app="Dial", last_data=caller.appdata, disposition="NO ANSWER"))
@@ -446,6 +456,12 @@ class CallMixin:
         for m in q.members.values():
             if m.paused or st.device_state(m.state_interface) not in ("NOT_INUSE", "UNKNOWN"):
                 continue
+            if m.interface.lower().startswith("local/"):
+                leg = self._ring_local_member(call, m)
+                if leg is not None:
+                    call.members[leg.uniqueid] = m
+                    legs.append(leg)
+                continue
             name = m.interface.split("/", 1)[1]
             ep = st.endpoints.get(name)
             if ep is None or not ep.registered:
@@ -471,6 +487,47 @@ class CallMixin:
             self._phone_reacts(leg)
             call.timers.append(self.later(q.timeout, self._agent_timeout, call, leg))
 
+    def _ring_local_member(self, call: Call, m: QueueMember) -> Channel | None:
+        """app_queue calls a Local member: a ;1/;2 pair (both with the caller's Linkedid), ;1 is the queue's
+        leg (AgentCalled/DialBegin name it), ;2 runs the member's extension (a Dial of the person's phones).
+        When a phone answers, ;2 is up and ;1 answers the queue (AgentConnect); /n: no optimisation."""
+        st, caller = self.state, call.caller
+        dest = m.interface.split("/", 1)[1].split("/", 1)[0]
+        exten, _, context = dest.partition("@")
+        route = st.route(context, exten)
+        if route is None or route.kind != "dial":
+            return None
+        name1, name2 = st.new_local_names(dest)
+        one = self.new_channel(name1, caller_num=caller.caller_num, caller_name=caller.caller_name, context=context,
+                               exten=exten, linkedid=caller.linkedid)
+        two = self.new_channel(name2, caller_num=caller.caller_num, caller_name=caller.caller_name, context=context,
+                               exten=exten, linkedid=caller.linkedid)
+        one.local_peer, two.local_peer = two.uniqueid, one.uniqueid
+        self.member_locals.add(one.uniqueid)
+        self.emit(ev.event("LocalBridge", "call,all", ev.chan(one, "LocalOne"), ev.chan(two, "LocalTwo"),
+                           Context=context, Exten=exten, LocalOptimization="No"))
+        self.set_dialplan(one, context, exten, 1, "AppQueue", "(Outgoing Line)")
+        self.set_connected(one, caller.caller_num, caller.caller_name)
+        self.emit(ev.agent_event("AgentCalled", caller, one, call.queue, m))
+        self.emit(ev.dial_event("DialBegin", caller, one, DialString=dest))
+        member_call = self.run_dialplan(two)
+
+        def answered(_call):
+            if one.uniqueid in st.channels and one in call.ringing:
+                self.answer(one)
+
+        def failed(_call, status):
+            if one.uniqueid in st.channels and one in call.ringing:
+                self._agent_leg_gone(call, one, status, 0)
+
+        if one.uniqueid not in st.channels or two.uniqueid not in st.channels:
+            return None
+        member_call.on_answer.append(answered)
+        member_call.on_fail.append(failed)
+        self.set_state(one, 5)
+        self.emit(ev.dial_event("DialState", caller, one, DialStatus="RINGING"))
+        return one
+
     def _queue_connect(self, call: Call, leg: Channel) -> None:
         q, caller, m = call.queue, call.caller, call.members[leg.uniqueid]
         self._cancel_timers(call)
@@ -478,7 +535,7 @@ class CallMixin:
         self.set_state(leg, 6)
         self.refresh()
         self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="ANSWER"))
-        for other in call.ringing:
+        for other in list(call.ringing):
             if other is not leg:
                 self.emit(ev.dial_event("DialEnd", caller, other, DialStatus="CANCEL"))
                 self.destroy_channel(other, 26)
@@ -550,7 +607,7 @@ class CallMixin:
         q.abandoned += 1
         self._leave_queue(call)
         self.soft_hangup_request(caller, 16)
-        for leg in call.ringing:
+        for leg in list(call.ringing):
             self.destroy_channel(leg, 0, refresh=False)
         call.ringing = []
         self.destroy_channel(caller, 0, refresh=False)

@@ -119,12 +119,44 @@ class OriginateMixin:
         elif req.application:
             self.calls[leg.uniqueid] = Call(caller=leg, kind="app")
             self.set_dialplan(leg, leg.context, leg.exten, leg.priority, req.application, req.data)
-            if req.application.lower() in ("playback", "wait"):
+            if req.application.lower() == "chanspy":
+                self._chanspy(leg, req.data)
+            elif req.application.lower() in ("playback", "wait"):
                 secs = float(req.data) if req.application.lower() == "wait" and _isnum(req.data) else 1.5
                 self.later(secs, self.dialplan_hangup, leg)
         else:
             self.set_dialplan(leg, req.context or leg.context, req.exten, req.priority)
             self.run_dialplan(leg)
+
+    # ------------------------------------------------------------------ ChanSpy (j_chanspy_local_originate)
+    def _chanspy(self, spyer: Channel, data: str) -> None:
+        """ChanSpy(<channel prefix>,<options>) on an answered channel: ChanSpyStart with the first channel whose
+        name starts with the prefix; with option E it ends (ChanSpyStop, then the spyer hangs up) when that
+        channel hangs up. Whisper (w) and barge (B) change only the audio, which the fake has none of."""
+        prefix, _, options = data.partition(",")
+        if not hasattr(self, "spies"):
+            self.spies: dict[str, tuple[str, str]] = {}  # spyer uniqueid -> (spyee uniqueid, options)
+        spyee = next((c for c in self.state.channels.values() if prefix and c is not spyer
+                      and c.name.lower().startswith(prefix.lower()) and not c.name.startswith("Snoop/")), None)
+        if spyee is None:
+            return  # ChanSpy waits for a channel to spy on, in silence
+        self.spies[spyer.uniqueid] = (spyee.uniqueid, options)
+        self.emit(ev.event("ChanSpyStart", "call,all", ev.chan(spyer, "Spyer"), ev.chan(spyee, "Spyee")))
+
+    def destroy_channel(self, ch: Channel, cause: int = 16, *, refresh: bool = True) -> None:
+        spies = getattr(self, "spies", {})
+        if ch.uniqueid in spies:  # the listener hangs up
+            spyee = self.state.channels.get(spies.pop(ch.uniqueid)[0])
+            if spyee is not None:
+                self.emit(ev.event("ChanSpyStop", "call,all", ev.chan(ch, "Spyer"), ev.chan(spyee, "Spyee")))
+        for spyer_id, (spyee_id, options) in list(spies.items()):
+            spyer = self.state.channels.get(spyer_id)
+            if spyee_id == ch.uniqueid and spyer is not None:  # the spied-on channel hangs up
+                del spies[spyer_id]
+                self.emit(ev.event("ChanSpyStop", "call,all", ev.chan(spyer, "Spyer"), ev.chan(ch, "Spyee")))
+                if "E" in options:
+                    self.later(0, self.dialplan_hangup, spyer)
+        super().destroy_channel(ch, cause, refresh=refresh)
 
     def _originate_failed(self, leg: Channel, *, busy: bool, hung_up: bool = False) -> None:
         req: OriginateRequest = leg.originate

@@ -35,6 +35,10 @@ EXTENSION_STATE_TEXT = {
     17: "InUse&Hold",
 }
 
+# app_queue.c extensionstate2devicestate(): a hint's state as the device state of a member using it
+EXTENSION_TO_DEVICE_STATE = {0: "NOT_INUSE", 1: "INUSE", 2: "BUSY", 4: "UNAVAILABLE", 8: "RINGING", 9: "RINGINUSE",
+                             16: "ONHOLD", 17: "INUSE"}
+
 PRESENCE_STATES = ["not_set", "unavailable", "available", "away", "xa", "chat", "dnd"]
 
 CHANNEL_STATE_DESC = {
@@ -227,6 +231,7 @@ class AsteriskState:
         self.hints: list[Hint] = []
         self.routes: dict[tuple[str, str], Route] = {}
         self.extensions: dict[tuple[str, str, str], tuple[str, str]] = {}
+        self.includes: dict[str, list[str]] = {}  # context -> included contexts, in order (config_files.py)
         self.astdb: dict[str, str] = {}  # "/family/key" -> value
         self.custom_devstates: dict[str, str] = {}  # "Custom:x" -> state name
         self.extra_devices: dict[str, str] = {}  # other device states (MWI:..., Queue:...)
@@ -387,6 +392,8 @@ class AsteriskState:
         return "NOT_INUSE"
 
     def device_state(self, device: str) -> str:
+        if device.lower().startswith("hint:"):
+            return self.hint_device_state(device)
         if device.lower().startswith("custom:"):
             return self.custom_devstates.get(self._custom_key(device), "UNKNOWN")
         if device in self.extra_devices:
@@ -397,6 +404,15 @@ class AsteriskState:
         if "/" in device:
             return self.endpoint_device_state(device)
         return "UNKNOWN"
+
+    def hint_device_state(self, device: str) -> str:
+        """A ``hint:<exten>@<context>`` state interface (queue members): the hint's extension state as a device
+        state, as app_queue.c's extensionstate2devicestate() converts it."""
+        exten, _, context = device[5:].partition("@")
+        hint = self.find_hint(exten, context)
+        if hint is None:
+            return "INVALID"
+        return EXTENSION_TO_DEVICE_STATE.get(self.extension_state(hint)[0], "INVALID")
 
     def _custom_key(self, device: str) -> str:
         return "Custom:" + device.split(":", 1)[1]

@@ -61,8 +61,11 @@ class TransferMixin:
                  extra: tuple[Channel, str, str, int] | None = None) -> None:
         bridge, peer = self._bridge_partner(ch)
         movers = [(ch, context, exten, priority)] + ([extra] if extra else [])
-        for mover, *_ in movers:
+        for mover, ctx, ext, prio in movers:
             self._detach_from_call(mover)
+            # Asterisk moves the channel in the dialplan first (its Newexten comes before the BridgeLeave), so
+            # the BridgeLeave snapshot already carries the new extension (g1_redirect_answered_call).
+            mover.context, mover.exten, mover.priority = ctx, ext, prio
         if bridge is not None and bridge.id in self.state.bridges:
             for mover, *_ in movers:
                 self.bridge_leave(bridge, mover)

@@ -154,6 +154,7 @@ class World:
                     if st._last_ext.get(key) != code:
                         st._last_ext[key] = code
                         self.emit(ev.extension_status(h.exten, h.context, h.hint, code, text))
+                        self._hint_members(h)
             self.emit(ev.device_state_change(device, value))
             for q in st.queues.values():
                 for m in q.members.values():
@@ -162,6 +163,16 @@ class World:
                         if m.status != code:
                             m.status = code
                             self.emit(ev.member_event("QueueMemberStatus", q, m))
+
+    def _hint_members(self, h) -> None:
+        """QueueMemberStatus for the members whose state interface is the hint (``hint:<exten>@<context>``)."""
+        interface = f"hint:{h.exten}@{h.context}"
+        code = DEVICE_STATE_CODE[self.state.device_state(interface)]
+        for q in self.state.queues.values():
+            for m in q.members.values():
+                if m.state_interface == interface and m.status != code:
+                    m.status = code
+                    self.emit(ev.member_event("QueueMemberStatus", q, m))
 
     def set_custom_devstate(self, device: str, value: str, *, device_first: bool = False) -> None:
         st = self.state
