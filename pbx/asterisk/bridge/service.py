@@ -274,9 +274,11 @@ class Bridge:
     """Every node's NodeBridge, started and stopped together."""
 
     def __init__(self, nodes: Iterable, *, state: LiveState, resolver: Callable[[], Resolver] | None = None,
-                 client_factory: Callable = ami_client_for, **options):
+                 client_factory: Callable = ami_client_for, control: bool = True, **options):
         self.state = state
         self.client_factory = client_factory
+        self.control = control  # take call control commands for the nodes (pbx/asterisk/control.py)
+        self.controls: list = []
         self.nodes: list[tuple[Any, NodeBridge]] = []
         for node in nodes:
             make = resolver or (lambda: Resolver(DatabaseLoader()))
@@ -288,8 +290,16 @@ class Bridge:
             bridge.start()
             await bridge.ami.start()
             log.info("event bridge: following node %s (%s:%s)", node.name, node.ami_host, node.ami_port)
+            if self.control and getattr(node, "pk", None) is not None:
+                # Web processes have their call control carried out on this node's connection.
+                from pbx.asterisk.control import ControlServer
+
+                self.controls.append(await ControlServer(node.pk, lambda bridge=bridge: bridge.ami).start())
 
     async def stop(self) -> None:
+        for server in self.controls:
+            await server.stop()
+        self.controls = []
         for _node, bridge in self.nodes:
             if bridge.ami is not None:
                 with contextlib.suppress(Exception):

@@ -1,0 +1,567 @@
+"""Call control: what the console, the user web and the API make live calls do.
+
+Every action here
+
+- finds the call in the actor's own company's live state (``live_state().snapshot(tenant)``, what the
+  event bridge saw): a call id is never trusted, a call of another company reads as an ended call, and the
+  channels an action names are the ones the bridge saw in that call, never anything the browser sent;
+- checks the actor may do it (a party of the call, or an operator / company admin; listen-in only for
+  operators, company admins and recording super users; recording and listen-in within the company's
+  ``max_recording_channels``);
+- builds the AMI actions and has the event bridge of the company's node run them
+  (``pbx.asterisk.control``), then writes the audit row. Nothing is written when Asterisk refused, and an
+  action whose channel has just gone says so (``CallGone``);
+- returns a small dict for the UI.
+
+What reaches Asterisk (the contexts are those of pbx/asterisk/confgen, see docs/dialplan.md):
+
+===================  ==============================================================================
+click-to-call        Originate PJSIP/<actor's device> → t<T>-internal,<number>,1 (Async; the phone
+                     rings first, then the dialplan calls the number)
+answer waiting call  Redirect <that caller's channel> → t<T>-agents,<actor id>,1 (all the actor's
+                     phones, transfer keys on) or, for someone who is no agent, t<T>-user-<id>,s,1;
+                     Asterisk takes the caller out of Queue() (QueueCallerLeave), not the oldest
+transfer (blind)     Redirect <the other party's channel> → t<T>-forward,<extension or +E.164>,1
+transfer (announced) Atxfer <actor's channel> → t<T>-internal,<extension or 00…>: the feature code and
+                     digits as DTMF (needs Dial/Queue option t, which the dialplan sets)
+complete / cancel    Hangup <actor's channel> (the transferer hanging up joins caller and target) /
+                     CancelAtxfer <actor's channel>
+hang up              Hangup of every party's channel (the first must exist, the rest may have gone
+                     along)
+hold / resume        MuteAudio <actor's channel> Direction all on/off (see do_hold_call)
+record               MixMonitor <the caller's channel> File t<T>/<date>/<call>-<time>.wav Options b;
+                     pause/resume MixMonitorMute Direction both State 1/0; stop StopMixMonitor
+listen-in            Originate PJSIP/<actor's device> Application ChanSpy
+                     Data <the person's channel>,qE (whisper qEw, barge qEB)
+===================  ==============================================================================
+"""
+
+from __future__ import annotations
+
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from asgiref.sync import async_to_sync
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from pbx.asterisk import control
+from pbx.asterisk.control import ControlError, step
+from pbx.events import send_event_on_commit
+from pbx.models import AuditLog, Conference, Device, Queue, QueueAgent, Tenant, User
+from pbx.validators import normalize_number, validate_e164
+
+from .errors import ActionRefused, CallGone
+
+RECORD_ACTIONS = ("start", "pause", "resume", "stop")
+LISTEN_MODES = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}  # ChanSpy: quiet, exit with the spied-on
+RING_MS = 30_000  # how long the actor's phone rings for click-to-call and listen-in
+PENDING_SPY_S = 45.0  # a listen-in counts from the click until ChanSpy shows (the phone rings up to RING_MS)
+PENDING_RECORDING_S = 15.0  # a recording counts from the click until the bridge saw MixMonitorStart
+CHANNEL_RE = re.compile(r"^[A-Za-z]+/[A-Za-z0-9@+._;-]+$")
+
+
+# ------------------------------------------------------------------------------------ the call as the bridge saw it
+
+
+@dataclass
+class LiveCall:
+    tenant: Tenant
+    view: dict[str, Any]
+    waiting: dict[str, Any] | None
+
+    @property
+    def id(self) -> str:
+        return self.view["id"]
+
+    @property
+    def state(self) -> str:
+        return self.view.get("state", "")
+
+    @property
+    def parties(self) -> list[dict[str, Any]]:
+        return [p for p in self.view.get("parties", ()) if CHANNEL_RE.match(p.get("channel") or "")]
+
+    def leg_of(self, user: User) -> dict[str, Any] | None:
+        """The actor's own channel in the call (the one that is up, if they have several)."""
+        mine = [p for p in self.parties if p.get("kind") == "user" and p.get("user_id") == user.pk]
+        mine.sort(key=lambda p: p.get("state") != "up")
+        return mine[0] if mine else None
+
+    def caller_leg(self) -> dict[str, Any] | None:
+        callers = [p for p in self.parties if p.get("role") == "caller"]
+        return (callers or self.parties or [None])[0]
+
+    def others(self, user: User) -> list[dict[str, Any]]:
+        return [p for p in self.parties if not (p.get("kind") == "user" and p.get("user_id") == user.pk)]
+
+    def describe(self) -> str:
+        caller = self.view.get("caller") or {}
+        who = caller.get("name") or caller.get("number") or "?"
+        queue = (self.view.get("queue") or {}).get("name")
+        return (f"call from {who}" + (f" in {queue}" if queue else ""))[:200]
+
+
+def _tenant_of(actor: User) -> Tenant:
+    if actor is None or not getattr(actor, "tenant_id", None):
+        raise ActionRefused(_("Call control works only for people of a company."))
+    return actor.tenant if getattr(actor, "tenant", None) is not None else Tenant.objects.get(pk=actor.tenant_id)
+
+
+def _snapshot(tenant_id: int) -> dict[str, Any]:
+    from pbx.asterisk.bridge.state import live_state
+
+    return async_to_sync(live_state().snapshot)(tenant_id)
+
+
+def find_call(actor: User, call_id: str) -> LiveCall:
+    """The call ``call_id`` among the actor's company's live calls, or CallGone."""
+    tenant = _tenant_of(actor)
+    snapshot = _snapshot(tenant.pk)
+    call_id = str(call_id or "")
+    view = next((c for c in snapshot.get("calls", ()) if c.get("id") == call_id), None)
+    waiting = next((w for w in snapshot.get("waiting", ()) if w.get("call_id") == call_id), None)
+    if view is None:
+        raise CallGone()
+    return LiveCall(tenant, view, waiting)
+
+
+# ------------------------------------------------------------------------------------ who may do what
+
+
+def is_console_user(actor: User) -> bool:
+    return bool(actor.is_operator or actor.is_company_admin)
+
+
+def _require_control(actor: User, call: LiveCall) -> None:
+    """A party of the call, or someone who runs the switchboard (operator, company admin)."""
+    if is_console_user(actor) or call.leg_of(actor) is not None:
+        return
+    raise ActionRefused(_("You can only do that with your own calls."))
+
+
+def _own_leg(actor: User, call: LiveCall, refusal: str) -> dict[str, Any]:
+    leg = call.leg_of(actor)
+    if leg is None:
+        raise ActionRefused(refusal)
+    return leg
+
+
+def _device(actor: User, device: Device | None = None) -> Device:
+    """The phone an action rings: the one asked for (the actor's own), else the actor's first one."""
+    if device is not None:
+        if device.user_id != actor.pk or not device.is_enabled:
+            raise ActionRefused(_("That is not one of your phones."))
+        return device
+    found = Device.objects.filter(user=actor, is_enabled=True).order_by("id").first()
+    if found is None:
+        raise ActionRefused(_("You have no phone to take the call on."))
+    return found
+
+
+@dataclass(frozen=True)
+class Target:
+    exten: str  # what the dialplan gets: an extension, an emergency number, or +E.164
+    kind: str  # "extension" | "emergency" | "external"
+
+    @property
+    def digits(self) -> str:
+        """The target as DTMF (Atxfer): '+' is no key, the dialplan's 00 pattern means the same."""
+        return "00" + self.exten[1:] if self.exten.startswith("+") else self.exten
+
+
+def parse_target(tenant: Tenant, value: str) -> Target:
+    """An extension of the company, one of its emergency numbers, or an outside number (made E.164)."""
+    raw = str(value or "").strip()
+    cleaned = re.sub(r"[\s\-.()/]", "", raw)
+    if cleaned.isdigit() and len(cleaned) <= 8:
+        taken = (User.objects.filter(tenant=tenant, extension=cleaned, is_active=True).exists()
+                 or Queue.objects.filter(tenant=tenant, extension=cleaned).exists()
+                 or Conference.objects.filter(tenant=tenant, extension=cleaned).exists())
+        if taken:
+            return Target(cleaned, "extension")
+        emergency = {n.strip() for n in (tenant.emergency_numbers or "").split(",") if n.strip()}
+        if cleaned in emergency:
+            return Target(cleaned, "emergency")
+        if not cleaned.startswith("0"):
+            raise ActionRefused(_("Nobody in your company has extension %(number)s.") % {"number": cleaned})
+    number = normalize_number(cleaned, tenant.country_code or "46")
+    try:
+        validate_e164(number)
+    except ValidationError:
+        raise ActionRefused(_("%(value)s is not an extension or a phone number.") % {"value": raw[:40]}) from None
+    return Target(number, "external")
+
+
+# ------------------------------------------------------------------------------------ running and auditing
+
+
+def _audit(actor: User, call: LiveCall | None, tenant: Tenant, verb: str, details: dict[str, Any]) -> None:
+    AuditLog.objects.create(
+        tenant_id=tenant.pk, actor=actor if getattr(actor, "pk", None) else None, action=f"call_{verb}",
+        object_type="call", object_id=(call.id if call else str(details.get("call_id", "")))[:40],
+        object_repr=call.describe() if call else str(details.get("number", ""))[:200], before=None, after=details,
+    )
+
+
+def _send(tenant: Tenant, steps: list[dict[str, Any]]) -> list[Any]:
+    """Have the node's event bridge run the steps; a vanished channel becomes CallGone."""
+    try:
+        return control.request(control.node_id_for(tenant), steps)
+    except ControlError as exc:
+        if exc.gone:
+            raise CallGone() from exc
+        raise
+
+
+def _carry_out(actor: User, call: LiveCall | None, tenant: Tenant, verb: str, steps: list[dict[str, Any]],
+               details: dict[str, Any], *, event: dict[str, Any] | None = None) -> list[Any]:
+    """Asterisk first, then the audit row (and the push): a refused action leaves no trace of having
+    happened, and no database transaction is held open while Asterisk answers."""
+    results = _send(tenant, steps)
+    with transaction.atomic():
+        _audit(actor, call, tenant, verb, details)
+        if event is not None:
+            send_event_on_commit(tenant.pk, event)
+    return results
+
+
+def _first_accepted(tenant: Tenant, attempts: list[list[dict[str, Any]]]) -> int:
+    """Try alternatives (e.g. each channel of a call for the one that records) until Asterisk accepts one;
+    returns its index, -1 when none was accepted."""
+    for index, steps in enumerate(attempts):
+        try:
+            _send(tenant, steps)
+            return index
+        except CallGone:
+            continue
+        except ControlError as exc:
+            if not exc.permanent:
+                raise
+    return -1
+
+
+def _caller_id(user: User) -> str:
+    """A CallerID header value: the name without the characters that would end or nest it."""
+    name = re.sub(r'[\x00-\x1f\x7f"<>\\]', "", user.display_name)[:60].strip()
+    number = user.extension or ""
+    return f'"{name}" <{number}>' if number else f'"{name}"'
+
+
+# ------------------------------------------------------------------------------------ licences
+
+
+def _pending_key(tenant_id: int) -> str:
+    return f"pbx:licences-pending:t{tenant_id}"
+
+
+def _pending(tenant_id: int) -> dict[str, float]:
+    now = time.time()
+    return {k: v for k, v in (cache.get(_pending_key(tenant_id)) or {}).items() if v > now}
+
+
+def _release(tenant_id: int, key: str) -> None:
+    pending = _pending(tenant_id)
+    if pending.pop(key, None) is not None:
+        cache.set(_pending_key(tenant_id), pending, timeout=int(PENDING_SPY_S) + 5)
+
+
+def _listening_phones(tenant: Tenant) -> set[str]:
+    """``spy:<endpoint>`` for each of the company's phones in ChanSpy now (asked of Asterisk)."""
+    from pbx.asterisk.resolve import split_channel
+
+    (channels,) = _send(tenant, [step({"Action": "CoreShowChannels"})])
+    prefix = f"PJSIP/t{tenant.pk}-"
+    return {f"spy:{split_channel(item.get('Channel', ''))[1]}" for item in channels or ()
+            if item.get("Application") == "ChanSpy" and item.get("Channel", "").startswith(prefix)}
+
+
+def licences_in_use(tenant: Tenant, *, listening: set[str] | None = None) -> set[str]:
+    """Recordings and listen-ins of the company going on now, or asked for in the last seconds:
+    ``rec:<call id>`` for each call being recorded, ``spy:<endpoint>`` for each phone listening in."""
+    snapshot = _snapshot(tenant.pk)
+    used = {f"rec:{c['id']}" for c in snapshot.get("calls", ()) if c.get("recording")}
+    used |= listening if listening is not None else _listening_phones(tenant)
+    return used | set(_pending(tenant.pk))
+
+
+def _reserve_licence(tenant: Tenant, key: str, seconds: float) -> None:
+    """Count one more recording or listen-in, or refuse when the company's licences are all in use."""
+    if not Tenant.objects.filter(pk=tenant.pk, max_recording_channels__gt=0).exists():
+        raise ActionRefused(_("Your company has no licences for recording or listening in."))
+    listening = _listening_phones(tenant)  # asked before the lock: no transaction waits for Asterisk
+    with transaction.atomic():
+        # One company's licence checks one at a time (PostgreSQL row lock), so two clicks cannot both take
+        # the last licence.
+        limit = Tenant.objects.select_for_update().values_list("max_recording_channels", flat=True).get(pk=tenant.pk)
+        if limit <= 0:
+            raise ActionRefused(_("Your company has no licences for recording or listening in."))
+        used = licences_in_use(tenant, listening=listening)
+        if key not in used and len(used) >= limit:
+            raise ActionRefused(
+                _("All %(limit)d of your company's recording and listen-in licences are in use.") % {"limit": limit})
+        pending = _pending(tenant.pk)
+        pending[key] = time.time() + seconds
+        cache.set(_pending_key(tenant.pk), pending, timeout=int(PENDING_SPY_S) + 5)
+
+
+# ------------------------------------------------------------------------------------ the actions
+
+
+def do_click_to_call(actor: User, number: str, *, device: Device | None = None) -> dict[str, Any]:
+    """Ring the actor's phone; when they answer, the dialplan calls ``number`` (a colleague's extension,
+    a queue, or an outside number)."""
+    tenant = _tenant_of(actor)
+    target = parse_target(tenant, number)
+    if target.kind == "extension" and target.exten == actor.extension:
+        raise ActionRefused(_("That is your own extension."))
+    phone = _device(actor, device)
+    # Our own Uniqueid for the first channel: it becomes the call's id, so the console can follow it.
+    call_id = f"{time.time():.6f}-{uuid.uuid4().hex[:8]}"
+    steps = [step({"Action": "Originate", "Channel": f"PJSIP/{phone.endpoint}", "Context": f"t{tenant.pk}-internal",
+                   "Exten": target.exten, "Priority": "1", "CallerID": _caller_id(actor), "Timeout": str(RING_MS),
+                   "ChannelId": call_id, "Async": "true"})]
+    details = {"call_id": call_id, "number": target.exten, "kind": target.kind, "device": phone.endpoint}
+    _carry_out(actor, None, tenant, "click_to_call", steps, details)
+    return {"ok": True, "action": "click_to_call", "call_id": call_id, "number": target.exten,
+            "device": phone.pk}
+
+
+def do_answer_waiting_call(actor: User, call_id: str) -> dict[str, Any]:
+    """Take this caller (not the queue's oldest) out of the queue to the actor's phones."""
+    call = find_call(actor, call_id)
+    tenant = call.tenant
+    if call.waiting is None:
+        raise ActionRefused(_("That caller is no longer waiting in a queue."))
+    queue_id = call.waiting.get("queue_id")
+    is_agent = QueueAgent.objects.filter(tenant=tenant, user=actor, queue_id=queue_id).exists()
+    if not (is_console_user(actor) or is_agent):
+        raise ActionRefused(_("Only an operator or an agent of the queue can take that caller."))
+    _device(actor)
+    caller = call.caller_leg()
+    if caller is None:
+        raise CallGone()
+    # The agents' context dials all of a person's phones with the transfer keys on, like a queue call; it
+    # exists for people who are agents of some queue. Anyone else is reached through their own context.
+    if QueueAgent.objects.filter(tenant=tenant, user=actor).exists():
+        context, exten = f"t{tenant.pk}-agents", str(actor.pk)
+    else:
+        context, exten = f"t{tenant.pk}-user-{actor.pk}", "s"
+    steps = [step({"Action": "Redirect", "Channel": caller["channel"], "Context": context, "Exten": exten,
+                   "Priority": "1"})]
+    details = {"call_id": call.id, "queue_id": queue_id, "caller": caller.get("number", ""), "to": context}
+    _carry_out(actor, call, tenant, "answer_waiting", steps, details)
+    return {"ok": True, "action": "answer_waiting_call", "call_id": call.id, "queue_id": queue_id}
+
+
+def do_transfer_call(actor: User, call_id: str, target: str, *, announced: bool = False) -> dict[str, Any]:
+    """Send the call on to a colleague, a queue or an outside number.
+
+    Blind: the other party goes to the target at once (the actor's leg ends). Announced: the actor's own
+    phone calls the target while the other party waits on hold; then ``do_complete_transfer`` joins them,
+    ``do_cancel_transfer`` takes the call back.
+    """
+    call = find_call(actor, call_id)
+    tenant = call.tenant
+    _require_control(actor, call)
+    where = parse_target(tenant, target)
+    if announced:
+        leg = _own_leg(actor, call, _("You can only announce a transfer of a call you are talking on."))
+        if leg.get("state") != "up" or call.state not in ("up",):
+            raise ActionRefused(_("Announce a transfer once the call is connected."))
+        steps = [step({"Action": "Atxfer", "Channel": leg["channel"], "Exten": where.digits,
+                       "Context": f"t{tenant.pk}-internal"})]
+    else:
+        leg = call.leg_of(actor)
+        others = call.others(actor) if leg is not None else []
+        moving = (others[0] if others else None) if leg is not None else call.caller_leg()
+        if moving is None:
+            raise ActionRefused(_("There is nobody on that call to transfer."))
+        steps = [step({"Action": "Redirect", "Channel": moving["channel"], "Context": f"t{tenant.pk}-forward",
+                       "Exten": where.exten, "Priority": "1"})]
+    details = {"call_id": call.id, "target": where.exten, "kind": where.kind, "announced": announced}
+    _carry_out(actor, call, tenant, "transfer_announced" if announced else "transfer", steps, details)
+    return {"ok": True, "action": "transfer_call", "call_id": call.id, "target": where.exten, "announced": announced}
+
+
+def _transferring_leg(actor: User, call: LiveCall) -> dict[str, Any]:
+    leg = call.leg_of(actor)
+    if leg is None or not leg.get("holding") or call.state not in ("transferring", "held"):
+        raise ActionRefused(_("You have no announced transfer going on in that call."))
+    return leg
+
+
+def do_complete_transfer(actor: User, call_id: str) -> dict[str, Any]:
+    """Join the waiting party with the person the actor consulted; the actor's phone leaves the call."""
+    call = find_call(actor, call_id)
+    leg = _transferring_leg(actor, call)
+    # Asterisk completes an attended transfer when the transferer hangs up (g3_atxfer_completed).
+    steps = [step({"Action": "Hangup", "Channel": leg["channel"]})]
+    _carry_out(actor, call, call.tenant, "transfer_completed", steps, {"call_id": call.id})
+    return {"ok": True, "action": "complete_transfer", "call_id": call.id}
+
+
+def do_cancel_transfer(actor: User, call_id: str) -> dict[str, Any]:
+    """Drop the consultation and take the waiting party back (g4_atxfer_cancelled)."""
+    call = find_call(actor, call_id)
+    leg = _transferring_leg(actor, call)
+    steps = [step({"Action": "CancelAtxfer", "Channel": leg["channel"]})]
+    _carry_out(actor, call, call.tenant, "transfer_cancelled", steps, {"call_id": call.id})
+    return {"ok": True, "action": "cancel_transfer", "call_id": call.id}
+
+
+def do_hangup_call(actor: User, call_id: str) -> dict[str, Any]:
+    """End the call for everybody on it."""
+    call = find_call(actor, call_id)
+    _require_control(actor, call)
+    legs = [call.caller_leg()] + [p for p in call.parties if p is not call.caller_leg()]
+    legs = [p for p in legs if p is not None]
+    if not legs:
+        raise CallGone()
+    # The first leg must still be there; the others may already have gone along with it.
+    steps = [step({"Action": "Hangup", "Channel": p["channel"]}, missing_ok=i > 0) for i, p in enumerate(legs)]
+    _carry_out(actor, call, call.tenant, "hangup", steps, {"call_id": call.id})
+    return {"ok": True, "action": "hangup_call", "call_id": call.id}
+
+
+def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, Any]:
+    """Put the call the actor is talking on on hold (or take it back): neither side hears the other.
+
+    Asterisk 22 has no AMI hold, and ARI's hold works only on channels in a Stasis application, which the
+    generated dialplan sends no call into; so hold is ``MuteAudio`` of the actor's own channel, both ways.
+    The waiting party hears silence, not music (a phone's own hold key still gives music); the consoles
+    learn of it through a ``call.hold`` event.
+    """
+    call = find_call(actor, call_id)
+    leg = _own_leg(actor, call, _("You can only hold a call you are talking on."))
+    if leg.get("state") != "up":
+        raise ActionRefused(_("That call is not connected yet."))
+    steps = [step({"Action": "MuteAudio", "Channel": leg["channel"], "Direction": "all",
+                   "State": "on" if hold else "off"})]
+    event = {"type": "call.hold", "call_id": call.id, "held": hold, "user_id": actor.pk}
+    _carry_out(actor, call, call.tenant, "hold" if hold else "resume", steps, {"call_id": call.id, "held": hold},
+               event=event)
+    return {"ok": True, "action": "hold_call", "call_id": call.id, "held": hold}
+
+
+def _may_record(actor: User, call: LiveCall) -> None:
+    if is_console_user(actor) or actor.recording_role == User.RecordingRole.SUPER:
+        return
+    if call.leg_of(actor) is not None and actor.recording_role != User.RecordingRole.NONE:
+        return
+    raise ActionRefused(_("You may not record that call."))
+
+
+def recording_file(tenant: Tenant, call_id: str) -> str:
+    """Where MixMonitor writes, relative to Asterisk's monitor directory (RECORDINGS_DIR in compose)."""
+    now = datetime.now(UTC)
+    safe_id = re.sub(r"[^0-9A-Za-z.-]", "_", call_id)
+    return f"t{tenant.pk}/{now:%Y/%m/%d}/{safe_id}-{now:%H%M%S}.wav"
+
+
+def do_record_call(actor: User, call_id: str, action: str) -> dict[str, Any]:
+    """Start, pause, resume or stop recording the call (MixMonitor on the caller's channel)."""
+    if action not in RECORD_ACTIONS:
+        raise ActionRefused(_("Choose one of: %(choices)s.") % {"choices": ", ".join(RECORD_ACTIONS)})
+    call = find_call(actor, call_id)
+    tenant = call.tenant
+    _may_record(actor, call)
+    legs = [p for p in [call.caller_leg(), *call.parties] if p is not None]
+    legs = list({p["channel"]: p for p in legs}.values())
+    if not legs:
+        raise CallGone()
+    details: dict[str, Any] = {"call_id": call.id, "action": action}
+    if action == "start":
+        if call.view.get("recording"):
+            raise ActionRefused(_("That call is already being recorded."))
+        key = f"rec:{call.id}"
+        _reserve_licence(tenant, key, PENDING_RECORDING_S)
+        details["file"] = recording_file(tenant, call.id)
+        steps = [step({"Action": "MixMonitor", "Channel": legs[0]["channel"], "File": details["file"],
+                       "Options": "b"})]
+        try:
+            _carry_out(actor, call, tenant, "record_start", steps, details)
+        except Exception:
+            _release(tenant.pk, key)
+            raise
+        return {"ok": True, "action": "record_call", "call_id": call.id, "recording": action}
+    if not call.view.get("recording"):
+        raise ActionRefused(_("That call is not being recorded."))
+    # The recording may run on any channel of the call (a policy may have started it on the agent's):
+    # the one that accepts the action is the one recording.
+    if action == "stop":
+        attempts = [[step({"Action": "StopMixMonitor", "Channel": p["channel"]})] for p in legs]
+    else:
+        attempts = [[step({"Action": "MixMonitorMute", "Channel": p["channel"], "Direction": "both",
+                           "State": "1" if action == "pause" else "0"})] for p in legs]
+    accepted = _first_accepted(tenant, attempts)
+    if accepted < 0:
+        raise ActionRefused(_("That call is not being recorded."))
+    details["channel"] = legs[accepted]["channel"]
+    with transaction.atomic():
+        _audit(actor, call, tenant, f"record_{action}", details)
+    if action == "stop":
+        _release(tenant.pk, f"rec:{call.id}")
+    return {"ok": True, "action": "record_call", "call_id": call.id, "recording": action}
+
+
+def may_listen_in(actor: User) -> bool:
+    return bool(actor.is_operator or actor.is_company_admin or actor.recording_role == User.RecordingRole.SUPER)
+
+
+def do_listen_in(actor: User, call_id: str, mode: str) -> dict[str, Any]:
+    """The actor's phone rings; answered, it hears the call (listen), speaks to the company's person on it
+    only (whisper), or to everybody (barge)."""
+    if mode not in LISTEN_MODES:
+        raise ActionRefused(_("Choose one of: %(choices)s.") % {"choices": ", ".join(LISTEN_MODES)})
+    tenant = _tenant_of(actor)
+    if not may_listen_in(actor):
+        raise ActionRefused(_("You are not allowed to listen in on calls."))
+    call = find_call(actor, call_id)
+    if call.leg_of(actor) is not None:
+        raise ActionRefused(_("You are on that call yourself."))
+    up = [p for p in call.parties if p.get("state") == "up"]
+    # Whisper speaks to the spied-on channel only: the company's own person, not the customer.
+    ours = [p for p in up if p.get("kind") == "user"]
+    spied = (ours or up or [None])[0]
+    if spied is None:
+        raise ActionRefused(_("That call is not connected yet."))
+    phone = _device(actor)
+    key = f"spy:{phone.endpoint}"
+    _reserve_licence(tenant, key, PENDING_SPY_S)
+    caller = call.view.get("caller") or {}
+    label = re.sub(r"[^0-9+]", "", caller.get("number") or "")[:20]
+    steps = [step({"Action": "Originate", "Channel": f"PJSIP/{phone.endpoint}", "Application": "ChanSpy",
+                   "Data": f"{spied['channel']},{LISTEN_MODES[mode]}", "CallerID": f'"{mode}" <{label}>',
+                   "Timeout": str(RING_MS), "Async": "true"})]
+    details = {"call_id": call.id, "mode": mode, "channel": spied["channel"], "device": phone.endpoint}
+    try:
+        _carry_out(actor, call, tenant, f"listen_{mode}", steps, details)
+    except Exception:
+        _release(tenant.pk, key)
+        raise
+    return {"ok": True, "action": "listen_in", "call_id": call.id, "mode": mode}
+
+
+__all__ = [
+    "LiveCall",
+    "Target",
+    "do_answer_waiting_call",
+    "do_cancel_transfer",
+    "do_click_to_call",
+    "do_complete_transfer",
+    "do_hangup_call",
+    "do_hold_call",
+    "do_listen_in",
+    "do_record_call",
+    "do_transfer_call",
+    "find_call",
+    "licences_in_use",
+    "parse_target",
+]
