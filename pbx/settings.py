@@ -166,6 +166,8 @@ ASTERISK_ARI_APP = os.environ.get("ASTERISK_ARI_APP", "orchestrator")
 # asterisk_conf/sorcery.conf gives PJSIP a writable memory wizard, so new phones are created
 # through ARI instead of reloading res_pjsip. Set to 0 for an Asterisk without it.
 ASTERISK_PJSIP_DYNAMIC = env_bool("ASTERISK_PJSIP_DYNAMIC", default=True)
+# How long a call-control action waits for the event bridge to carry it out through AMI.
+ASTERISK_CONTROL_TIMEOUT = float(os.environ.get("ASTERISK_CONTROL_TIMEOUT", "10"))
 
 EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
