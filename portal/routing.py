@@ -1,1 +1,7 @@
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from .consumers import ConsoleConsumer
+
+websocket_urlpatterns: list = [
+    path("ws/console/", ConsoleConsumer.as_asgi(), name="ws_console"),
+]

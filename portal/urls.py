@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .views import callerid, forwarding, history, overview, queues, status, voicemail
+from .views import callerid, console, forwarding, history, overview, queues, status, voicemail
 
 app_name = "portal"
 
@@ -28,4 +28,7 @@ me = [
     path("me/calls/", history.calls, name="me_calls"),
 ]
 
-urlpatterns = [path("", views.home, name="home"), *me]
+# The operator console ("telefonist"): one live page; its data comes over ws/console/ (portal/consumers.py).
+operator = [path("console/", console.console, name="console")]
+
+urlpatterns = [path("", views.home, name="home"), *me, *operator]
