@@ -77,7 +77,7 @@ def test_database_url_chooses_postgresql():
 
 def test_redis_url_moves_channels_cache_and_jobs_to_redis():
     values = read_settings(PBX_EMBEDDED="1", REDIS_URL="redis://cache.internal:6380/3")
-    assert values["channel_layer"] == "channels_redis.core.RedisChannelLayer"
+    assert values["channel_layer"] == "channels_redis.pubsub.RedisPubSubChannelLayer"
     assert values["channel_hosts"] == ["redis://cache.internal:6380/3"]
     assert values["cache"] == "django.core.cache.backends.redis.RedisCache"
     assert values["cache_location"] == "redis://cache.internal:6380/3"
