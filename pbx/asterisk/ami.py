@@ -40,19 +40,17 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import inspect
 import itertools
 import logging
 import random
 import uuid
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
-from .errors import AsteriskError
+from .errors import AsteriskError, Callback, call_safely
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[..., Awaitable[None] | None]
 
 
 class AmiMessage(dict):
@@ -489,14 +487,7 @@ class AmiClient:
             await self._call(self.on_event, event)
 
     async def _call(self, callback: Callback, *args) -> None:
-        try:
-            result = callback(*args)
-            if inspect.isawaitable(result):
-                await result
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s: callback %r failed", self.name, callback)
+        await call_safely(self.name, callback, *args)
 
     def _close_socket(self) -> None:
         writer, self._writer = self._writer, None

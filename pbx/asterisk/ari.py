@@ -21,11 +21,10 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
-import inspect
 import json
 import logging
 import random
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
@@ -33,11 +32,10 @@ import httpx
 import websockets
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus
 
-from .errors import AsteriskError
+from .errors import AsteriskError, Callback, call_safely
 
 log = logging.getLogger(__name__)
 
-Callback = Callable[..., Awaitable[None] | None]
 
 
 class AriError(AsteriskError):
@@ -348,14 +346,7 @@ class AriClient:
                 await asyncio.wait_for(self._stop.wait(), delay * random.uniform(0.8, 1.2))
 
     async def _call(self, callback: Callback, *args) -> None:
-        try:
-            result = callback(*args)
-            if inspect.isawaitable(result):
-                await result
-        except asyncio.CancelledError:
-            raise
-        except Exception:
-            log.exception("%s: callback %r failed", self.name, callback)
+        await call_safely(self.name, callback, *args)
 
 
 __all__ = ["AriClient", "AriError", "AsteriskError"]

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from . import confbridge, extensions, features, musiconhold, pjsip, queues, voicemail
 from .parse import gc_paused
 from .snapshot import Snapshot, load_snapshot
-from .writer import ConfigError, compose, split_parts
+from .writer import ConfigError, compose, head_of, split_parts, tail_of
 
 GENERATORS: dict[str, Callable[[Snapshot], str]] = {
     "confbridge.conf": confbridge.generate,
@@ -61,14 +61,14 @@ def render_update(old_files: dict[str, str], tenant_id: int, *, node=None) -> di
             if name not in old_files:
                 return render_from_db(node=node)
             _head, parts, old_tail = split_parts(old_files[name])
-            tail = module.tail(snapshot)
+            tail = tail_of(module, snapshot)
             if tail != old_tail:
                 return render_from_db(node=node)
             if tenant is None:
                 parts.pop(tenant_id, None)
             else:
                 parts[tenant_id] = module.tenant_part(snapshot, tenant)
-            new_files[name] = compose(module.head(snapshot), sorted(parts.items()), tail)
+            new_files[name] = compose(head_of(module, snapshot), sorted(parts.items()), tail)
         return new_files
 
 

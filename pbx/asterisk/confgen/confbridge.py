@@ -14,14 +14,6 @@ def generate(snapshot: Snapshot) -> str:
     return w.generate_file(sys.modules[__name__], snapshot)
 
 
-def head(snapshot: Snapshot) -> str:
-    return w.HEADER
-
-
-def tail(snapshot: Snapshot) -> str:
-    return ""
-
-
 def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
     out = w.ConfWriter(None)
     for conf in tenant.conferences.values():

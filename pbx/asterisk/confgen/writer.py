@@ -167,7 +167,16 @@ def split_parts(text: str) -> tuple[str, dict[int, str], str]:
     return body[:first], parts, tail
 
 
+def head_of(module, snapshot) -> str:
+    """A generator's text before the companies: its own ``head`` or just the standard header."""
+    return module.head(snapshot) if hasattr(module, "head") else HEADER
+
+
+def tail_of(module, snapshot) -> str:
+    return module.tail(snapshot) if hasattr(module, "tail") else ""
+
+
 def generate_file(module, snapshot) -> str:
-    """A generator module with ``head``, ``tenant_part`` and ``tail``, rendered for a snapshot."""
+    """A generator module with ``tenant_part`` (and optionally ``head``/``tail``), rendered."""
     parts = ((tenant.id, module.tenant_part(snapshot, tenant)) for tenant in snapshot.tenants)
-    return compose(module.head(snapshot), parts, module.tail(snapshot))
+    return compose(head_of(module, snapshot), parts, tail_of(module, snapshot))
