@@ -7,6 +7,7 @@ from the request), so another company's id is simply not a valid choice.
 from __future__ import annotations
 
 import datetime
+import re
 import zoneinfo
 from dataclasses import dataclass
 
@@ -234,6 +235,35 @@ class RuleForm(NoColon, forms.ModelForm):
             if data.get(choice) != ForwardingRule.Action.FORWARD and number in data:
                 data[number] = ""
         return data
+
+
+# -- click-to-call ------------------------------------------------------------------------------
+
+SEPARATORS_RE = re.compile(r"[\s\-.()/]")
+CALLABLE_RE = re.compile(r"^\+?[0-9]{1,20}$")
+
+
+class CallForm(NoColon, forms.Form):
+    """A number to call from one's own phone: an extension or a phone number, as people type them.
+
+    Only the shape is checked here (digits, optionally a leading +); whether it is a colleague, a
+    queue or an outside number is for the action to decide.
+    """
+
+    number = forms.CharField(
+        label=_("Number or extension"), max_length=40,
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "placeholder": "070-123 45 67"}),
+    )
+
+    def clean_number(self) -> str:
+        typed = self.cleaned_data["number"].strip()
+        cleaned = SEPARATORS_RE.sub("", typed)
+        if not CALLABLE_RE.match(cleaned):
+            raise ValidationError(
+                _("%(value)s is not a phone number or extension: use digits only, optionally starting with +."),
+                code="bad_number", params={"value": typed},
+            )
+        return cleaned
 
 
 # -- caller ID, queues, voicemail ---------------------------------------------------------------

@@ -1,13 +1,14 @@
 from django.urls import path
 
 from . import views
-from .views import callerid, console, forwarding, history, overview, queues, status, voicemail
+from .views import callerid, calling, console, forwarding, history, overview, queues, status, voicemail
 
 app_name = "portal"
 
 # The user web ("Mina sidor"): everything about the signed-in person, nothing else.
 me = [
     path("me/", overview.overview, name="me"),
+    path("me/call/", calling.call, name="me_call"),
     path("me/status/", status.status, name="me_status"),
     path("me/status/clear/", status.clear_status, name="me_status_clear"),
     path("me/profiles/", forwarding.profiles, name="me_profiles"),

@@ -904,3 +904,169 @@ def test_the_history_is_newest_first_in_pages(as_user, node, demo, eva):
 
     assert [c.linkedid for c in first.object_list] == [f"{demo.tenant.pk}-{n}" for n in range(25)]
     assert [c.linkedid for c in second.object_list] == [f"{demo.tenant.pk}-{n}" for n in range(25, 30)]
+
+
+# -- click-to-call ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def dialled(monkeypatch):
+    """Replace the action the view calls; what it was asked, and what it should raise next."""
+    calls: list[tuple] = []
+    fail: list[Exception] = []
+
+    def fake(actor, number, **kwargs):
+        calls.append((actor, number))
+        if fail:
+            raise fail[0]
+        return {"ok": True, "action": "click_to_call", "call_id": "1.1", "number": number, "device": 1}
+
+    monkeypatch.setattr("portal.views.calling.do_click_to_call", fake)
+    fake.calls, fake.fail = calls, fail
+    return fake
+
+
+def test_the_overview_offers_to_call_a_number(as_user, eva):
+    text = page(as_user(eva).get("/me/"))
+
+    assert "Call a number" in text
+    assert 'action="/me/call/"' in text
+
+
+@pytest.mark.parametrize("who", ["eva", "carol"])
+def test_a_person_calls_a_number_from_the_overview(as_user, request, dialled, who):
+    person = request.getfixturevalue(who)
+
+    response = as_user(person).post("/me/call/", {"number": "+46 70-123 45 67"}, follow=True)
+
+    assert dialled.calls == [(person, "+46701234567")]
+    assert response.redirect_chain == [("/me/", 302)]
+    assert flashed(response) == ["Your phone rings first; answer it to be connected."]
+
+
+def test_a_refusal_is_shown_and_the_number_kept(as_user, eva, dialled):
+    from pbx.actions.errors import ActionRefused
+
+    dialled.fail.append(ActionRefused("You have no phone to take the call on."))
+
+    response = as_user(eva).post("/me/call/", {"number": "0701234567"})
+
+    assert response.status_code == 400
+    assert dialled.calls == [(eva, "0701234567")]
+    text = page(response)
+    assert "You have no phone to take the call on." in text
+    assert 'role="alert"' in text
+    assert 'value="0701234567"' in text
+    assert "Your phone rings first; answer it to be connected." not in flashed(response)
+
+
+def test_an_asterisk_that_does_not_answer_is_said_plainly(as_user, eva, dialled):
+    from pbx.asterisk.errors import AsteriskError
+
+    dialled.fail.append(AsteriskError("Asterisk did not answer"))
+
+    response = as_user(eva).post("/me/call/", {"number": "1002"})
+
+    assert response.status_code == 400
+    assert "the switchboard did not answer" in page(response)
+
+
+@pytest.mark.parametrize("typed", ["07O-123 45 67", "call mum", "+46 70 12a", "1002#"])
+def test_letters_in_the_number_are_refused_clearly(as_user, eva, dialled, typed):
+    response = as_user(eva).post("/me/call/", {"number": typed})
+
+    assert response.status_code == 400
+    assert dialled.calls == []
+    assert response.context["call_form"].errors["number"] == [
+        f"{typed} is not a phone number or extension: use digits only, optionally starting with +."]
+    assert 'aria-describedby="id_number_error"' in page(response)
+
+
+def test_an_empty_number_calls_nobody(as_user, eva, dialled):
+    response = as_user(eva).post("/me/call/", {"number": "  "})
+
+    assert response.status_code == 400
+    assert dialled.calls == []
+
+
+def test_calling_needs_a_signed_in_person_and_a_post(client, as_user, eva, dialled):
+    stranger = client.post("/me/call/", {"number": "+46701234567"})
+    assert stranger.status_code == 302
+    assert stranger["Location"].startswith("/accounts/login/")
+
+    assert as_user(eva).get("/me/call/").status_code == 405
+    assert dialled.calls == []
+
+
+def test_the_real_action_rings_my_own_phone_and_refuses_an_unknown_extension(as_user, monkeypatch, eva):
+    """Through do_click_to_call itself, with the Asterisk control round trip faked."""
+    from pbx.asterisk import control
+
+    sent: list = []
+    monkeypatch.setattr(control, "node_id_for", lambda tenant: 1)
+    monkeypatch.setattr(control, "request", lambda node_id, steps, **kw: sent.append(list(steps)) or [{}])
+    client = as_user(eva)
+
+    ok = client.post("/me/call/", {"number": "070-123 45 67"}, follow=True)
+    assert flashed(ok) == ["Your phone rings first; answer it to be connected."]
+    [[originate]] = sent
+    assert originate["ami"]["Action"] == "Originate"
+    assert originate["ami"]["Exten"] == "+46701234567"
+    assert audit("call_click_to_call", actor=eva).count() == 1
+
+    unknown = "1" + "9" * 6  # nobody's extension at Demo AB
+    refused = client.post("/me/call/", {"number": unknown})
+    assert refused.status_code == 400
+    assert f"Nobody in your company has extension {unknown}." in page(refused)
+    assert len(sent) == 1
+
+
+def test_the_history_offers_to_call_back_the_other_party(as_user, node, demo, eva):
+    filip = demo.users[1]
+    call(node, demo.tenant, 1, to_number=eva.direct_number, from_number="+46705550000")
+    call(node, demo.tenant, 2, direction="internal", from_number=eva.extension, to_number=filip.extension,
+         minutes_ago=1)
+    call(node, demo.tenant, 3, to_number=eva.direct_number, from_number="anonymous", minutes_ago=2)
+    call(node, demo.tenant, 4, to_number=eva.direct_number, from_number="", minutes_ago=3)
+
+    response = as_user(eva).get("/me/calls/")
+
+    assert [c.call_back for c in response.context["page"].object_list] == ["+46705550000", filip.extension, "", ""]
+    text = page(response)
+    assert text.count('action="/me/call/"') == 2
+    assert 'name="number" value="+46705550000"' in text
+
+
+def test_call_back_rings_and_returns_to_the_history(as_user, node, demo, eva, dialled):
+    response = as_user(eva).post("/me/call/", {"number": "+46705550000", "next": "/me/calls/?page=2"})
+
+    assert dialled.calls == [(eva, "+46705550000")]
+    assert response.status_code == 302
+    assert response["Location"] == "/me/calls/?page=2"
+
+
+def test_a_refused_call_back_is_told_on_the_history(as_user, eva, dialled):
+    from pbx.actions.errors import ActionRefused
+
+    dialled.fail.append(ActionRefused("You have no phone to take the call on."))
+
+    response = as_user(eva).post("/me/call/", {"number": "+46705550000", "next": "/me/calls/"}, follow=True)
+
+    assert response.redirect_chain == [("/me/calls/", 302)]
+    assert flashed(response) == ["You have no phone to take the call on."]
+
+
+@pytest.mark.parametrize("target", ["https://evil.example/", "//evil.example/me/calls/", "/me/status/"])
+def test_call_back_returns_only_to_the_history(as_user, eva, dialled, target):
+    response = as_user(eva).post("/me/call/", {"number": "+46705550000", "next": target})
+
+    assert response["Location"] == "/me/"
+
+
+def test_click_to_call_speaks_swedish(as_user, eva, compiled_swedish, dialled):
+    client = as_user(eva)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/me/"})
+
+    assert "Ring ett nummer" in page(client.get("/me/"))
+    done = client.post("/me/call/", {"number": "+46701234567"}, follow=True)
+    assert flashed(done) == ["Din telefon ringer först; svara så kopplas samtalet."]

@@ -9,6 +9,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from pbx.models import Number, Queue
+from portal.forms import CALLABLE_RE, SEPARATORS_RE
 from stats.models import CallLog
 
 from .common import me_view
@@ -48,6 +49,20 @@ def calls_visible_to(user, *, queue: Queue | None = None, only_mine: bool = Fals
     return calls.filter(mine)
 
 
+def call_back_number(call: CallLog, user, own: set[str]) -> str:
+    """The other party's number of a call, when it can be dialled back; else ""."""
+    if call.direction == CallLog.Direction.IN:
+        other = call.from_number
+    elif call.direction == CallLog.Direction.OUT:
+        other = call.to_number or call.dialled_number
+    else:  # internal: whichever end was not me
+        other = call.to_number if call.from_number == user.extension else call.from_number
+    other = SEPARATORS_RE.sub("", other or "")
+    if not other or other in own or not CALLABLE_RE.match(other):
+        return ""  # withheld, anonymous, or myself
+    return other
+
+
 @me_view
 @require_GET
 def calls(request):
@@ -60,6 +75,10 @@ def calls(request):
     rows = calls_visible_to(user, queue=queue, only_mine=scope == "mine").select_related("queue", "caller",
                                                                                          "answered_by")
     page = Paginator(rows.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    own = set(own_numbers(user)) | ({user.extension} if user.extension else set())
+    page.object_list = list(page.object_list)
+    for row in page.object_list:
+        row.call_back = call_back_number(row, user, own)
     scope_options = [("", _("My calls and my queues' calls")), ("mine", _("Only my own calls"))]
     scope_options += [(f"queue-{q.pk}", _("Queue %(queue)s") % {"queue": q.name}) for q in queues]
     return render(request, "portal/me/calls.html", {

@@ -8,6 +8,7 @@ from django.views.decorators.http import require_GET
 from pbx import voicemail_store as store
 from pbx.actions.selfservice import voicemail_boxes_of
 from pbx.models import ForwardingProfile
+from portal.forms import CallForm
 
 from .common import me_view
 from .queues import my_memberships
@@ -17,14 +18,19 @@ from .status import current_presence
 @me_view
 @require_GET
 def overview(request):
-    user = request.user
+    return render(request, "portal/me/overview.html", overview_context(request.user))
+
+
+def overview_context(user, call_form: CallForm | None = None) -> dict:
+    """What the overview shows; ``call_form`` is a refused "Call a number" form to show again."""
     new_messages = 0
     for box in voicemail_boxes_of(user):
         try:
             new_messages += store.count_messages(box.tenant_id, box.number)[0]
         except ValueError:
             continue
-    return render(request, "portal/me/overview.html", {
+    return {
+        "call_form": call_form if call_form is not None else CallForm(),
         "presence": current_presence(user),
         "active_profile": ForwardingProfile.objects.filter(user=user, is_active=True).first(),
         "scheduled_profiles": ForwardingProfile.objects.filter(
@@ -32,4 +38,4 @@ def overview(request):
         "caller_id": user.caller_id_number,
         "new_messages": new_messages,
         "memberships": my_memberships(user),
-    })
+    }
