@@ -17,15 +17,14 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pbx.validators import CONTROL_RE, DIALABLE_RE, E164_RE
+
 HEADER = "; Generated from the database by `manage.py render_asterisk`. Do not edit: it is overwritten.\n"
 
-# What ends or breaks a line for Asterisk's parser (it splits at \n and drops \r): the same
-# characters pbx.validators refuses at the edge.
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# CONTROL_RE (what ends or breaks a line for Asterisk's parser: it splits at \n and drops \r),
+# DIALABLE_RE and E164_RE are the very patterns pbx.validators refuses at the edge.
 NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$")
 DIGITS_RE = re.compile(r"^[0-9]{1,20}$")
-DIALABLE_RE = re.compile(r"^\+?[0-9]{2,20}$")
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
 SOUND_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
 TZ_RE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
 # What stays of a display name: letters, digits, blanks and a little punctuation, in any script.
