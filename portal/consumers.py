@@ -433,23 +433,23 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         # The hot path: an event goes straight out. Channels' own dispatch first closes stale database
         # connections (a hop to a worker thread per message, one thread for every consumer of the process);
         # forwarding an event touches no database, so thousands of events a second skip that.
-        # The frame is encoded once per message: a layer that hands every consumer of the process the same
-        # message object (channels_redis' pub/sub layer) then pays for the JSON once, not once per console.
-        if message.get("type") == "pbx.event" and (message.get("event") or {}).get("type") != "snapshot":
-            text = message.get("_frame")
-            if text is None:
-                text = message["_frame"] = await self.encode_json(message["event"])
-            await self.send(text_data=text)
+        # The frame was encoded once by the publisher (pbx.events.layer_message), for every console.
+        if message.get("type") == "pbx.event" and message.get("kind") != "snapshot":
+            text = message.get("text")
+            if isinstance(text, str):
+                await self.send(text_data=text)
             return
         await super().dispatch(message)
 
     async def pbx_event(self, message):
-        event = message.get("event") or {}
-        if event.get("type") == "snapshot":
+        # pbx.events.layer_message: the event's type and its JSON text, encoded once by the publisher.
+        if message.get("kind") == "snapshot":
             # The bridge resynchronised: its picture of the live half replaces ours, with a fresh directory.
             await self.send_snapshot()
             return
-        await self.send_json(event)
+        text = message.get("text")
+        if isinstance(text, str):
+            await self.send(text_data=text)
 
     @classmethod
     async def encode_json(cls, content):

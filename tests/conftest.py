@@ -20,6 +20,18 @@ def django_db_setup(django_db_setup, django_db_blocker):
         build_company("Exempel AB", "exempel", 2)
 
 
+@pytest.fixture(autouse=True)
+def default_language():
+    """Every test starts in the site's language: a request of the test client runs LocaleMiddleware in the
+    test's own thread, and a test that switched to Swedish would otherwise leave Swedish active for the next."""
+    from django.conf import settings
+    from django.utils import translation
+
+    translation.activate(settings.LANGUAGE_CODE)
+    yield
+    translation.activate(settings.LANGUAGE_CODE)
+
+
 @pytest.fixture
 def demo(db) -> DemoCompany:
     from pbx.models import Tenant

@@ -18,17 +18,20 @@ def publish(events: Iterable[Event], send: Send | None = None) -> int:
     An event of no known company goes nowhere (it cannot be scoped); a private event (listen-in) goes
     only to its audience, never to the company's group, and nowhere when that audience is unknown.
     """
-    send = send or pushes.send_event
-    sent = 0
+    items = []
     for event in events:
         if event.tenant_id is None:
             continue
         audience = event.audience()
         if audience is not None and not audience:
             continue
-        send(event.tenant_id, event.message(), user_ids=audience)
-        sent += 1
-    return sent
+        items.append((event.tenant_id, event.message(), audience))
+    if send is None:
+        pushes.send_events(items)  # one hop to the channel layer for the whole batch
+    else:
+        for tenant_id, message, audience in items:
+            send(tenant_id, message, user_ids=audience)
+    return len(items)
 
 
 def publish_snapshot(tenant_id: int, snapshot: dict[str, Any], send: Send | None = None) -> None:
