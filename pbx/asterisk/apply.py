@@ -55,7 +55,7 @@ from django.utils import timezone
 from pbx.asterisk.astdb_sync import desired_members, node_tenant_ids, send_all, sync_queue_members
 from pbx.asterisk.checker import Finding, check, check_changes, format_findings
 from pbx.asterisk.confgen import GENERATORS, ConfigError, render_from_db, render_update
-from pbx.asterisk.confgen.parse import context_blocks
+from pbx.asterisk.confgen.parse import block_difference, context_blocks, layout
 from pbx.asterisk.errors import AsteriskError
 from pbx.asterisk.plan import Plan, plan_changes
 
@@ -253,15 +253,26 @@ def pjsip_difference(old: str, new: str) -> tuple[str, str]:
     Sections the two texts share verbatim cannot change its verdict, so they are left out (unless a
     template changed: then the whole texts go).
     """
-    old_blocks, new_blocks = context_blocks(old), context_blocks(new)
-    templates = {name for blocks in (old_blocks, new_blocks) for name, block in blocks.items()
-                 if name and "(!" in block.split("\n", 1)[0]}
+    difference = block_difference(old, new)
+    old_blocks, new_blocks = difference.old, difference.new
     changed = {n for n in set(old_blocks) | set(new_blocks) if n and old_blocks.get(n) != new_blocks.get(n)}
-    if changed & templates or old_blocks.get("") != new_blocks.get(""):
+
+    def templates_of(blocks: dict[str, str]) -> set[str]:
+        return {name for name, block in blocks.items() if name and "(!" in block.split("\n", 1)[0]}
+
+    if changed & (templates_of(old_blocks) | templates_of(new_blocks)) or old_blocks.get("") != new_blocks.get(""):
         return old, new  # a template changed: every object using it did too
+    # The templates did not change, so the new file's serve both sides. A composed file keeps them in its
+    # shared head and tail (a company's part is in the difference when it changed).
+    all_new = dict(new_blocks)
+    if not difference.whole:
+        plan = layout(new)
+        for shared in (plan.head(), plan.tail()):
+            all_new.update({n: b for n, b in context_blocks(shared).items() if n and n not in all_new})
+    templates = templates_of(all_new)
     keep = sorted(changed | templates)
-    return ("".join(old_blocks.get(n, "") for n in keep if n in old_blocks),
-            "".join(new_blocks.get(n, "") for n in keep if n in new_blocks))
+    return ("".join(old_blocks.get(n) or all_new.get(n, "") for n in keep if n in old_blocks or n in templates),
+            "".join(all_new.get(n, "") for n in keep if n in all_new))
 
 
 def _base_files() -> dict[str, str] | None:

@@ -19,7 +19,6 @@ what is wrong. An empty list means the configuration may be applied. It fails on
 
 from __future__ import annotations
 
-import bisect
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,15 +30,17 @@ from pbx.asterisk.confgen.parse import (
     Context,
     Dialplan,
     Extension,
+    Layout,
     ObjectIndex,
+    block_difference,
     context_blocks,
     expanded,
     gc_paused,
+    layout,
     parse_conf,
     parse_dialplan_text,
     pattern_regex,
     section_spans,
-    section_starts,
     split_args,
     split_condition,
 )
@@ -121,22 +122,31 @@ def remove_filtered(data: str) -> str:
 
 
 class Contexts:
-    """The dialplan's contexts by name; those not checked this time are parsed only when a
-    reference into them has to be resolved."""
+    """The dialplan's contexts by name; those not checked this time are found and parsed only when a
+    reference into them has to be resolved (``lazy``: the whole file's layout)."""
 
-    def __init__(self, parsed: dict[str, Context], lazy: dict[str, tuple[str, int]]):
+    def __init__(self, parsed: dict[str, Context], lazy: Layout | None, skip: frozenset[str] = frozenset()):
         self.parsed = parsed
         self.lazy = lazy
+        self.skip = skip  # names whose generated sections were parsed already (into ``parsed``)
+        self.missing: set[str] = set()
+
+    def _load(self, name: str) -> Context | None:
+        if self.lazy is None or name in self.missing or name in self.skip:
+            return None
+        found = self.lazy.blocks_named(name)
+        if found is None:
+            self.missing.add(name)
+            return None
+        context = self.parsed[name] = parse_dialplan_text(found[0], found[1]).contexts.get(name)
+        return context
 
     def __contains__(self, name: str) -> bool:
-        return name in self.parsed or name in self.lazy
+        return name in self.parsed or self._load(name) is not None
 
     def get(self, name: str) -> Context | None:
         context = self.parsed.get(name)
-        if context is None and name in self.lazy:
-            text, line = self.lazy.pop(name)
-            context = self.parsed[name] = parse_dialplan_text(text, line).contexts.get(name)
-        return context
+        return context if context is not None else self._load(name)
 
 
 @dataclass(frozen=True)
@@ -193,28 +203,25 @@ class Checker:
         text = files.get(dialplan_file, "")
         if focus is None:
             self.dialplan = parse_dialplan_text(text)
-            lazy: dict[str, tuple[str, int]] = {}
+            lazy = None
         else:
-            spans = section_spans(text)
-            chosen = [(block, line) for name, block, line in spans if name in focus.contexts]
+            # Only the contexts in focus are parsed, at their real lines; the others on demand.
             self.dialplan = Dialplan({}, [])
-            for block, line in chosen:
-                part = parse_dialplan_text(block, line)
-                self.dialplan.contexts.update(part.contexts)
-                self.dialplan.issues.extend(part.issues)
-            lazy = {}
-            for name, block, line in spans:
-                if name not in focus.contexts:
-                    # Sections of the same name are one context: join them, first line first.
-                    previous = lazy.get(name)
-                    lazy[name] = (previous[0] + block, previous[1]) if previous else (block, line)
+            lazy = layout(text)
+            for name in sorted(focus.contexts):
+                found = lazy.blocks_named(name)  # same-named sections joined, as Asterisk joins them
+                if found is not None:
+                    part = parse_dialplan_text(*found)
+                    self.dialplan.contexts.update(part.contexts)
+                    self.dialplan.issues.extend(part.issues)
         for line, issue in self.dialplan.issues:
             code = "unescaped-text" if "comment" in issue or "';'" in issue else "syntax"
             self.add(dialplan_file, line, code, issue)
         base_dialplan = parse_dialplan_text(base.get(dialplan_file, ""))
-        self.base_contexts = {n: c for n, c in base_dialplan.contexts.items() if n not in self.dialplan.contexts
-                              and n not in lazy}
-        self.contexts = Contexts({**self.base_contexts, **self.dialplan.contexts}, lazy)
+        generated = Contexts(dict(self.dialplan.contexts), lazy, frozenset(focus.contexts) if focus else frozenset())
+        self.base_contexts = {n: c for n, c in base_dialplan.contexts.items() if n not in generated}
+        self.contexts = Contexts({**self.base_contexts, **generated.parsed}, lazy, generated.skip)
+        self.contexts.missing = generated.missing
         self.endpoints: set[str] | Names = set()
         self.pjsip_objects: set[tuple[str, str]] = set()
         self.queues: set[str] = set()
@@ -230,12 +237,24 @@ class Checker:
     def _sections(file: str, text: str, names: frozenset[str]) -> ConfFile:
         """The templates and the chosen sections of a file, parsed at their real lines."""
         sections, issues = [], []
-        for name, block, line in section_spans(text):
+        plan = layout(text)
+        chosen: list[tuple[str, int]] = []
+        for name in sorted(names):
+            chosen.extend(plan.sections_named(name))
+        # Templates: the composed files keep them in the shared head and tail.
+        shared = [(name, block, line) for name, block, line in section_spans(plan.head())]
+        tail_line = plan.line_of(plan.body_end)
+        shared += [(name, block, line + tail_line - 1) for name, block, line in section_spans(plan.tail())]
+        if not plan.parts:  # not a composed file: templates may be anywhere
+            shared = list(section_spans(text))
+        for name, block, line in shared:
             header = block[:block.find("\n")] if "\n" in block else block
-            if name in names or "(!" in header:
-                part = parse_conf(block, file, line)
-                sections.extend(part.sections)
-                issues.extend(part.issues)
+            if "(!" in header and name not in names:
+                chosen.append((block, line))
+        for block, line in sorted(chosen, key=lambda piece: piece[1]):
+            part = parse_conf(block, file, line)
+            sections.extend(part.sections)
+            issues.extend(part.issues)
         return ConfFile(file, sections, issues, [])
 
     def add(self, file: str, line: int, code: str, message: str) -> None:
@@ -641,27 +660,41 @@ def _exten_assignments(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _changed_sections(old: str, new: str) -> tuple[set[str], set[str]]:
+def _changed_sections(old: str, new: str) -> tuple[set[str], set[str], dict[str, int | None]]:
+    """Changed or added sections, removed ones, and the company part each was found in (None: shared)."""
     if old == new:
-        return set(), set()
-    before, after = context_blocks(old), context_blocks(new)
-    changed = {n for n, block in after.items() if n and before.get(n) != block}
-    removed = {n for n in before if n and n not in after}
-    return changed, removed
+        return set(), set(), {}
+    difference = block_difference(old, new)
+    return difference.changed(), difference.removed(), difference.origin
 
 
-def _mentioning(text: str, tokens: set[str], skip: set[str]) -> set[str]:
-    """Sections whose text mentions any of ``tokens``: one regex pass over the whole text."""
+def _mentioning(text: str, tokens: set[str], skip: set[str], origin: dict[str, int | None] | None = None) -> set[str]:
+    """Sections whose text mentions any of ``tokens``: one regex pass over the text.
+
+    A token found in company X's part (``origin``) that is still there is only looked for in X's part and
+    the shared head and tail: every other company's unchanged sections passed the check, so they name
+    nothing of X's. Any other token (shared, or gone) is looked for in the whole text."""
     if not tokens:
         return set()
-    pattern = re.compile("|".join(re.escape(t) for t in sorted(tokens, key=len, reverse=True)))
-    spans = section_spans(text)
-    starts = section_starts(text)
-    found = set()
-    for match in pattern.finditer(text):
-        index = bisect.bisect_right(starts, match.start()) - 1
-        if index >= 0:
-            found.add(spans[index][0])
+    origin = origin or {}
+    by_region: dict[int | None, set[str]] = {}
+    for token in tokens:
+        by_region.setdefault(origin.get(token), set()).add(token)
+    plan = layout(text)
+    found: set[str] = set()
+    for tenant_id, group in by_region.items():
+        if tenant_id is None or tenant_id not in plan.parts:
+            regions = [(0, len(text))]
+        else:
+            regions = [(0, plan.head_end), plan.parts[tenant_id], (plan.body_end, len(text))]
+        pattern = re.compile("|".join(re.escape(t) for t in sorted(group, key=len, reverse=True)))
+        for start, end in regions:
+            for match in pattern.finditer(text, start, end):
+                header = text.rfind("\n[", 0, match.start() + 1)
+                if header == -1 and not text.startswith("["):
+                    continue
+                begin = header + 1
+                found.add(text[begin + 1:text.find("]", begin)].strip())
     return found - skip - {""}
 
 
@@ -682,13 +715,21 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
         return check(new_files, sounds_dir=sounds_dir, base=base)
     with gc_paused():
         old_dp, new_dp = old_files.get("extensions.conf", ""), new_files.get("extensions.conf", "")
-        contexts, gone_contexts = _changed_sections(old_dp, new_dp)
-        pjsip_changed, pjsip_gone = _changed_sections(old_files.get("pjsip.conf", ""), new_files.get("pjsip.conf", ""))
-        tokens = contexts | gone_contexts | pjsip_changed | pjsip_gone
-        queues_changed, queues_gone = _changed_sections(old_files.get("queues.conf", ""), new_files.get("queues.conf", ""))
-        tokens |= queues_changed | queues_gone
+        origin: dict[str, int | None] = {}
+        contexts, gone_contexts, found_in = _changed_sections(old_dp, new_dp)
+        origin.update(found_in)
+        pjsip_changed, pjsip_gone, found_in = _changed_sections(old_files.get("pjsip.conf", ""),
+                                                                new_files.get("pjsip.conf", ""))
+        origin.update(found_in)
+        queues_changed, queues_gone, found_in = _changed_sections(old_files.get("queues.conf", ""),
+                                                                  new_files.get("queues.conf", ""))
+        origin.update(found_in)
+        # What changed or went may leave a reference dangling; what is new cannot (nothing named it).
+        existed = block_difference(old_dp, new_dp).old if old_dp != new_dp else {}
+        tokens = {n for n in contexts if n in existed} | gone_contexts
+        tokens |= pjsip_changed | pjsip_gone | queues_changed | queues_gone
         for name in ("confbridge.conf", "musiconhold.conf"):
-            changed, gone = _changed_sections(old_files.get(name, ""), new_files.get(name, ""))
+            changed, gone, _origin = _changed_sections(old_files.get(name, ""), new_files.get(name, ""))
             tokens |= changed | gone
         music_changed = old_files.get("musiconhold.conf") != new_files.get("musiconhold.conf")
         if old_files.get("voicemail.conf") != new_files.get("voicemail.conf"):
@@ -697,8 +738,9 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
                 for text in (old_files.get("voicemail.conf", ""), new_files.get("voicemail.conf", ""))
             ]
             tokens |= boxes[0] ^ boxes[1]
-        contexts |= _mentioning(new_dp, tokens, contexts)
-        pjsip_sections = pjsip_changed | _mentioning(new_files.get("pjsip.conf", ""), gone_contexts | pjsip_gone, pjsip_changed)
+        contexts |= _mentioning(new_dp, tokens, contexts, origin)
+        pjsip_sections = pjsip_changed | _mentioning(new_files.get("pjsip.conf", ""), gone_contexts | pjsip_gone,
+                                                     pjsip_changed)
         queue_sections = queues_changed | _mentioning(new_files.get("queues.conf", ""), gone_contexts, queues_changed)
         if music_changed:  # a music class may be gone: every queue naming a class is checked
             queue_sections = {n for n in context_blocks(new_files.get("queues.conf", "")) if n}

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from pbx.asterisk.confgen.parse import (
     Context,
     Extension,
-    context_blocks,
+    block_difference,
     expanded,
     gc_paused,
     parse_conf,
@@ -152,7 +152,8 @@ def _plan_dialplan(plan: Plan, old_text: str | None, new_text: str, max_actions:
         return
     # Only the contexts whose text differs are parsed: a one-company change on a 1,000-company
     # node parses a few dozen lines, not 300,000.
-    old_blocks, new_blocks = context_blocks(old_text), context_blocks(new_text)
+    difference = block_difference(old_text, new_text)
+    old_blocks, new_blocks = difference.old, difference.new
     for special in ("general", "globals"):
         if old_blocks.get(special) != new_blocks.get(special):
             plan.dialplan_reload = True

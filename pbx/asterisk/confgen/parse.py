@@ -12,6 +12,7 @@ a line that is neither.
 
 from __future__ import annotations
 
+import bisect
 import contextlib
 import functools
 import gc
@@ -400,7 +401,11 @@ class ObjectIndex:
     per name on demand: checking references into a big file whose sections did not change."""
 
     def __init__(self, text: str):
-        self.blocks = context_blocks(text)
+        plan = layout(text)
+        # A composed file keeps its templates in the shared head and tail; one section is found on demand.
+        self.layout = plan if plan.parts else None
+        self.blocks = context_blocks(text) if self.layout is None else {
+            **context_blocks(plan.head()), **context_blocks(plan.tail())}
         self.templates: dict[str, tuple[list[str], str | None]] = {}
         for name, block in self.blocks.items():
             if name and "(!" in block[:block.find("\n")]:
@@ -422,6 +427,9 @@ class ObjectIndex:
     def types(self, name: str) -> set[str]:
         if name not in self._types:
             block = self.blocks.get(name) if name else None
+            if block is None and name and self.layout is not None:
+                found = self.layout.blocks_named(name, everywhere=True)
+                block = found[0] if found else None
             self._types[name] = {
                 self._type_of(parents, own) or "" for parents, is_template, own in _section_heads(block or "")
                 if not is_template
@@ -510,3 +518,185 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
             out.append(re.escape(char))
         i += 1
     return re.compile("^" + "".join(out) + "$")
+
+
+# ----------------------------------------------------------------------------- composed files
+
+# writer.compose() puts each company's part after a ``; ==== company <id> ====`` line and the shared
+# objects after ``; ==== shared ====`` (the marks are repeated here: parse.py imports nothing of ours).
+COMPANY_MARK = "\n; ==== company "
+SHARED_MARK = "\n; ==== shared ====\n"
+_OWN_NAME_RE = re.compile(r"t(\d+)-")
+
+
+class Layout:
+    """Where the head, each company's part and the tail of a composed file lie, without copying it.
+
+    The regions are the unit of the incremental check and plan: a one-company change leaves every
+    other company's part byte-identical, so only the regions that differ are split into sections.
+    A file without the marks is one region (its head)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        shared = text.find(SHARED_MARK)
+        self.body_end = len(text) if shared == -1 else shared
+        self.parts: dict[int, tuple[int, int]] = {}
+        self._starts: list[int] = []
+        self._ends: list[int] | None = None
+        self._known: list[int] = []  # positions whose line number is known (line_of)
+        self._lines: list[int] = []
+        self._pieces: list[tuple[str, int]] = []
+        position = text.find(COMPANY_MARK, 0, self.body_end)
+        self.head_end = self.body_end if position == -1 else position
+        while position != -1:
+            line_end = text.index("\n", position + 1)
+            tenant_id = int(text[position + len(COMPANY_MARK):line_end].split(" ", 1)[0])
+            following = text.find(COMPANY_MARK, line_end, self.body_end)
+            self.parts[tenant_id] = (line_end + 1, self.body_end if following == -1 else following)
+            position = following
+
+    def head(self) -> str:
+        return self.text[:self.head_end]
+
+    def tail(self) -> str:
+        return self.text[self.body_end:]
+
+    def part(self, tenant_id: int) -> str | None:
+        span = self.parts.get(tenant_id)
+        return None if span is None else self.text[span[0]:span[1]]
+
+    def line_of(self, position: int) -> int:
+        """The line number at ``position``, counting from the nearest position already known."""
+        index = bisect.bisect_right(self._known, position) - 1
+        start, line = (self._known[index], self._lines[index]) if index >= 0 else (0, 1)
+        line += self.text.count("\n", start, position)
+        if position - start > 65536:  # remember far-apart points only: the lists stay short
+            where = bisect.bisect_right(self._known, position)
+            self._known.insert(where, position)
+            self._lines.insert(where, line)
+        return line
+
+    def region_end(self, position: int) -> int:
+        """Where the region (head, a company's part, tail) holding ``position`` ends."""
+        if position < self.head_end:
+            return self.head_end
+        if position >= self.body_end:
+            return len(self.text)
+        if self._ends is None:
+            spans = sorted(self.parts.values())
+            self._starts, self._ends = [a for a, _b in spans], [b for _a, b in spans]
+        index = bisect.bisect_right(self._starts, position) - 1
+        return self._ends[index] if index >= 0 else self.head_end
+
+    def blocks_named(self, name: str, *, everywhere: bool = False) -> tuple[str, int] | None:
+        """The text of every section called ``name`` (joined, each ending where its region ends) and
+        the first one's line, or None.
+
+        Where it looks: a company's own name (``t<id>-...``) in that company's part and the shared
+        head and tail, any other name in the head and tail (where the generators put shared
+        sections), and the whole file when that finds nothing or ``everywhere`` is asked for."""
+        text = self.text
+        whole = [(0, len(text))]
+        match = _OWN_NAME_RE.match(name)
+        if everywhere and not match:
+            return self._find(name, whole)
+        regions = [(0, self.head_end), (self.body_end, len(text))]
+        if match and int(match.group(1)) in self.parts:
+            regions.insert(1, self.parts[int(match.group(1))])
+        return self._find(name, regions) or (self._find(name, whole) if regions != whole else None)
+
+    def sections_named(self, name: str, *, everywhere: bool = False) -> list[tuple[str, int]]:
+        """Each section called ``name`` as (its text, its first line), found as :meth:`blocks_named` does."""
+        found = self.blocks_named(name, everywhere=everywhere)
+        return [] if found is None else self._pieces
+
+    def _find(self, name: str, regions: list[tuple[int, int]]) -> tuple[str, int] | None:
+        pieces: list[tuple[str, int]] = []
+        needle = f"\n[{name}]"
+        text = self.text
+        for start, end in regions:
+            if start >= end:
+                continue
+            position = 0 if start == 0 and text.startswith(needle[1:]) else text.find(needle, start, end)
+            while position != -1:
+                begin = position + (text[position] == "\n")
+                stop = min(self.region_end(begin), end)
+                following = text.find("\n[", begin, stop)
+                following = stop if following == -1 else following + 1
+                pieces.append((text[begin:following], begin))
+                position = text.find(needle, following - 1, end)
+        if not pieces:
+            return None
+        pieces.sort(key=lambda piece: piece[1])
+        self._pieces = [(block, self.line_of(begin)) for block, begin in pieces]
+        return "".join(block for block, _line in self._pieces), self._pieces[0][1]
+
+
+@functools.lru_cache(maxsize=16)
+def layout(text: str) -> Layout:
+    return Layout(text)
+
+
+@dataclass
+class BlockDifference:
+    """The sections of two versions of a file that may differ, as :func:`context_blocks` gives them.
+
+    ``old``/``new`` hold every section of the regions (head, company parts, tail) whose text
+    differs, joined with their same-named sections elsewhere; sections only in identical regions
+    are left out (they cannot differ). ``origin`` says, for each name, the company whose part
+    holds it (None: the head or the tail). ``""`` is the text before the first section."""
+
+    old: dict[str, str]
+    new: dict[str, str]
+    origin: dict[str, int | None]
+    whole: bool  # True when the files could not be split (then old/new are complete)
+
+    def changed(self) -> set[str]:
+        return {n for n, block in self.new.items() if n and self.old.get(n) != block}
+
+    def removed(self) -> set[str]:
+        return {n for n in self.old if n and n not in self.new}
+
+
+def _preamble_of(text: str) -> str:
+    if text.startswith("["):
+        return ""
+    end = text.find("\n[")
+    return text if end == -1 else text[:end + 1]
+
+
+@functools.lru_cache(maxsize=8)
+def block_difference(old: str, new: str) -> BlockDifference:
+    """The sections of ``old`` and ``new`` that may differ, cheaply on big composed files."""
+    before, after = layout(old), layout(new)
+    if not before.parts and not after.parts:
+        return BlockDifference(context_blocks(old), context_blocks(new), {}, True)
+    pairs: list[tuple[str, str, int | None]] = []  # in file order: head, companies, tail
+    shared = before.head() != after.head() or before.tail() != after.tail()
+    if shared:
+        pairs.append((before.head(), after.head(), None))
+    for tenant_id in sorted(set(before.parts) | set(after.parts)):
+        a, b = before.part(tenant_id), after.part(tenant_id)
+        if a != b:
+            pairs.append((a or "", b or "", tenant_id))
+    if shared:
+        pairs.append((before.tail(), after.tail(), None))
+    old_blocks: dict[str, str] = {"": _preamble_of(old)}
+    new_blocks: dict[str, str] = {"": _preamble_of(new)}
+    origin: dict[str, int | None] = {}
+    for a, b, tenant_id in pairs:
+        for blocks, text in ((old_blocks, a), (new_blocks, b)):
+            for name, block in _blocks(text).items():
+                if not name:
+                    continue
+                blocks[name] = blocks[name] + block if name in blocks else block
+                origin.setdefault(name, tenant_id)
+    # A section whose name also heads a section in a region that did not change (``[zonemessages](+)``
+    # in every company's part) is only whole when all of them are joined: then use the whole files.
+    # A company's own name (t<id>-...) is looked for in its part, the head and the tail only.
+    for name in origin:
+        for text, blocks in ((old, old_blocks), (new, new_blocks)):
+            found = layout(text).blocks_named(name, everywhere=True)
+            if (found[0] if found else None) != blocks.get(name):
+                return BlockDifference(context_blocks(old), context_blocks(new), {}, True)
+    return BlockDifference(old_blocks, new_blocks, origin, False)
