@@ -7,9 +7,10 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# pydub converts uploaded prompts to Asterisk's formats through ffmpeg.
+# pydub converts uploaded prompts to Asterisk's formats through ffmpeg; the config checker reads the
+# names of the stock prompts from the same sound package the Asterisk image installs.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg gettext \
+    && apt-get install -y --no-install-recommends ffmpeg gettext asterisk-core-sounds-en \
     && rm -rf /var/lib/apt/lists/*
 
 # The same uid/gid as the asterisk user in the Asterisk container (PUID/PGID

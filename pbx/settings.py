@@ -152,6 +152,9 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
 # Prompts are converted into this directory; Asterisk sees it as sounds/custom.
 ASTERISK_SOUNDS_DIR = Path(os.environ.get("ASTERISK_SOUNDS_DIR", BASE_DIR / "var" / "sounds"))
+# The stock prompts Asterisk plays (Debian's asterisk-core-sounds-en, the same package the Asterisk image
+# installs): the checker refuses a dialplan naming one that is not there. Empty: stock prompts unchecked.
+ASTERISK_STOCK_SOUNDS_DIR = os.environ.get("ASTERISK_STOCK_SOUNDS_DIR", "/usr/share/asterisk/sounds/en")
 ASTERISK_GENERATED_DIR = Path(os.environ.get("ASTERISK_GENERATED_DIR", BASE_DIR / "var" / "generated"))
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", BASE_DIR / "var" / "recordings"))
 VOICEMAIL_DIR = Path(os.environ.get("VOICEMAIL_DIR", BASE_DIR / "var" / "voicemail"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from pbx.asterisk.checker import Finding, check
+from pbx.asterisk.checker import Finding, check, stock_prompts
 from pbx.asterisk.confgen import render, render_from_db
 from tests.confgen_fixtures import tiny_snapshot
 
@@ -32,9 +32,27 @@ def line_of(text: str, fragment: str) -> int:
     return text[:text.index(fragment)].count("\n") + 1
 
 
+def installed_stock_prompts() -> frozenset[str]:
+    # `make install` installs Debian's asterisk-core-sounds-en (scripts/system-deps.sh), as the Asterisk image does.
+    stock = stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR)
+    assert stock is not None, f"no stock prompts in {settings.ASTERISK_STOCK_SOUNDS_DIR}: run make install"
+    return stock
+
+
 def test_the_demo_world_checks_clean_with_its_prompt_files(demo, exempel):
     files = render_from_db()
-    assert check(files, sounds_dir=Path(settings.ASTERISK_SOUNDS_DIR)) == []
+    stock = installed_stock_prompts()
+    assert {"beep", "invalid", "digits/1", "vm-enter-num-to-call"} <= stock
+    assert check(files, sounds_dir=Path(settings.ASTERISK_SOUNDS_DIR), stock_sounds=stock) == []
+
+
+def test_a_stock_prompt_that_is_not_installed_is_named(tiny_files):
+    stock = installed_stock_prompts()
+    broken = edited(tiny_files, "extensions.conf", "Playback(invalid)", "Playback(option-is-invalid)")
+    line = line_of(broken["extensions.conf"], "Playback(option-is-invalid)")
+    assert [str(f) for f in check(broken, stock_sounds=stock)] == [
+        f"extensions.conf:{line}: [missing-prompt] prompt option-is-invalid is not in the installed sound set"]
+    assert check(tiny_files, stock_sounds=stock) == []
 
 
 def test_the_tiny_company_checks_clean(tiny_files):

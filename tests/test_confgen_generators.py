@@ -385,7 +385,7 @@ def test_presence_codes_call_the_shared_subroutine():
 exten => 1,1,Gosub(pbx-presence,s,1(7,1,away))
 exten => 4,1,Gosub(pbx-presence,s,1(7,4,xa))
 exten => clear,1,Gosub(pbx-presence,s,1(7,,available))
-exten => i,1,Playback(option-is-invalid)
+exten => i,1,Playback(invalid)
 
 """
 
@@ -491,7 +491,7 @@ exten => 1,1,Goto(t7-queue-61,s,1)
 exten => 2,1,Goto(t7-cbreq-55,s,1)
 exten => t,1,GotoIf($[${PBX_TRIES} < 3]?play,1)
  same => n,Goto(t7-user-31,s,1)
-exten => i,1,Playback(option-is-invalid)
+exten => i,1,Playback(invalid)
  same => n,GotoIf($[${PBX_TRIES} < 3]?play,1)
  same => n,Goto(t7-user-31,s,1)
 

@@ -53,7 +53,7 @@ from django.conf import settings
 from django.utils import timezone
 
 from pbx.asterisk.astdb_sync import desired_members, node_tenant_ids, send_all, sync_queue_members
-from pbx.asterisk.checker import Finding, check, check_changes, format_findings
+from pbx.asterisk.checker import Finding, check, check_changes, format_findings, stock_prompts
 from pbx.asterisk.confgen import GENERATORS, ConfigError, render_from_db, render_update
 from pbx.asterisk.confgen.parse import block_difference, context_blocks, layout
 from pbx.asterisk.errors import AsteriskError
@@ -366,11 +366,12 @@ class ApplyJob:
     def _check(self, incremental: bool) -> None:
         sounds = Path(settings.ASTERISK_SOUNDS_DIR)
         base = _base_files()
+        stock = stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR)
         if incremental:
-            findings = check_changes(self.running, self.files, sounds_dir=sounds, base=base)
+            findings = check_changes(self.running, self.files, sounds_dir=sounds, base=base, stock_sounds=stock)
             self.result.check_scope = "what changed"
         else:
-            findings = check(self.files, sounds_dir=sounds, base=base)
+            findings = check(self.files, sounds_dir=sounds, base=base, stock_sounds=stock)
             self.result.check_scope = "whole node"
         self._time("check")
         if findings:

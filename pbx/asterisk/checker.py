@@ -19,6 +19,7 @@ what is wrong. An empty list means the configuration may be applied. It fails on
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -180,9 +181,10 @@ class Names:
 
 class Checker:
     def __init__(self, files: dict[str, str], sounds_dir: Path | None, base: dict[str, str] | None = None,
-                 focus: Focus | None = None):
+                 focus: Focus | None = None, stock_sounds: frozenset[str] | None = None):
         self.findings: list[Finding] = []
         self.sounds_dir = sounds_dir
+        self.stock_sounds = stock_sounds
         self.focus = focus
         dialplan_file = "extensions.conf"
         base = base or {}
@@ -464,7 +466,12 @@ class Checker:
 
     def check_sound(self, file: str, line: int, token: str) -> None:
         token = token.strip()
-        if not SOUND_TOKEN_RE.match(token) or self.sounds_dir is None or token in self.recorded:
+        if not SOUND_TOKEN_RE.match(token):
+            # A stock prompt: it must be in the installed sound set (when the checker was told which).
+            if self.stock_sounds is not None and token and not dynamic(token) and token not in self.stock_sounds:
+                self.add(file, line, "missing-prompt", f"prompt {token} is not in the installed sound set")
+            return
+        if self.sounds_dir is None or token in self.recorded:
             return
         if not (self.sounds_dir / (token[len("custom/"):] + ".wav")).is_file():
             self.add(file, line, "missing-prompt", f"prompt {token}: {token[len('custom/'):]}.wav is not in {self.sounds_dir}")
@@ -699,7 +706,7 @@ def _mentioning(text: str, tokens: set[str], skip: set[str], origin: dict[str, i
 
 
 def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sounds_dir: Path | None = None,
-                  base: dict[str, str] | None = None) -> list[Finding]:
+                  base: dict[str, str] | None = None, stock_sounds: frozenset[str] | None = None) -> list[Finding]:
     """Findings for ``new_files``, checking only what differs from ``old_files``.
 
     Valid when ``old_files`` passed :func:`check` (the running configuration did): changed and
@@ -712,7 +719,7 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
     if old_files == new_files:
         return []
     if set(old_files) != set(new_files) or any(_preamble(old_files[n]) != _preamble(new_files[n]) for n in new_files):
-        return check(new_files, sounds_dir=sounds_dir, base=base)
+        return check(new_files, sounds_dir=sounds_dir, base=base, stock_sounds=stock_sounds)
     with gc_paused():
         old_dp, new_dp = old_files.get("extensions.conf", ""), new_files.get("extensions.conf", "")
         origin: dict[str, int | None] = {}
@@ -745,21 +752,39 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
         if music_changed:  # a music class may be gone: every queue naming a class is checked
             queue_sections = {n for n in context_blocks(new_files.get("queues.conf", "")) if n}
         focus = Focus(frozenset(contexts), frozenset(pjsip_sections), frozenset(queue_sections))
-        checker = Checker(new_files, sounds_dir, base, focus=focus)
+        checker = Checker(new_files, sounds_dir, base, focus=focus, stock_sounds=stock_sounds)
         # Taint comes from anywhere in the file: variables set from ${EXTEN} in unchanged contexts too.
         for app, data in _exten_assignments(new_dp):
             checker.taint(data, app)
         return checker.run()
 
 
-def check(files: dict[str, str], *, sounds_dir: Path | None = None, base: dict[str, str] | None = None) -> list[Finding]:
+def check(files: dict[str, str], *, sounds_dir: Path | None = None, base: dict[str, str] | None = None,
+          stock_sounds: frozenset[str] | None = None) -> list[Finding]:
     """Findings for a set of generated files (empty: safe to apply).
 
     ``sounds_dir`` is where ``custom/`` prompts live (settings.ASTERISK_SOUNDS_DIR); ``base`` the
-    hand-written config, whose contexts and objects may be referred to.
+    hand-written config, whose contexts and objects may be referred to; ``stock_sounds`` the names of
+    the installed stock prompts (:func:`stock_prompts`), None to leave them unchecked.
     """
     with gc_paused():
-        return Checker(files, sounds_dir, base).run()
+        return Checker(files, sounds_dir, base, stock_sounds=stock_sounds).run()
+
+
+@functools.lru_cache(maxsize=4)
+def stock_prompts(directory: str | Path | None) -> frozenset[str] | None:
+    """The stock prompts under ``directory`` (Asterisk's ``sounds/<language>``), as the dialplan names
+    them: ``beep``, ``digits/1``... in any format. None when there is no such directory."""
+    if not directory:
+        return None
+    root = Path(directory)
+    if not root.is_dir():
+        return None
+    names = set()
+    for path in root.rglob("*"):
+        if path.is_file() and path.suffix:
+            names.add(path.relative_to(root).with_suffix("").as_posix())
+    return frozenset(names)
 
 
 def format_findings(findings: Iterable[Finding]) -> str:

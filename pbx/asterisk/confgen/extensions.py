@@ -24,7 +24,7 @@ from .dialplan_shared import SHARED_DIALPLAN
 from .snapshot import Number, Schedule, Snapshot, Tenant
 
 # Stock Asterisk sounds the flows use (core-sounds-en); custom prompts are custom/t<id>/prompt-<id>.
-SOUND_INVALID = "option-is-invalid"
+SOUND_INVALID = "invalid"  # core sounds: "That is not valid, try again."
 SOUND_THANKS = "auth-thankyou"
 CALLBACK_KEY = "1"  # pressed while waiting in a queue that offers callback
 RECORDING_FEATURES = "pbxrec#pbxrecpause"  # features.conf applicationmap items, enabled per device

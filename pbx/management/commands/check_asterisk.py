@@ -9,7 +9,7 @@ from pathlib import Path
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 
-from pbx.asterisk.checker import check
+from pbx.asterisk.checker import check, stock_prompts
 from pbx.asterisk.confgen import GENERATORS, ConfigError, render_from_db
 
 
@@ -34,7 +34,8 @@ class Command(BaseCommand):
             except ConfigError as exc:
                 raise CommandError(str(exc)) from exc
         base_files = read_dir(Path(base), GENERATORS) if base else None
-        findings = check(files, sounds_dir=Path(settings.ASTERISK_SOUNDS_DIR), base=base_files)
+        findings = check(files, sounds_dir=Path(settings.ASTERISK_SOUNDS_DIR), base=base_files,
+                         stock_sounds=stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR))
         for finding in findings:
             self.stdout.write(str(finding))
         if findings:
