@@ -18,6 +18,8 @@ from django.core.cache import cache
 from pbx.actions import calls as call_actions
 from pbx.actions.errors import ActionRefused, CallGone
 from pbx.asterisk.ami import AmiClient
+from pbx.asterisk.confgen import render_from_db
+from pbx.asterisk.confgen.parse import parse_dialplan_text
 from pbx.asterisk.errors import AsteriskError
 from pbx.asterisk.resolve import Resolver
 from pbx.models import AsteriskNode, AuditLog, Device, Tenant
@@ -262,7 +264,11 @@ async def test_answering_a_chosen_waiting_call_takes_that_caller_not_the_first(p
     await act(call_actions.do_answer_waiting_call, olle, second["id"])
     (redirect,) = pbx.sent("Redirect")
     assert redirect.get("Channel") == second["parties"][0]["channel"]
-    assert (redirect.get("Context"), redirect.get("Exten")) == (f"t{pbx.t}-user-{olle.pk}", "s")
+    # Olle is no queue agent, but the caller rings all his phones directly, whatever his forwarding says.
+    assert (redirect.get("Context"), redirect.get("Exten")) == (f"t{pbx.t}-agents", str(olle.pk))
+    files = await sync_to_async(render_from_db)()
+    agents = parse_dialplan_text(files["extensions.conf"]).contexts[f"t{pbx.t}-agents"]
+    assert agents.extensions[str(olle.pk)].priorities[1].app == "Dial"
     await pbx.answer(olle)
     call = await pbx.wait_call(second["id"], lambda c: c["state"] == "up")
     assert {p["user_id"] for p in call["parties"]} == {None, olle.pk}

@@ -347,12 +347,10 @@ def do_answer_waiting_call(actor: User, call_id: str) -> dict[str, Any]:
     caller = call.caller_leg()
     if caller is None:
         raise CallGone()
-    # The agents' context dials all of a person's phones with the transfer keys on, like a queue call; it
-    # exists for people who are agents of some queue. Anyone else is reached through their own context.
-    if QueueAgent.objects.filter(tenant=tenant, user=actor).exists():
-        context, exten = f"t{tenant.pk}-agents", str(actor.pk)
-    else:
-        context, exten = f"t{tenant.pk}-user-{actor.pk}", "s"
+    # The agents' context dials all of the person's phones with the transfer keys on, like a queue call,
+    # whatever their presence or forwarding says: they asked for this caller. It has every queue agent,
+    # operator and company admin (confgen: User.takes_calls_directly).
+    context, exten = f"t{tenant.pk}-agents", str(actor.pk)
     steps = [step({"Action": "Redirect", "Channel": caller["channel"], "Context": context, "Exten": exten,
                    "Priority": "1"})]
     details = {"call_id": call.id, "queue_id": queue_id, "caller": caller.get("number", ""), "to": context}

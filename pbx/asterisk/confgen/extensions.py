@@ -388,11 +388,12 @@ class TenantDialplan:
                 dp.hint(user.extension, devices, f"CustomPresence:{p}-u{user.id}")
 
     def agents(self) -> None:
-        """Queue members are Local/<user id>@t1-agents/n (added through AMI): all devices ring."""
+        """Queue members are Local/<user id>@t1-agents/n (added through AMI), and a console user answering
+        a waiting caller is reached here too: all their phones ring, transfer keys on, no forwarding."""
         dp, p = self.dp, self.p
         dp.context(f"{p}-agents")
         for user in self.t.users.values():
-            if user.is_agent_member:
+            if user.takes_calls_directly:
                 if user.devices:
                     dp.exten(str(user.id), "Dial", "&".join(f"PJSIP/{d.endpoint}" for d in user.devices) + ",,t")
                 else:

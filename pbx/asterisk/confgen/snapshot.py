@@ -43,6 +43,13 @@ class User:
     mailbox: str = ""  # the number of the person's own enabled voicemail box
     has_mobile_number: bool = False  # a mobile Number routes to this person
     is_agent_member: bool = False  # agent of at least one queue
+    is_operator: bool = False  # answers waiting calls from the console
+
+    @property
+    def takes_calls_directly(self) -> bool:
+        """Reached through ``t<id>-agents`` (all phones, transfer keys, no forwarding): queue agents
+        (queue members) and console users (an operator who answers a waiting caller)."""
+        return self.is_agent_member or self.is_operator or self.is_admin
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,10 +277,11 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
     def rows(model, *fields, **filters):
         return model.objects.filter(row_q, **filters).order_by("id").values_list(*fields)
 
-    for uid, tid, ext, first, last, admin in rows(
-        m.User, "id", "tenant_id", "extension", "first_name", "last_name", "is_company_admin", is_active=True
+    for uid, tid, ext, first, last, admin, operator in rows(
+        m.User, "id", "tenant_id", "extension", "first_name", "last_name", "is_company_admin", "is_operator",
+        is_active=True
     ):
-        tenants[tid].users[uid] = User(uid, tid, ext, f"{first} {last}".strip(), admin)
+        tenants[tid].users[uid] = User(uid, tid, ext, f"{first} {last}".strip(), admin, is_operator=operator)
 
     for did, tid, uid, kind, sip, secret in rows(
         m.Device, "id", "tenant_id", "user_id", "kind", "sip_username", "secret", is_enabled=True
