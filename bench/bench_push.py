@@ -144,7 +144,9 @@ def forget_groups(redis_url: str, consoles: list[dict]) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
-    prefix = "asgi"  # channels_redis' default prefix (the project's settings do not change it)
+    from django.conf import settings
+
+    prefix = settings.CHANNEL_LAYERS["default"].get("CONFIG", {}).get("prefix", "asgi")
     keys = {f"{prefix}:group:tenant-{c['tenant']}" for c in consoles}
     keys |= {f"{prefix}:group:user-{c['user']}" for c in consoles}
     client.delete(*keys)

@@ -6,6 +6,7 @@ console e-mail, a development SECRET_KEY that is refused when DEBUG is off.
 
 import os
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import dj_database_url
 
@@ -100,10 +101,14 @@ if REDIS_URL:
     # The pub/sub layer: a group send is one PUBLISH, not one list push per member, and nothing is
     # dropped at a per-channel capacity; measured with `make bench` (push_*), it carries 2,000
     # events/s to 200 consoles where the list-based core layer fell behind and lost events.
+    # Redis pub/sub channels are shared by every database number of a server, so the prefix carries the
+    # URL's database (two deployments on /1 and /2 of one Redis hear none of each other's events or call
+    # control commands); CHANNELS_PREFIX sets it outright.
+    _redis_db = urlsplit(REDIS_URL).path.strip("/") or "0"
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.pubsub.RedisPubSubChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {"hosts": [REDIS_URL], "prefix": os.environ.get("CHANNELS_PREFIX") or f"pbx-db{_redis_db}"},
         }
     }
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}

@@ -22,5 +22,8 @@ STORAGES = {
 }
 HUEY = {**HUEY, "immediate": True, "huey_class": "huey.MemoryHuey", "connection": {}}  # noqa: F405
 LANGUAGE_CODE = "en"
+# A test run hears only its own pub/sub messages, whatever else (a bridge, another run) uses the same Redis.
+if CHANNEL_LAYERS["default"]["BACKEND"].startswith("channels_redis"):  # noqa: F405
+    CHANNEL_LAYERS["default"]["CONFIG"]["prefix"] = f"pbx-test-{os.getpid()}-{os.urandom(4).hex()}"  # noqa: F405
 STATIC_ROOT = _TMP / "static"
 STATIC_ROOT.mkdir(parents=True, exist_ok=True)

@@ -151,10 +151,11 @@ class CallTracker:
             call = self.calls[call_id] = Call(call_id, self.node, at)
         return call
 
-    def peers(self, chan: Chan) -> list[Chan]:
-        """The real parties ``chan`` is connected with, seen through bridges and Local pairs."""
+    def peers(self, chan: Chan, *, exclude: str | None = None) -> list[Chan]:
+        """The real parties ``chan`` is connected with, seen through bridges and Local pairs (not through
+        ``exclude``, a channel whose side is not to be looked at)."""
         found: list[Chan] = []
-        seen = {chan.uniqueid}
+        seen = {chan.uniqueid} if exclude is None else {chan.uniqueid, exclude}
         todo = [chan]
         while todo:
             current = todo.pop()
@@ -183,7 +184,9 @@ class CallTracker:
         other = self.channels.get(chan.local_peer) if chan.local_peer else None
         if other is None:
             return None
-        for peer in self.peers(other):
+        # Only the far side: crossing back through ``chan`` itself would find whom ``chan`` is bridged with
+        # (after an agent's attended transfer, the queue caller instead of the agent's phone).
+        for peer in self.peers(other, exclude=chan.uniqueid):
             return peer
         dialled = [c for c in self.channels.values() if c.dialled_by == other.uniqueid and c.is_party]
         answered = [c for c in dialled if c.answered]
@@ -529,7 +532,7 @@ class CallTracker:
         if call is None:
             return
         by = transferer.party if transferer else d.NOBODY
-        moved = transferee.party if transferee else d.NOBODY
+        moved = self._real_party(transferee)
         to = self.target_party(call, fact.exten, fact.context)
         if transferee is not None:
             transferee.moved = True
@@ -537,6 +540,14 @@ class CallTracker:
         call.held_by = None
         self._move(call, S.ROUTING, at, out, quiet=True)
         self._emit(out, call, d.CallTransferred, at, kind="blind", by=by, transferee=moved, to=to)
+
+    def _real_party(self, chan: Chan | None) -> d.Party:
+        """Who a transfer moved: a queue caller's transferee is the member's Local/<user>@..-agents;2, which
+        stands for the caller on its other side (real Asterisk, AttendedTransfer after a queue call)."""
+        if chan is None:
+            return d.NOBODY
+        real = self.behind(chan)
+        return real.party if real is not None else chan.party
 
     def _attended_transfer(self, fact: d.AttendedTransferDone, out: Out) -> None:
         at = fact.at
@@ -557,7 +568,7 @@ class CallTracker:
         if other is not None and other is not call:
             self._merge(other, call, at, out)
         by = transferer.party if transferer else d.NOBODY
-        moved = transferee.party if transferee else d.NOBODY
+        moved = self._real_party(transferee)
         call.transfers.append(records.transfer_entry("attended", at, by, moved, to))
         if transferer is not None:
             transferer.holding = False
@@ -642,7 +653,9 @@ class CallTracker:
             if visit.completed_at is not None or visit.connected_at is None:
                 return
             visit.completed_at, visit.reason = at, fact.reason
-            self._emit_queue(out, call, d.AgentCompleted, at, q, agent=agent,
+            # The agent who took the call, even when it was transferred on since (the member's Local channel
+            # then leads elsewhere).
+            self._emit_queue(out, call, d.AgentCompleted, at, q, agent=visit.agent or agent,
                              talk_s=round(at - visit.connected_at, 3), reason=fact.reason)
         elif fact.what == "ringnoanswer":
             started = visit.offered.pop(agent_chan.uniqueid, None) if agent_chan else None
