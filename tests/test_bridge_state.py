@@ -120,3 +120,14 @@ async def test_both_stores_give_the_same_snapshot_for_the_same_events(core, live
     reference = LiveState(MemoryStore())
     await reference.apply(events, "default")
     assert await live.snapshot(demo.tenant.pk) == await reference.snapshot(demo.tenant.pk)
+
+
+def test_sync_callers_read_the_redis_store_again_and_again():
+    """A worker or a shell reads live calls through async_to_sync: a new event loop each time, and an
+    asyncio Redis connection belongs to the loop that opened it."""
+    from asgiref.sync import async_to_sync
+
+    prefix = f"pbx:test:{uuid.uuid4().hex}"
+    live = LiveState(RedisStore(REDIS_URL, prefix=prefix))
+    for _ in range(3):
+        assert async_to_sync(live.snapshot)(1)["calls"] == []

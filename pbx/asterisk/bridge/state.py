@@ -14,7 +14,9 @@ Both get exactly the same operations from ``LiveState``, batched per call of ``a
 
 from __future__ import annotations
 
+import asyncio
 import json
+import weakref
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
 
@@ -69,12 +71,24 @@ class RedisStore:
     """Redis hashes through redis-py's asyncio client (one round trip per batch of events)."""
 
     def __init__(self, url: str, *, prefix: str = "pbx:live", client=None):
+        self.url = url
+        self._client = client  # a given client is used as is (tests)
+        self._per_loop: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+        self.prefix = prefix
+
+    @property
+    def redis(self):
+        """The client of the running event loop: an asyncio Redis connection belongs to the loop that
+        opened it, and sync callers (``async_to_sync`` in a worker or a shell) get a new loop each call."""
+        if self._client is not None:
+            return self._client
+        loop = asyncio.get_running_loop()
+        client = self._per_loop.get(loop)
         if client is None:
             import redis.asyncio as redis
 
-            client = redis.Redis.from_url(url)
-        self.redis = client
-        self.prefix = prefix
+            client = self._per_loop[loop] = redis.Redis.from_url(self.url)
+        return client
 
     def _key(self, tenant_id: int, section: str) -> str:
         return f"{self.prefix}:t{tenant_id}:{section}"
