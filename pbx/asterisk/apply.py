@@ -255,7 +255,7 @@ def pjsip_difference(old: str, new: str) -> tuple[str, str]:
     """
     difference = block_difference(old, new)
     old_blocks, new_blocks = difference.old, difference.new
-    changed = {n for n in set(old_blocks) | set(new_blocks) if n and old_blocks.get(n) != new_blocks.get(n)}
+    changed = difference.changed() | difference.removed()
 
     def templates_of(blocks: dict[str, str]) -> set[str]:
         return {name for name, block in blocks.items() if name and "(!" in block.split("\n", 1)[0]}

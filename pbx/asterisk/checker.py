@@ -27,6 +27,7 @@ from pathlib import Path
 
 from pbx.asterisk.confgen.dialplan_shared import SHARED_SUBROUTINES
 from pbx.asterisk.confgen.parse import (
+    BlockDifference,
     ConfFile,
     Context,
     Dialplan,
@@ -220,10 +221,10 @@ class Checker:
             code = "unescaped-text" if "comment" in issue or "';'" in issue else "syntax"
             self.add(dialplan_file, line, code, issue)
         base_dialplan = parse_dialplan_text(base.get(dialplan_file, ""))
-        generated = Contexts(dict(self.dialplan.contexts), lazy, frozenset(focus.contexts) if focus else frozenset())
-        self.base_contexts = {n: c for n, c in base_dialplan.contexts.items() if n not in generated}
-        self.contexts = Contexts({**self.base_contexts, **generated.parsed}, lazy, generated.skip)
-        self.contexts.missing = generated.missing
+        self.contexts = Contexts(dict(self.dialplan.contexts), lazy, frozenset(focus.contexts) if focus else frozenset())
+        # The base config's contexts count where the generated files have none of the name.
+        self.base_contexts = {n: c for n, c in base_dialplan.contexts.items() if n not in self.contexts}
+        self.contexts.parsed.update(self.base_contexts)
         self.endpoints: set[str] | Names = set()
         self.pjsip_objects: set[tuple[str, str]] = set()
         self.queues: set[str] = set()
@@ -667,12 +668,10 @@ def _exten_assignments(text: str) -> list[tuple[str, str]]:
     return found
 
 
-def _changed_sections(old: str, new: str) -> tuple[set[str], set[str], dict[str, int | None]]:
-    """Changed or added sections, removed ones, and the company part each was found in (None: shared)."""
-    if old == new:
-        return set(), set(), {}
-    difference = block_difference(old, new)
-    return difference.changed(), difference.removed(), difference.origin
+def _difference(files_old: dict[str, str], files_new: dict[str, str], name: str) -> BlockDifference:
+    """What may differ in one file (nothing when its text is the same)."""
+    old, new = files_old.get(name, ""), files_new.get(name, "")
+    return BlockDifference({}, {}, {}, False) if old == new else block_difference(old, new)
 
 
 def _mentioning(text: str, tokens: set[str], skip: set[str], origin: dict[str, int | None] | None = None) -> set[str]:
@@ -721,23 +720,19 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
     if set(old_files) != set(new_files) or any(_preamble(old_files[n]) != _preamble(new_files[n]) for n in new_files):
         return check(new_files, sounds_dir=sounds_dir, base=base, stock_sounds=stock_sounds)
     with gc_paused():
-        old_dp, new_dp = old_files.get("extensions.conf", ""), new_files.get("extensions.conf", "")
-        origin: dict[str, int | None] = {}
-        contexts, gone_contexts, found_in = _changed_sections(old_dp, new_dp)
-        origin.update(found_in)
-        pjsip_changed, pjsip_gone, found_in = _changed_sections(old_files.get("pjsip.conf", ""),
-                                                                new_files.get("pjsip.conf", ""))
-        origin.update(found_in)
-        queues_changed, queues_gone, found_in = _changed_sections(old_files.get("queues.conf", ""),
-                                                                  new_files.get("queues.conf", ""))
-        origin.update(found_in)
+        new_dp = new_files.get("extensions.conf", "")
+        dialplan, pjsip, queues = (_difference(old_files, new_files, name)
+                                   for name in ("extensions.conf", "pjsip.conf", "queues.conf"))
+        origin = {**dialplan.origin, **pjsip.origin, **queues.origin}
+        contexts, gone_contexts = dialplan.changed(), dialplan.removed()
+        pjsip_changed, pjsip_gone = pjsip.changed(), pjsip.removed()
+        queues_changed, queues_gone = queues.changed(), queues.removed()
         # What changed or went may leave a reference dangling; what is new cannot (nothing named it).
-        existed = block_difference(old_dp, new_dp).old if old_dp != new_dp else {}
-        tokens = {n for n in contexts if n in existed} | gone_contexts
+        tokens = {n for n in contexts if n in dialplan.old} | gone_contexts
         tokens |= pjsip_changed | pjsip_gone | queues_changed | queues_gone
         for name in ("confbridge.conf", "musiconhold.conf"):
-            changed, gone, _origin = _changed_sections(old_files.get(name, ""), new_files.get(name, ""))
-            tokens |= changed | gone
+            other = _difference(old_files, new_files, name)
+            tokens |= other.changed() | other.removed()
         music_changed = old_files.get("musiconhold.conf") != new_files.get("musiconhold.conf")
         if old_files.get("voicemail.conf") != new_files.get("voicemail.conf"):
             boxes = [

@@ -523,7 +523,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
 # ----------------------------------------------------------------------------- composed files
 
 # writer.compose() puts each company's part after a ``; ==== company <id> ====`` line and the shared
-# objects after ``; ==== shared ====`` (the marks are repeated here: parse.py imports nothing of ours).
+# objects after ``; ==== shared ====`` (writer takes the marks from here: parse.py imports nothing of ours).
 COMPANY_MARK = "\n; ==== company "
 SHARED_MARK = "\n; ==== shared ====\n"
 _OWN_NAME_RE = re.compile(r"t(\d+)-")
@@ -545,7 +545,6 @@ class Layout:
         self._ends: list[int] | None = None
         self._known: list[int] = []  # positions whose line number is known (line_of)
         self._lines: list[int] = []
-        self._pieces: list[tuple[str, int]] = []
         position = text.find(COMPANY_MARK, 0, self.body_end)
         self.head_end = self.body_end if position == -1 else position
         while position != -1:
@@ -590,27 +589,26 @@ class Layout:
 
     def blocks_named(self, name: str, *, everywhere: bool = False) -> tuple[str, int] | None:
         """The text of every section called ``name`` (joined, each ending where its region ends) and
-        the first one's line, or None.
+        the first one's line, or None (see :meth:`sections_named` for where it looks)."""
+        pieces = self.sections_named(name, everywhere=everywhere)
+        return ("".join(block for block, _line in pieces), pieces[0][1]) if pieces else None
+
+    def sections_named(self, name: str, *, everywhere: bool = False) -> list[tuple[str, int]]:
+        """Each section called ``name`` as (its text, its first line), in file order.
 
         Where it looks: a company's own name (``t<id>-...``) in that company's part and the shared
         head and tail, any other name in the head and tail (where the generators put shared
         sections), and the whole file when that finds nothing or ``everywhere`` is asked for."""
-        text = self.text
-        whole = [(0, len(text))]
+        whole = [(0, len(self.text))]
         match = _OWN_NAME_RE.match(name)
         if everywhere and not match:
             return self._find(name, whole)
-        regions = [(0, self.head_end), (self.body_end, len(text))]
+        regions = [(0, self.head_end), (self.body_end, len(self.text))]
         if match and int(match.group(1)) in self.parts:
             regions.insert(1, self.parts[int(match.group(1))])
-        return self._find(name, regions) or (self._find(name, whole) if regions != whole else None)
+        return self._find(name, regions) or self._find(name, whole)
 
-    def sections_named(self, name: str, *, everywhere: bool = False) -> list[tuple[str, int]]:
-        """Each section called ``name`` as (its text, its first line), found as :meth:`blocks_named` does."""
-        found = self.blocks_named(name, everywhere=everywhere)
-        return [] if found is None else self._pieces
-
-    def _find(self, name: str, regions: list[tuple[int, int]]) -> tuple[str, int] | None:
+    def _find(self, name: str, regions: list[tuple[int, int]]) -> list[tuple[str, int]]:
         pieces: list[tuple[str, int]] = []
         needle = f"\n[{name}]"
         text = self.text
@@ -625,11 +623,8 @@ class Layout:
                 following = stop if following == -1 else following + 1
                 pieces.append((text[begin:following], begin))
                 position = text.find(needle, following - 1, end)
-        if not pieces:
-            return None
         pieces.sort(key=lambda piece: piece[1])
-        self._pieces = [(block, self.line_of(begin)) for block, begin in pieces]
-        return "".join(block for block, _line in self._pieces), self._pieces[0][1]
+        return [(block, self.line_of(begin)) for block, begin in pieces]
 
 
 @functools.lru_cache(maxsize=16)

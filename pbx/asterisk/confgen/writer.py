@@ -17,6 +17,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from pbx.asterisk.confgen.parse import COMPANY_MARK, Layout
+from pbx.asterisk.confgen.parse import SHARED_MARK as SHARED_MARK  # generators write it (pjsip.py)
 from pbx.validators import CONTROL_RE, DIALABLE_RE, E164_RE
 
 HEADER = "; Generated from the database by `manage.py render_asterisk`. Do not edit: it is overwritten.\n"
@@ -138,8 +140,8 @@ def bool_value(value: bool) -> str:
 
 # Every company's part of a file starts with this line, so one company's part can be replaced
 # without rendering the others (confgen.render_update); shared objects follow the last company.
-TENANT_MARK = "\n; ==== company {} ====\n"
-SHARED_MARK = "\n; ==== shared ====\n"
+# parse.Layout finds the parts again (for render_update and for the incremental check and plan).
+TENANT_MARK = COMPANY_MARK + "{} ====\n"
 
 
 def compose(head: str, parts, tail: str) -> str:
@@ -149,21 +151,8 @@ def compose(head: str, parts, tail: str) -> str:
 
 def split_parts(text: str) -> tuple[str, dict[int, str], str]:
     """The inverse of :func:`compose`."""
-    shared = text.find(SHARED_MARK)
-    body, tail = (text, "") if shared == -1 else (text[:shared], text[shared:])
-    marker = "\n; ==== company "
-    first = body.find(marker)
-    if first == -1:
-        return body, {}, tail
-    parts: dict[int, str] = {}
-    position = first
-    while position != -1:
-        line_end = body.index("\n", position + 1)
-        tenant_id = int(body[position + len(marker):line_end].split(" ", 1)[0])
-        following = body.find(marker, line_end)
-        parts[tenant_id] = body[line_end + 1:following if following != -1 else len(body)]
-        position = following
-    return body[:first], parts, tail
+    found = Layout(text)
+    return found.head(), {tenant_id: found.part(tenant_id) for tenant_id in found.parts}, found.tail()
 
 
 def head_of(module, snapshot) -> str:
