@@ -545,6 +545,7 @@ class Layout:
         self._ends: list[int] | None = None
         self._known: list[int] = []  # positions whose line number is known (line_of)
         self._lines: list[int] = []
+        self._confined_ids: dict[int, bool] = {}
         position = text.find(COMPANY_MARK, 0, self.body_end)
         self.head_end = self.body_end if position == -1 else position
         while position != -1:
@@ -597,16 +598,31 @@ class Layout:
         """Each section called ``name`` as (its text, its first line), in file order.
 
         Where it looks: a company's own name (``t<id>-...``) in that company's part and the shared
-        head and tail, any other name in the head and tail (where the generators put shared
-        sections), and the whole file when that finds nothing or ``everywhere`` is asked for."""
+        head and tail (the whole file if some other company's part has a section of that company),
+        any other name in the head and tail (where the generators put shared sections), and the whole
+        file when that finds nothing or ``everywhere`` is asked for."""
         whole = [(0, len(self.text))]
         match = _OWN_NAME_RE.match(name)
+        if match and not self._confined(int(match.group(1))):
+            return self._find(name, whole)
         if everywhere and not match:
             return self._find(name, whole)
         regions = [(0, self.head_end), (self.body_end, len(self.text))]
         if match and int(match.group(1)) in self.parts:
             regions.insert(1, self.parts[int(match.group(1))])
         return self._find(name, regions) or self._find(name, whole)
+
+    def _confined(self, tenant_id: int) -> bool:
+        """Whether every ``t<id>-`` section of the company is in its own part or the shared head and tail:
+        only then is looking there alone complete. A few plain searches of the other companies' parts."""
+        confined = self._confined_ids.get(tenant_id)
+        if confined is None:
+            prefix = f"\n[t{tenant_id}-"
+            span = self.parts.get(tenant_id)
+            others = [(self.head_end, self.body_end)] if span is None else \
+                [(self.head_end, span[0]), (span[1], self.body_end)]
+            confined = self._confined_ids[tenant_id] = all(self.text.find(prefix, a, b) == -1 for a, b in others)
+        return confined
 
     def _find(self, name: str, regions: list[tuple[int, int]]) -> list[tuple[str, int]]:
         pieces: list[tuple[str, int]] = []
