@@ -260,3 +260,57 @@ def test_a_shutdown_ends_the_node_s_calls_as_incomplete(core):
     assert end.record.complete is False and end.record.result == "answered"
     assert of(events, d.NodeShutdown)[0].restart is True
     assert core.tracker.calls == {} and core.tracker.channels == {}
+
+
+def test_a_console_hold_is_read_from_its_music_channel(core):
+    """The snoop that plays a console hold's music names the holder (pbx.asterisk.hold): its music is the
+    hold, its hangup the resume, and its ChanSpyStart is no listen-in."""
+    from tests.bridge_fixtures import parse_event
+
+    # The captured call up to the answer, then a hold from Olle's phone (1002).
+    fresh = BridgeCore("default", core.resolver)
+    answered = events_of("b_call_1001_to_1002_answered_caller_hangup")
+    up_to = next(i for i, (_at, e) in enumerate(answered) if e.get("Event") == "BridgeEnter"
+                 and e.get("Channel", "").startswith("PJSIP/1001"))
+    for at, event in answered[: up_to + 1]:
+        fresh.process(event, at)
+    (call,) = fresh.tracker.calls.values()
+    olle = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1002"))
+    alice = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1001"))
+    music = f"hold-0-{olle.uniqueid}"
+    snoop = {"Channel": f"Snoop/{alice.uniqueid}-00000000", "Uniqueid": music, "Linkedid": music,
+             "ChannelState": "6", "ChannelStateDesc": "Up"}
+    spy = parse_event("Event: ChanSpyStart\r\nSpyerChannel: Snoop/x\r\nSpyerUniqueid: " + music
+                      + f"\r\nSpyeeChannel: {alice.name}\r\nSpyeeUniqueid: {alice.uniqueid}\r\n"
+                      + f"SpyeeLinkedid: {alice.linkedid}\r\n")
+    at = answered[up_to][0] + 1
+    out = [*fresh.process({"Event": "Newchannel", **snoop}, at), *fresh.process(spy, at)]
+    out += fresh.process({"Event": "MusicOnHoldStart", "Class": "default", **snoop}, at)
+    (held,) = of(out, d.CallHeld)
+    assert held.by.user_id == olle.party.user_id and not of(out, d.ListenInStarted)
+    assert call.state.value == "held" and olle.holding and olle.console_hold
+    out = fresh.process({"Event": "MusicOnHoldStop", **snoop}, at + 5)
+    out += fresh.process({"Event": "Hangup", "Cause": "16", **snoop}, at + 5)
+    assert len(of(out, d.CallResumed)) == 1 and call.state.value == "up" and not olle.holding
+    assert set(fresh.tracker.channels) == {olle.uniqueid, alice.uniqueid}  # the snoop was never a party
+
+
+def test_a_reconnect_finds_console_holds_in_the_listed_music_channels(core):
+    fresh = BridgeCore("default", core.resolver)
+    answered = events_of("b_call_1001_to_1002_answered_caller_hangup")
+    up_to = next(i for i, (_at, e) in enumerate(answered) if e.get("Event") == "BridgeEnter"
+                 and e.get("Channel", "").startswith("PJSIP/1001"))
+    for at, event in answered[: up_to + 1]:
+        fresh.process(event, at)
+    (call,) = fresh.tracker.calls.values()
+    olle = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1002"))
+    alice = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1001"))
+
+    def listed(uid, name):
+        return (d.ChannelInfo(name, uid, uid, "up", "", "", "", ""), "", 3)
+
+    live = [listed(olle.uniqueid, olle.name), listed(alice.uniqueid, alice.name)]
+    out = fresh.tracker.reconcile([*live, listed(f"hold-0-{olle.uniqueid}", f"Snoop/{alice.uniqueid}-0")], [], 100.0)
+    assert of(out, d.CallHeld) and olle.console_hold
+    out = fresh.tracker.reconcile(live, [], 101.0)  # the music went while the bridge was away
+    assert of(out, d.CallResumed) and not olle.holding

@@ -18,6 +18,7 @@ from django.core.cache import cache
 from pbx.actions import calls as call_actions
 from pbx.actions.errors import ActionRefused, CallGone
 from pbx.asterisk.ami import AmiClient
+from pbx.asterisk.ari import AriClient
 from pbx.asterisk.confgen import render_from_db
 from pbx.asterisk.confgen.parse import parse_dialplan_text
 from pbx.asterisk.errors import AsteriskError
@@ -102,7 +103,7 @@ async def pbx(worlds, default_node, pushed, test_connection):
     await sync_to_async(share)()
     fake = FakeAsterisk(time_scale=1.0)
     install(fake, *worlds)
-    await fake.start(ami_port=0, ari_port=None)
+    await fake.start(ami_port=0, ari_port=0)
     logged = []
 
     def client(node, node_bridge):
@@ -110,11 +111,17 @@ async def pbx(worlds, default_node, pushed, test_connection):
                          ping_interval=60.0, on_event=node_bridge.on_event, on_connect=node_bridge.on_connect,
                          on_disconnect=node_bridge.on_disconnect, reconnect_min=0.05, reconnect_max=0.2)
 
+    def ari_client(node, node_bridge):
+        return AriClient(f"http://127.0.0.1:{fake.ari.port}/ari", DEFAULT_USERNAME, DEFAULT_SECRET, node.ari_app,
+                         timeout=1.0, on_event=node_bridge.on_ari_event, on_connect=node_bridge.on_ari_connect,
+                         reconnect_min=0.05, reconnect_max=0.2)
+
     bridge = Bridge([default_node], state=live.live_state(), resolver=lambda: world_resolver(worlds),
-                    client_factory=client, threaded=False, persist=logged.append, astdb=_no_astdb)
+                    client_factory=client, ari_factory=ari_client, threaded=False, persist=logged.append,
+                    astdb=_no_astdb)
     await bridge.start()
     (_node, node_bridge), = bridge.nodes
-    await until(lambda: node_bridge.synced)
+    await until(lambda: node_bridge.synced and node_bridge.ari.connected)
     world = PBX(fake, bridge, worlds[0], logged)
     try:
         yield world
@@ -363,23 +370,71 @@ async def _gone(pbx, call_id) -> bool:
     return await pbx.call(call_id) is None
 
 
-async def test_hold_and_resume_silence_the_operators_own_line_both_ways(pbx, olle, pushed, test_connection):
+async def test_hold_silences_the_operators_line_and_plays_music_to_the_caller(pbx, olle, pushed, test_connection):
     call = await pbx.talking_with(olle)
     channel = pbx.leg(call, olle)["channel"]
     uniqueid = pbx.fake.state.channel_by_name(channel).uniqueid
+    caller = next(p for p in call["parties"] if p["role"] == "caller")
     before = len(test_connection.run_on_commit)
     result = await act(call_actions.do_hold_call, olle, call["id"])
     for _savepoints, publish, _robust in test_connection.run_on_commit[before:]:  # "commit"
         publish()
-    assert result["held"] is True
+    assert result["held"] is True and result["music"] is True
     mute = pbx.sent("MuteAudio")[-1]
     assert (mute.get("Channel"), mute.get("Direction"), mute.get("State")) == (channel, "all", "on")
     assert pbx.fake.muted[uniqueid] == {"in", "out"}
+    # The caller hears music: a snoop channel whispers into what the caller's channel hears.
+    music = pbx.fake.state.channels[f"hold-0-{uniqueid}"]
+    assert music.name.startswith(f"Snoop/{caller['uid']}-") and music.snooped == caller["uid"] and music.moh
     assert ([f"tenant-{pbx.t}"], {"type": "call.hold", "call_id": call["id"], "held": True, "user_id": olle.pk}) \
         in pushed
+    # The live call says so once Asterisk reported the music (and shows no listen-in for the snoop).
+    held = await pbx.wait_call(call["id"], lambda c: c["held"] and pbx.leg(c, olle)["holding"])
+    assert held["state"] == "held"
+    assert not [e for _groups, e in pushed if e["type"].startswith("listen_in.")]  # the snoop listens to nobody
+
     await act(call_actions.do_hold_call, olle, call["id"], hold=False)
     assert pbx.sent("MuteAudio")[-1].get("State") == "off" and pbx.fake.muted[uniqueid] == set()
+    assert f"hold-0-{uniqueid}" not in pbx.fake.state.channels
+    await pbx.wait_call(call["id"], lambda c: not c["held"] and c["state"] == "up")
     assert [r.action for r in await audit()] == ["call_hold", "call_resume"]
+
+
+async def test_the_music_stops_when_the_holder_hangs_up(pbx, olle, bob):
+    """A queue-like case where the held party stays: Bob's hangup alone ends the music channel at once."""
+    call = await pbx.talking_with(olle)
+    await act(call_actions.do_hold_call, olle, call["id"])
+    uid = pbx.leg(call, olle)["uid"]
+    await until(lambda: uid in pbx.bridge.nodes[0][1].hold_music)
+    pbx.fake.hangup(pbx.leg(call, olle)["channel"])
+    await until(lambda: not any(c.startswith("hold-") for c in pbx.fake.state.channels))
+    await until_async(lambda: _gone(pbx, call["id"]))
+    (record,) = pbx.logged
+    assert record.call_id == call["id"]
+
+
+async def test_hold_without_ari_still_holds_in_silence(pbx, olle):
+    call = await pbx.talking_with(olle)
+    await pbx.bridge.nodes[0][1].ari.stop()
+    result = await act(call_actions.do_hold_call, olle, call["id"])
+    assert result["held"] is True and result["music"] is False
+    assert pbx.sent("MuteAudio")[-1].get("State") == "on"
+    assert not any(c.startswith("hold-") for c in pbx.fake.state.channels)
+    assert [r.action for r in await audit()] == ["call_hold"]
+
+
+async def test_the_bridge_hangs_up_stale_music_and_sends_strays_back_after_an_ari_reconnect(pbx, olle):
+    call = await pbx.talking_with(olle)
+    caller = next(p for p in call["parties"] if p["role"] == "caller")
+    node_bridge = pbx.bridge.nodes[0][1]
+    ari = node_bridge.ari
+    # A music channel whose holder is long gone (the bridge was away when the holder hung up).
+    await ari.snoop(caller["uid"], spy="none", whisper="out", snoop_id="hold-0-1795400000.1")
+    connects = ari.connect_count
+    pbx.fake.ari.drop_websockets()
+    await until(lambda: ari.connect_count > connects and ari.connected)
+    await until(lambda: "hold-0-1795400000.1" not in pbx.fake.state.channels)
+    assert (await pbx.call(call["id"]))["state"] == "up"  # the call itself is untouched
 
 
 async def test_only_someone_on_the_call_can_hold_it(pbx, olle, bob):
@@ -543,6 +598,23 @@ async def test_the_bridge_runs_only_call_control_actions_whatever_a_message_asks
                                                          step(forbidden)]})
         assert reply["ok"] is False and "not allowed" in reply["error"]
     assert ami.sent == []  # refused as a whole: not even the allowed first step ran
+
+
+async def test_over_ari_the_bridge_only_plays_and_stops_hold_music():
+    from pbx.asterisk.control import ControlServer, ari_step, step
+
+    ami = StubAmi()
+    server = ControlServer(1, lambda: ami, layer=object())
+    hostile = [
+        {"ari": {"op": "hangup", "snoop": "hold-0-1795406452.6"}},  # not an operation we offer
+        ari_step("hold_music_stop", snoop="1795406452.7"),  # a real call's channel, not a hold's music
+        ari_step("hold_music", snoop="hold-0-../../applications"),  # a path in disguise
+        ari_step("hold_music", snoop="hold-0-1795406452.6"),  # to whom?
+    ]
+    for bad in hostile:
+        reply = await server.handle({"id": "x", "steps": [step({"Action": "Redirect", "Channel": "PJSIP/a"}), bad]})
+        assert reply["ok"] is False and reply["permanent"] is True, bad
+    assert ami.sent == []
 
 
 async def test_the_control_protocol_works_across_processes_over_redis():

@@ -28,7 +28,9 @@ complete / cancel    Hangup <actor's channel> (the transferer hanging up joins c
                      CancelAtxfer <actor's channel>
 hang up              Hangup of every party's channel (the first must exist, the rest may have gone
                      along)
-hold / resume        MuteAudio <actor's channel> Direction all on/off (see do_hold_call)
+hold / resume        MuteAudio <actor's channel> Direction all on/off, and music to each other party:
+                     ARI snoop on its channel (whisper out) hold-<n>-<actor's Uniqueid> + moh on
+                     the snoop / DELETE of the snoop (see do_hold_call, pbx/asterisk/hold.py)
 record               MixMonitor <the caller's channel> File t<T>/<date>/<call>-<time>.wav Options b;
                      pause/resume MixMonitorMute Direction both State 1/0; stop StopMixMonitor
 listen-in            Originate PJSIP/<actor's device> Application ChanSpy
@@ -52,7 +54,8 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from pbx.asterisk import control
-from pbx.asterisk.control import ControlError, step
+from pbx.asterisk import hold as hold_music
+from pbx.asterisk.control import ControlError, ari_step, step
 from pbx.events import send_event_on_commit
 from pbx.models import AuditLog, Conference, Device, Queue, QueueAgent, Tenant, User
 from pbx.validators import normalize_number, validate_e164
@@ -429,12 +432,15 @@ def do_hangup_call(actor: User, call_id: str) -> dict[str, Any]:
 
 
 def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, Any]:
-    """Put the call the actor is talking on on hold (or take it back): neither side hears the other.
+    """Put the call the actor is talking on on hold (or take it back): neither side hears the other, and the
+    waiting party hears music on hold.
 
     Asterisk 22 has no AMI hold, and ARI's hold works only on channels in a Stasis application, which the
-    generated dialplan sends no call into; so hold is ``MuteAudio`` of the actor's own channel, both ways.
-    The waiting party hears silence, not music (a phone's own hold key still gives music); the consoles
-    learn of it through a ``call.hold`` event.
+    generated dialplan sends no call into. So hold is ``MuteAudio`` of the actor's own channel, both ways,
+    plus music whispered to every other party through an ARI snoop channel (``pbx.asterisk.hold``). The
+    music is best effort: without the node's ARI connection the hold still holds, in silence, and the
+    answer says ``music: False``. The consoles learn of it at once through a ``call.hold`` event, and
+    the live call shows ``held`` once Asterisk reports the music (the bridge reads the snoop's events).
     """
     call = find_call(actor, call_id)
     leg = _own_leg(actor, call, _("You can only hold a call you are talking on."))
@@ -442,10 +448,19 @@ def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, A
         raise ActionRefused(_("That call is not connected yet."))
     steps = [step({"Action": "MuteAudio", "Channel": leg["channel"], "Direction": "all",
                    "State": "on" if hold else "off"})]
+    holder = leg.get("uid") or ""
+    held = [p for p in call.others(actor) if p.get("uid")] if holder else []
+    for index, party in enumerate(held):
+        music = hold_music.snoop_id(holder, index)
+        if hold:
+            steps.append(ari_step("hold_music", channel=party["uid"], snoop=music, optional=True))
+        else:
+            steps.append(ari_step("hold_music_stop", snoop=music, missing_ok=True, optional=True))
     event = {"type": "call.hold", "call_id": call.id, "held": hold, "user_id": actor.pk}
-    _carry_out(actor, call, call.tenant, "hold" if hold else "resume", steps, {"call_id": call.id, "held": hold},
-               event=event)
-    return {"ok": True, "action": "hold_call", "call_id": call.id, "held": hold}
+    results = _carry_out(actor, call, call.tenant, "hold" if hold else "resume", steps,
+                         {"call_id": call.id, "held": hold}, event=event)
+    music = bool(held) and not any(isinstance(r, dict) and r.get("error") for r in results[1:])
+    return {"ok": True, "action": "hold_call", "call_id": call.id, "held": hold, "music": music}
 
 
 def _may_record(actor: User, call: LiveCall) -> None:

@@ -10,7 +10,9 @@ the Channels layer to the bridge of the company's node and waits for the answer:
         "type": "pbx.control", "id": ...,  ───►   drops it if "deadline" has passed (the asker gave up)
         "reply_to": <reply channel>,              runs "steps" in order on the node's AmiClient
         "deadline": <epoch s>,                    (only the actions in ALLOWED_ACTIONS)
-        "steps": [{"ami": {...}, "missing_ok": bool}, ...]}
+        "steps": [{"ami": {...}, "missing_ok": bool}, (only the actions in ALLOWED_ACTIONS,
+                  {"ari": {"op": ...}, ...}, ...]}          or the ARI operations in ARI_OPERATIONS
+                                                           on the node's AriClient)
     receive(<reply channel>)               ◄───   send(reply_to, {"type": "pbx.control.reply", "id": ...,
                                                       "ok": true, "results": [...]}
                                                    or {"ok": false, "error": <Asterisk's message>,
@@ -26,7 +28,8 @@ the Channels layer to the bridge of the company's node and waits for the answer:
   so a command the asker gave up on is not carried out later.
 - Steps run one after the other; the first failing step stops the command. ``missing_ok`` makes a
   "no such channel" answer of that step count as done (hanging up the second leg of a call whose first
-  leg's hangup already took it along).
+  leg's hangup already took it along); ``optional`` makes any failure of that step a result
+  ``{"error": ...}`` instead (a hold's music: the hold itself has been done).
 """
 
 from __future__ import annotations
@@ -54,6 +57,12 @@ ALLOWED_ACTIONS = frozenset({
     "MixMonitorMute", "MuteAudio", "Originate", "Ping", "QueueAdd", "QueuePause", "QueuePenalty", "QueueRemove",
     "Redirect", "Status", "StopMixMonitor",
 })
+
+# What a web process may make the bridge do over ARI: only the console hold's music channel
+# (pbx/asterisk/hold.py), never a free REST path. "hold_music": snoop on the held party's channel with
+# spy=none whisper=out into the node's ARI application, named hold-<n>-<holder>, then music on it;
+# "hold_music_stop": hang that music channel up.
+ARI_OPERATIONS = frozenset({"hold_music", "hold_music_stop"})
 
 # Asterisk's answers when the channel an action names is gone (manager.c, app_mixmonitor.c, res_mutestream.c,
 # seen in r_error_responses): the call ended between the click and the action.
@@ -85,6 +94,13 @@ def step(action: Mapping[str, Any], *, missing_ok: bool = False) -> dict[str, An
     """One AMI action of a command."""
     return {"ami": {str(k): v if isinstance(v, list | tuple) else str(v) for k, v in action.items()},
             "missing_ok": missing_ok}
+
+
+def ari_step(op: str, *, missing_ok: bool = False, optional: bool = False, **args: str) -> dict[str, Any]:
+    """One ARI operation of a command (one of ARI_OPERATIONS). ``optional``: its failure does not fail the
+    command; its result is then ``{"error": <why>}``."""
+    return {"ari": {"op": op, **{k: str(v) for k, v in args.items()}}, "missing_ok": missing_ok,
+            "optional": optional}
 
 
 class ControlError(AsteriskError):
@@ -164,11 +180,12 @@ def _plain(result: Any) -> Any:
 class ControlServer:
     """Receives a node's commands and runs them on its AMI connection (started by ``service.Bridge``)."""
 
-    def __init__(self, node_id: int, ami: Callable[[], Any], *, layer=None, concurrency: int = 16,
-                 clock: Callable[[], float] = time.time):
+    def __init__(self, node_id: int, ami: Callable[[], Any], *, ari: Callable[[], Any] | None = None, layer=None,
+                 concurrency: int = 16, clock: Callable[[], float] = time.time):
         self.node_id = node_id
         self.channel = control_channel(node_id)
         self._ami = ami  # the node's AmiClient, looked up at each command (it is created after us)
+        self._ari = ari or (lambda: None)  # its AriClient, if the node has ARI
         self._layer = layer
         self._slots = asyncio.Semaphore(concurrency)
         self.clock = clock
@@ -242,22 +259,27 @@ class ControlServer:
         if not isinstance(steps, list) or not steps:
             return {**reply, "ok": False, "error": "empty command", "permanent": True, "done": 0}
         for index, item in enumerate(steps):
-            action = item.get("ami") if isinstance(item, Mapping) else None
-            if not isinstance(action, Mapping) or action.get("Action") not in ALLOWED_ACTIONS:
-                name = action.get("Action") if isinstance(action, Mapping) else None
-                return {**reply, "ok": False, "error": f"action {name!r} is not allowed here", "permanent": True,
-                        "step": index, "done": 0}
+            refusal = _refusal(item)
+            if refusal:
+                return {**reply, "ok": False, "error": refusal, "permanent": True, "step": index, "done": 0}
         ami = self._ami()
         if ami is None:
             return {**reply, "ok": False, "error": "the event bridge has no AMI connection", "done": 0}
         results: list[Any] = []
         for index, item in enumerate(steps):
             try:
-                results.append(_plain(await ami.action(dict(item["ami"]))))
+                if "ari" in item:
+                    results.append(await self._ari_operation(item["ari"]))
+                else:
+                    results.append(_plain(await ami.action(dict(item["ami"]))))
             except AsteriskError as exc:
                 gone = is_gone(exc.message)
                 if gone and item.get("missing_ok"):
                     results.append(None)
+                    continue
+                if item.get("optional"):
+                    log.warning("control %s: optional step %d failed: %s", self.node_id, index, exc.message)
+                    results.append({"error": exc.message})
                     continue
                 return {**reply, "ok": False, "error": exc.message, "permanent": exc.permanent, "gone": gone,
                         "step": index, "done": index}
@@ -265,11 +287,60 @@ class ControlServer:
                 return {**reply, "ok": False, "error": str(exc), "permanent": True, "step": index, "done": index}
         return {**reply, "ok": True, "results": results}
 
+    async def _ari_operation(self, op: Mapping[str, str]) -> None:
+        ari = self._ari()
+        if ari is None or not ari.connected:
+            # Without the event websocket the application is not registered: Asterisk would refuse the snoop.
+            raise AsteriskError("the event bridge has no ARI connection to this node")
+        from .ari import AriError
+
+        name, snoop = op["op"], op["snoop"]
+        try:
+            if name == "hold_music":
+                await ari.snoop(op["channel"], spy="none", whisper="out", snoop_id=snoop)
+                try:
+                    await ari.moh(snoop, True, op.get("moh_class") or None)
+                except AsteriskError:
+                    with contextlib.suppress(AsteriskError):
+                        await ari.hangup(snoop)  # nothing half-done: no silent snoop left behind
+                    raise
+            else:
+                await ari.hangup(snoop)
+        except AriError as exc:
+            if exc.status == 404:  # ARI's "Channel not found": the same words as AMI's gone channel
+                raise AsteriskError(f"No such channel: {exc.message}", permanent=True) from None
+            raise
+
+
+def _refusal(item: Any) -> str:
+    """Why a step may not run (empty when it may): the allow-lists above, and well-formed ARI arguments."""
+    from . import hold
+
+    if not isinstance(item, Mapping):
+        return "a step must be a mapping"
+    if "ari" in item:
+        op = item["ari"]
+        name = op.get("op") if isinstance(op, Mapping) else None
+        if name not in ARI_OPERATIONS:
+            return f"ARI operation {name!r} is not allowed here"
+        if not hold.is_hold_snoop(op.get("snoop")):
+            return "ARI operations here act on a hold's music channel only"
+        if name == "hold_music" and not isinstance(op.get("channel"), str):
+            return "which channel to play music to?"
+        return ""
+    action = item.get("ami")
+    if not isinstance(action, Mapping) or action.get("Action") not in ALLOWED_ACTIONS:
+        name = action.get("Action") if isinstance(action, Mapping) else None
+        return f"action {name!r} is not allowed here"
+    return ""
+
 
 __all__ = [
     "ALLOWED_ACTIONS",
+    "ARI_OPERATIONS",
     "ControlError",
     "ControlServer",
+    "ari_step",
     "arequest",
     "control_channel",
     "is_gone",

@@ -452,6 +452,12 @@ class FakeAriServer:
             w.emit(ev.call_event("Hold" if ch.held else "Unhold", ch))
         elif verb == "dtmf":
             w.dtmf(ch, req.query.get("dtmf", ""))
+        elif verb == "moh" and (req.method == "POST") != ch.moh:
+            ch.moh = req.method == "POST"
+            if ch.moh:
+                w.emit(ev.call_event("MusicOnHoldStart", ch, Class=req.query.get("mohClass") or "default"))
+            else:
+                w.emit(ev.call_event("MusicOnHoldStop", ch))
         return HttpResponse(204)
 
     def channel_continue(self, req, cid):
@@ -529,16 +535,38 @@ class FakeAriServer:
         return HttpResponse(204)
 
     def channel_snoop(self, req, cid):
-        target, err = self._control(cid)
-        if err:
-            return err
+        # Any channel may be snooped on (channels.json: 400 and 404 only, no 409): it need not be in Stasis.
+        target = self._channel(cid)
+        if target is None:
+            return _not_found("Channel")
+        # The checks in the order of ari_channels_handle_snoop_channel (res/ari/resource_channels.c).
+        directions = ("none", "both", "out", "in")
+        spy, whisper = req.query.get("spy") or "none", req.query.get("whisper") or "none"
+        if spy not in directions:
+            return _error(400, "Invalid direction specified for spy")
+        if whisper not in directions:
+            return _error(400, "Invalid direction specified for whisper")
+        if spy == "none" and whisper == "none":
+            return _error(400, "Direction must be specified for at least spy or whisper")
         app = req.query.get("app", "")
         if not app:
-            return _error(400, "Missing parameter app")
+            return _error(400, "Application name is required")
         w = self.world
+        snoop_id = req.query.get("snoopId") or None
+        if snoop_id and snoop_id in w.state.channels:
+            return _error(500, "Snoop channel could not be created")
         snoop = w.new_channel(w.state.new_snoop_name(target.uniqueid), context="default", exten="s", state=6,
-                              uniqueid=req.query.get("snoopId") or None, linkedid=None)
+                              uniqueid=snoop_id, linkedid=None)
         snoop.protocol_id = ""
+        snoop.snooped = target.uniqueid
+        # publish_chanspy_message(snoop, 1): the Snoop/ channel is the spyer (ari_bridge_snoop_continue)
+        w.spies[snoop.uniqueid] = (target.uniqueid, "")
+        w.emit(ev.event("ChanSpyStart", "call,all", ev.chan(snoop, "Spyer"), ev.chan(target, "Spyee")))
+        if app not in self.apps or self.apps[app].ws is None:
+            # res_stasis: "Stasis app '<app>' not registered"; the snoop thread hangs the channel up at once
+            # (the REST answer was already 200).
+            w.later(0, w.hangup, snoop)
+            return HttpResponse(200, w.ari_channel(snoop))
         args = [a for a in req.query.get("appArgs", "").split(",") if a]
         w.calls[snoop.uniqueid] = Call(caller=snoop, kind="stasis")
         snoop.stasis_app = app

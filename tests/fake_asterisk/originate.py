@@ -134,8 +134,6 @@ class OriginateMixin:
         name starts with the prefix; with option E it ends (ChanSpyStop, then the spyer hangs up) when that
         channel hangs up. Whisper (w) and barge (B) change only the audio, which the fake has none of."""
         prefix, _, options = data.partition(",")
-        if not hasattr(self, "spies"):
-            self.spies: dict[str, tuple[str, str]] = {}  # spyer uniqueid -> (spyee uniqueid, options)
         spyee = next((c for c in self.state.channels.values() if prefix and c is not spyer
                       and c.name.lower().startswith(prefix.lower()) and not c.name.startswith("Snoop/")), None)
         if spyee is None:
@@ -144,7 +142,7 @@ class OriginateMixin:
         self.emit(ev.event("ChanSpyStart", "call,all", ev.chan(spyer, "Spyer"), ev.chan(spyee, "Spyee")))
 
     def destroy_channel(self, ch: Channel, cause: int = 16, *, refresh: bool = True) -> None:
-        spies = getattr(self, "spies", {})
+        spies = self.spies
         if ch.uniqueid in spies:  # the listener hangs up
             spyee = self.state.channels.get(spies.pop(ch.uniqueid)[0])
             if spyee is not None:

@@ -118,6 +118,7 @@ class Channel:
     peer: str | None = None  # uniqueid of the other leg of a simple call
     local_peer: str | None = None  # the other half of a Local/...;1/;2 pair
     originate: object = None  # pending OriginateRequest while an originated leg rings
+    snooped: str | None = None  # a Snoop/ channel: the uniqueid of the channel it spies or whispers on
 
     @property
     def state_desc(self) -> str:

@@ -39,6 +39,7 @@ class World:
         self.ari_listeners: list[Callable[[str, dict], None]] = []
         self.history: list[Headers] = []
         self.hangup_request_hooks: list[Callable[[Channel], None]] = []
+        self.spies: dict[str, tuple[str, str]] = {}  # ChanSpy or Snoop/ channel → (spied-on uniqueid, options)
         self._tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------ fan-out
@@ -269,9 +270,12 @@ class World:
             ch.mixmonitor = None
         self.emit(ev.hangup(ch, cause))
         del self.state.channels[ch.uniqueid]
-        for other in self.state.channels.values():
+        for other in list(self.state.channels.values()):
             if other.peer == ch.uniqueid:
                 other.peer = None
+            if other.snooped == ch.uniqueid:
+                # The snoop's audiohooks went with the channel: the Snoop/ channel hangs up on its next read.
+                self.later(0.02, self.hangup, other)
         if refresh:
             self.refresh()
 

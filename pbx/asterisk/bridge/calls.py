@@ -26,6 +26,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 
+from pbx.asterisk import hold
 from pbx.asterisk.resolve import LOCAL, SNOOP, Resolver, local_base
 
 from . import domain as d
@@ -508,10 +509,12 @@ class CallTracker:
     # ------------------------------------------------------------------------------ hold, transfer
 
     def _hold_changed(self, fact: d.HoldChanged, out: Out) -> None:
-        chan = self._touch(fact.channel, fact.at, out)
+        # A console hold's music channel names only the holder's Uniqueid: nothing to refresh from it.
+        chan = self.channels.get(fact.channel.uniqueid) if fact.console else self._touch(fact.channel, fact.at, out)
         if chan is None or chan.holding == fact.held:
             return  # e.g. the Unhold Asterisk raises on the transferer just before a BlindTransfer
         chan.holding = fact.held
+        chan.console_hold = fact.held and fact.console
         call = self.calls[chan.call_id]
         if fact.held:
             call.held_by = chan.uniqueid
@@ -782,8 +785,20 @@ class CallTracker:
                 self._bridge_entered(d.BridgeEntered(since if not chan.answered else at, bridge, info), out)
             elif not bridge and chan.bridge is not None:
                 self._leave_bridge(chan, chan.bridge)
+        self._reconcile_holds(live, at, out)
         self._reconcile_queues(waiting, at, out)
         return out
+
+    def _reconcile_holds(self, live: list, at: float, out: Out) -> None:
+        """Console holds as the music channels still up say (pbx.asterisk.hold)."""
+        holders = {hold.holder_of(info.uniqueid) for info, _bridge, _age in live} - {None}
+        for chan in list(self.channels.values()):
+            if chan.console_hold and chan.uniqueid not in holders:
+                self._hold_changed(d.HoldChanged(at, d.ChannelInfo.only_id(chan.uniqueid), False, console=True), out)
+        for uid in holders:
+            chan = self.channels.get(uid)
+            if chan is not None and not chan.holding:
+                self._hold_changed(d.HoldChanged(at, d.ChannelInfo.only_id(uid), True, console=True), out)
 
     def _reconcile_queues(self, waiting: list, at: float, out: Out) -> None:
         still = {(info.uniqueid, queue) for info, queue, _pos, _wait in waiting}

@@ -59,6 +59,11 @@ class ChannelInfo:
     context: str
     exten: str
 
+    @classmethod
+    def only_id(cls, uniqueid: str) -> ChannelInfo:
+        """A channel known by its Uniqueid only (a console hold's music channel names its holder so)."""
+        return cls("", uniqueid, "", "", "", "", "", "")
+
 
 # --------------------------------------------------------------------------------------------
 # Facts: the call tracker's input
@@ -146,6 +151,7 @@ class LocalOptimized(Fact):
 class HoldChanged(Fact):
     channel: ChannelInfo
     held: bool
+    console: bool = False  # a console hold (music channel), not the phone's own hold key
 
 
 @dataclass(slots=True, frozen=True)

@@ -53,6 +53,7 @@ class Chan:
     dialled_by: str | None = None  # the dialling channel's uniqueid; "" when Originate/ARI dialled it
     local_peer: str | None = None  # the other half of a Local pair
     holding: bool = False  # this channel put the others on hold (Hold is raised on the holder)
+    console_hold: bool = False  # ... from the console (music channels, pbx.asterisk.hold), not the phone
     recording: bool = False
     answered: bool = False
     moved: bool = False  # a blind transfer sent it back to the dialplan: its next BridgeLeave is no redirect

@@ -156,6 +156,7 @@ def view(call: Call) -> dict:
 def _party_view(call: Call, chan: Chan) -> dict:
     return {
         "channel": chan.name,
+        "uid": chan.uniqueid,
         "role": "caller" if chan.uniqueid == call.caller_uid else "callee",
         "state": chan.state,
         "holding": chan.holding,

@@ -16,6 +16,18 @@ Per node (``NodeBridge``):
   a connection lost without it keeps the calls, and the resync after the reconnect decides.
 
 Batches and the resync hold one lock, so a resync never interleaves with a batch.
+
+Per node there is also one ARI event websocket (``AriClient`` of the node's ``ari_*`` settings). Its
+application is where a console hold's music channels live (``pbx.asterisk.hold``): Asterisk refuses a
+snoop into an application no websocket has registered. The generated dialplan sends no call into the
+application, so the ARI side is small:
+
+- after every websocket (re)connect, and at a FullyBooted: the channels Asterisk lists are checked; a hold's
+  music channel whose holder is gone is hung up, and any other channel sitting in our application (nobody
+  drives it) is sent back to its dialplan (``continue``);
+- ``StasisStart`` of a music channel is remembered (holder → music channels), so that the holder's AMI
+  Hangup hangs its music channels up at once (the held party's own hangup takes them along by itself);
+- any other ``StasisStart`` is a call nobody would drive: it goes back to its dialplan.
 """
 
 from __future__ import annotations
@@ -33,6 +45,7 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections
 
+from pbx.asterisk import hold
 from pbx.asterisk.errors import AsteriskError
 from pbx.asterisk.resolve import DatabaseLoader, Resolver
 
@@ -73,6 +86,9 @@ class NodeBridge:
         self._queue: asyncio.Queue = asyncio.Queue()
         self._lock = asyncio.Lock()
         self._consumer: asyncio.Task | None = None
+        self.ari = None  # the node's AriClient (service.Bridge sets it), or None without ARI
+        self.hold_music: dict[str, set[str]] = {}  # holder's Uniqueid → its hold's music channels
+        self._ari_tasks: set[asyncio.Task] = set()
 
     # ------------------------------------------------------------------------ the AMI client's callbacks
 
@@ -97,6 +113,76 @@ class NodeBridge:
         self.connected = False
         self.synced = False
 
+    # ------------------------------------------------------------------------ the ARI client's callbacks
+
+    def on_ari_event(self, event: dict) -> None:
+        kind = event.get("type")
+        if kind not in ("StasisStart", "StasisEnd"):
+            return
+        channel_id = str((event.get("channel") or {}).get("id") or "")
+        holder = hold.holder_of(channel_id)
+        if holder is None:
+            if kind == "StasisStart":
+                log.warning("%s: channel %s entered ARI application %s; sending it back to its dialplan",
+                            self.node, channel_id, event.get("application"))
+                self._ari_later("continue_in_dialplan", channel_id)
+            return
+        if kind == "StasisStart":
+            self.hold_music.setdefault(holder, set()).add(channel_id)
+        else:
+            music = self.hold_music.get(holder, set())
+            music.discard(channel_id)
+            if not music:
+                self.hold_music.pop(holder, None)
+
+    async def on_ari_connect(self) -> None:
+        await self.resynchronise_ari()
+
+    async def resynchronise_ari(self) -> None:
+        """Our ARI application as Asterisk has it now: stale music channels hung up, strays sent back."""
+        if self.ari is None:
+            return
+        try:
+            channels = await self.ari.list_channels()
+        except AsteriskError as exc:
+            log.warning("%s: could not list ARI channels: %s", self.node, exc.message)
+            return
+        alive = {str(c.get("id")) for c in channels}
+        music: dict[str, set[str]] = {}
+        for item in channels:
+            channel_id = str(item.get("id"))
+            holder = hold.holder_of(channel_id)
+            if holder is not None:
+                if holder in alive:
+                    music.setdefault(holder, set()).add(channel_id)
+                else:
+                    self._ari_later("hangup", channel_id)
+            elif _in_application(item, self.ari.app):
+                self._ari_later("continue_in_dialplan", channel_id)
+        self.hold_music = music
+
+    def _holders_gone(self, batch: Iterable[tuple[Any, float]]) -> None:
+        """A holder hung up: its music channels go too (the held party may be staying, e.g. for a queue)."""
+        for raw, _at in batch:
+            if raw.get("Event") == "Hangup":
+                for channel_id in self.hold_music.pop(raw.get("Uniqueid"), ()):
+                    self._ari_later("hangup", channel_id)
+
+    def _ari_later(self, verb: str, channel_id: str) -> None:
+        if self.ari is None:
+            return
+
+        async def run() -> None:
+            try:
+                await getattr(self.ari, verb)(channel_id)
+            except AsteriskError as exc:
+                if not exc.permanent:
+                    log.warning("%s: ARI %s %s: %s", self.node, verb, channel_id, exc.message)
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._ari_tasks.add(task)
+        task.add_done_callback(self._ari_tasks.discard)
+
     # ------------------------------------------------------------------------ running
 
     def start(self) -> None:
@@ -105,6 +191,8 @@ class NodeBridge:
 
     async def stop(self, timeout: float = 5.0) -> None:
         """Handle what is queued (within ``timeout``), then stop."""
+        for task in list(self._ari_tasks):
+            task.cancel()
         if self._consumer is None:
             return
         self._queue.put_nowait(None)
@@ -140,6 +228,8 @@ class NodeBridge:
     async def handle(self, batch: list[tuple[Any, float]]) -> list[d.Event]:
         """Run raw events ``(headers, arrival time)`` through the pipeline and all its effects."""
         booted_anyway = False
+        if self.hold_music:
+            self._holders_gone(batch)
         async with self._lock:
             events = await self._run(self._process, batch)
             try:
@@ -161,6 +251,8 @@ class NodeBridge:
             # A FullyBooted that no on_connect preceded (replays, or an AMI client without the hook), or
             # a live state that missed events.
             events = [*events, *await self.resynchronise()]
+        if any(isinstance(e, d.NodeBooted) for e in events):
+            await self.resynchronise_ari()
         return events
 
     def _process(self, batch: Iterable[tuple[Any, float]]) -> list[d.Event]:
@@ -262,6 +354,22 @@ def _astdb_rewrite() -> Callable | None:
     return getattr(importlib.import_module("pbx.asterisk.astdb_sync"), "rewrite_all", None)
 
 
+def _in_application(channel: dict, app: str) -> bool:
+    dialplan = channel.get("dialplan") or {}
+    return dialplan.get("app_name") == "Stasis" and str(dialplan.get("app_data", "")).split(",")[0] == app
+
+
+def ari_client_for(node, bridge: NodeBridge):
+    """The node's ARI client, or None when the node has no ARI (no URL or no password)."""
+    if not getattr(node, "ari_url", "") or not getattr(node, "ari_password", ""):
+        log.warning("node %s has no ARI password: console holds will be silent (no music)", node.name)
+        return None
+    from pbx.asterisk.ari import AriClient
+
+    return AriClient(node.ari_url, node.ari_username, node.ari_password, node.ari_app, timeout=5.0,
+                     on_event=bridge.on_ari_event, on_connect=bridge.on_ari_connect, name=f"ari-{node.name}")
+
+
 def ami_client_for(node, bridge: NodeBridge):
     from pbx.asterisk.ami import AmiClient
 
@@ -274,9 +382,11 @@ class Bridge:
     """Every node's NodeBridge, started and stopped together."""
 
     def __init__(self, nodes: Iterable, *, state: LiveState, resolver: Callable[[], Resolver] | None = None,
-                 client_factory: Callable = ami_client_for, control: bool = True, **options):
+                 client_factory: Callable = ami_client_for, ari_factory: Callable | None = ari_client_for,
+                 control: bool = True, **options):
         self.state = state
         self.client_factory = client_factory
+        self.ari_factory = ari_factory
         self.control = control  # take call control commands for the nodes (pbx/asterisk/control.py)
         self.controls: list = []
         self.nodes: list[tuple[Any, NodeBridge]] = []
@@ -287,21 +397,26 @@ class Bridge:
     async def start(self) -> None:
         for node, bridge in self.nodes:
             bridge.ami = self.client_factory(node, bridge)
+            bridge.ari = self.ari_factory(node, bridge) if self.ari_factory is not None else None
             bridge.start()
             await bridge.ami.start()
+            if bridge.ari is not None:
+                await bridge.ari.start()
             log.info("event bridge: following node %s (%s:%s)", node.name, node.ami_host, node.ami_port)
             if self.control and getattr(node, "pk", None) is not None:
-                # Web processes have their call control carried out on this node's connection.
+                # Web processes have their call control carried out on this node's connections.
                 from pbx.asterisk.control import ControlServer
 
-                self.controls.append(await ControlServer(node.pk, lambda bridge=bridge: bridge.ami).start())
+                server = ControlServer(node.pk, lambda bridge=bridge: bridge.ami, ari=lambda bridge=bridge: bridge.ari)
+                self.controls.append(await server.start())
 
     async def stop(self) -> None:
         for server in self.controls:
             await server.stop()
         self.controls = []
         for _node, bridge in self.nodes:
-            if bridge.ami is not None:
-                with contextlib.suppress(Exception):
-                    await bridge.ami.stop()
+            for client in (bridge.ari, bridge.ami):
+                if client is not None:
+                    with contextlib.suppress(Exception):
+                        await client.stop()
             await bridge.stop()

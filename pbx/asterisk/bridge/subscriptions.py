@@ -9,7 +9,9 @@ sometimes before and sometimes after its Hangup), ``HangupRequest``/``SoftHangup
 that follows carries the cause), ``DialState`` (ringing is already known from DialBegin/Newstate),
 ``NewConnectedLine`` (parties are known from the channels themselves), ``BridgeCreate``/``BridgeDestroy``
 (bridges are known from their members), ``MusicOnHoldStart/Stop`` (Hold/Unhold say who holds; music
-also plays while callers wait in a queue) and ``PresenceStatus`` (it repeats PresenceStateChange per hint).
+also plays while callers wait in a queue) except on a console hold's music channel (``pbx.asterisk.hold``:
+its Uniqueid names the holder, so its music starting or stopping, or its Hangup, is the holder's hold or
+resume) and ``PresenceStatus`` (it repeats PresenceStateChange per hint).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from pbx.asterisk import hold
 from pbx.asterisk.resolve import Resolver
 
 from . import domain as d
@@ -90,7 +93,12 @@ def on_rename(raw: Raw, at: float, r: Resolver):
 
 def on_hangup(raw: Raw, at: float, r: Resolver):
     ch = channel(raw)
-    return d.ChannelHungUp(at, ch, number(raw, "Cause"), text(raw, "Cause-txt")) if ch else None
+    if ch is None:
+        return None
+    holder = hold.holder_of(ch.uniqueid)
+    if holder is not None:  # a console hold's music channel went: the holder no longer holds
+        return d.HoldChanged(at, d.ChannelInfo.only_id(holder), False, console=True)
+    return d.ChannelHungUp(at, ch, number(raw, "Cause"), text(raw, "Cause-txt"))
 
 
 def on_dial_begin(raw: Raw, at: float, r: Resolver):
@@ -126,6 +134,16 @@ def _local_optimization(finished: bool) -> Parser:
     def parse(raw: Raw, at: float, r: Resolver):
         one, two = channel(raw, "LocalOne"), channel(raw, "LocalTwo")
         return d.LocalOptimized(at, one, two, finished) if one and two else None
+
+    return parse
+
+
+def _console_music(held: bool) -> Parser:
+    """MusicOnHoldStart/Stop: only a console hold's music channel says something (who holds)."""
+
+    def parse(raw: Raw, at: float, r: Resolver):
+        holder = hold.holder_of(raw.get("Uniqueid"))
+        return d.HoldChanged(at, d.ChannelInfo.only_id(holder), held, console=True) if holder else None
 
     return parse
 
@@ -281,7 +299,9 @@ def _recording(what: str) -> Parser:
 def _spy(started: bool) -> Parser:
     def parse(raw: Raw, at: float, r: Resolver):
         spyer, spyee = channel(raw, "Spyer"), channel(raw, "Spyee")
-        return d.SpyChanged(at, spyer, spyee, started) if spyer and spyee else None
+        if spyer is None or spyee is None or hold.is_hold_snoop(spyer.uniqueid):
+            return None  # a console hold's music channel whispers, nobody listens
+        return d.SpyChanged(at, spyer, spyee, started)
 
     return parse
 
@@ -344,6 +364,8 @@ SUBSCRIPTIONS: dict[str, Parser] = {
     "LocalOptimizationEnd": _local_optimization(True),
     "Hold": _hold(True),
     "Unhold": _hold(False),
+    "MusicOnHoldStart": _console_music(True),
+    "MusicOnHoldStop": _console_music(False),
     "BlindTransfer": on_blind_transfer,
     "AttendedTransfer": on_attended_transfer,
     # queues
