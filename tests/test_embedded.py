@@ -102,6 +102,8 @@ async def test_one_loop_serves_the_pages_and_the_simulated_callers_reach_the_liv
         assert {a["queue"] for q in snapshot["queues"] for a in q["agents"]} <= queues  # its agents are logged in
         other = await live_state().snapshot(exempel.tenant.pk)
         assert other["calls"] == [] and other["waiting"] == []  # Exempel AB's phones exist, quietly
+        (_node, node_bridge), = embedded.bridge.nodes
+        assert node_bridge.ari.connected  # the simulated PBX's ARI too: holds play music there as well
     finally:
         await embedded.stop()
         await sync_to_async(connections.close_all)()
