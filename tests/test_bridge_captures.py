@@ -268,22 +268,13 @@ def test_a_console_hold_is_read_from_its_music_channel(core):
     from tests.bridge_fixtures import parse_event
 
     # The captured call up to the answer, then a hold from Olle's phone (1002).
-    fresh = BridgeCore("default", core.resolver)
-    answered = events_of("b_call_1001_to_1002_answered_caller_hangup")
-    up_to = next(i for i, (_at, e) in enumerate(answered) if e.get("Event") == "BridgeEnter"
-                 and e.get("Channel", "").startswith("PJSIP/1001"))
-    for at, event in answered[: up_to + 1]:
-        fresh.process(event, at)
-    (call,) = fresh.tracker.calls.values()
-    olle = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1002"))
-    alice = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1001"))
+    fresh, call, olle, alice, at = _answered_call(core)
     music = f"hold-0-{olle.uniqueid}"
     snoop = {"Channel": f"Snoop/{alice.uniqueid}-00000000", "Uniqueid": music, "Linkedid": music,
              "ChannelState": "6", "ChannelStateDesc": "Up"}
     spy = parse_event("Event: ChanSpyStart\r\nSpyerChannel: Snoop/x\r\nSpyerUniqueid: " + music
                       + f"\r\nSpyeeChannel: {alice.name}\r\nSpyeeUniqueid: {alice.uniqueid}\r\n"
                       + f"SpyeeLinkedid: {alice.linkedid}\r\n")
-    at = answered[up_to][0] + 1
     out = [*fresh.process({"Event": "Newchannel", **snoop}, at), *fresh.process(spy, at)]
     out += fresh.process({"Event": "MusicOnHoldStart", "Class": "default", **snoop}, at)
     (held,) = of(out, d.CallHeld)
@@ -295,7 +286,8 @@ def test_a_console_hold_is_read_from_its_music_channel(core):
     assert set(fresh.tracker.channels) == {olle.uniqueid, alice.uniqueid}  # the snoop was never a party
 
 
-def test_a_reconnect_finds_console_holds_in_the_listed_music_channels(core):
+def _answered_call(core):
+    """Capture b up to Alice (1001) and Olle (1002) talking: (core, call, Olle's channel, Alice's, a time after)."""
     fresh = BridgeCore("default", core.resolver)
     answered = events_of("b_call_1001_to_1002_answered_caller_hangup")
     up_to = next(i for i, (_at, e) in enumerate(answered) if e.get("Event") == "BridgeEnter"
@@ -305,6 +297,11 @@ def test_a_reconnect_finds_console_holds_in_the_listed_music_channels(core):
     (call,) = fresh.tracker.calls.values()
     olle = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1002"))
     alice = next(c for c in call.channels.values() if c.name.startswith("PJSIP/1001"))
+    return fresh, call, olle, alice, answered[up_to][0] + 1
+
+
+def test_a_reconnect_finds_console_holds_in_the_listed_music_channels(core):
+    fresh, call, olle, alice, _at = _answered_call(core)
 
     def listed(uid, name):
         return (d.ChannelInfo(name, uid, uid, "up", "", "", "", ""), "", 3)
