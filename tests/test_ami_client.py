@@ -168,18 +168,16 @@ async def test_events_wait_for_on_connect(fake):
     assert order.index("connect-end") < order.index("UserEvent")
 
 
-async def test_utf8_split_across_reads(fake):
-    got = []
-    c = AmiClient("127.0.0.1", 1, "u", "s", on_event=got.append)
-    reader = asyncio.StreamReader()
+async def test_utf8_split_across_reads(fake, client):
+    """Bytes fed to the live connection's protocol in two reads, cut inside a two-byte character."""
+    rec = client.recorder
     data = "Event: Newchannel\r\nCallerIDName: Åsa Öberg\r\n\r\n".encode()
-    cut = data.index("Å".encode()) + 1  # in the middle of a two-byte character
-    reader.feed_data(data[:cut])
-    reader.feed_data(data[cut:])
-    reader.feed_eof()
-    with pytest.raises(EOFError):
-        await c._read_loop(reader)
-    assert c._events.get_nowait()["CallerIDName"] == "Åsa Öberg"
+    cut = data.index("Å".encode()) + 1
+    protocol = client._manager.protocol
+    protocol.data_received(data[:cut])
+    protocol.data_received(data[cut:])
+    await rec.until(lambda: any(e.event == "Newchannel" for e in rec.events))
+    assert [e["CallerIDName"] for e in rec.events if e.event == "Newchannel"] == ["Åsa Öberg"]
 
 
 # ---------------------------------------------------------------------- survival

@@ -1,30 +1,54 @@
-"""Asyncio client for the Asterisk Manager Interface (AMI), Asterisk 22.
+"""Asyncio client for the Asterisk Manager Interface (AMI), Asterisk 22: panoramisk 1.4, wrapped.
 
-Why the AMI framing is written here on asyncio streams instead of wrapping panoramisk 1.4
--------------------------------------------------------------------------------------------
-panoramisk stays in requirements.txt, but wrapping it could not be made correct.  Against the protocol-level
-fake (tests/fake_asterisk, built from real Asterisk 22 captures) panoramisk 1.4:
+What panoramisk does
+--------------------
+* ``panoramisk.Manager.connection_made`` wires a new connection's protocol and sends the ``Login`` action;
+  its ``login`` callback records ``authenticated``; ``register_event`` / ``dispatch`` route events (we register
+  one ``*`` handler).
+* ``panoramisk.ami_protocol.AMIProtocol.send`` writes an action and files it by ``ActionID``;
+  ``handle_message`` correlates every reply and list item with its action, hands other events to ``dispatch``,
+  and closes the connection on a ``Shutdown`` event.
+* ``panoramisk.actions.Action`` generates the ActionIDs and collects a reply or a list reply into one future
+  (``add_message``); ``panoramisk.message.Message`` is the case-insensitive message type that code reads.
 
-* never resolves ``QueueAdd`` ("Added interface to queue" is guessed to be a list response);
-* raises ``KeyError: 'async'`` inside ``data_received`` for *every* "... successfully queued" reply without
-  an ``Async`` key - not only Originate (issue #90) but also ``Atxfer`` / ``CancelAtxfer`` - which kills the
-  connection;
-* silently re-sends actions that were pending when the connection dropped, after the next FullyBooted (a
-  second Originate = a second call), and decodes every TCP chunk on its own with ``errors="ignore"``, so a
-  UTF-8 caller name split across two reads loses characters;
-* reconnects on its own fixed-interval loop that ``close()`` cannot stop, resolves ``connect()`` before the
-  login, hangs forever on an action sent while disconnected, and never notices a hung Asterisk.
+What this module adds, gap by gap of panoramisk 1.4 (tests/test_ami_panoramisk.py runs each test against this
+client and, where it must fail, against a plain ``Manager``):
 
-The framing itself is small (header blocks ended by a blank line, ``ActionID`` correlation, ``EventList``
-lists), so this module owns it and gets, by construction:
-
-* every action bounded by ``timeout`` -> :class:`AsteriskError` (also on ``Response: Error``, carrying the
-  Asterisk ``Message``; ``permanent=True`` for an error reply, False for timeouts/disconnects);
-* list actions (``EventList: start``) collected until their ``...Complete`` event;
-* ``Async: true`` always sent on Originate; header values checked for CR/LF (no AMI header injection);
-* a ping watchdog that aborts a hung connection, our own reconnect loop with exponential backoff and jitter,
-  a stop flag that really stops it, ``on_connect`` awaited after every successful login (and FullyBooted),
-  ``on_disconnect`` after every lost session, and a clear error for a wrong secret.
+* ``connect()`` returns when TCP is up, before the login, and a wrong secret only leaves
+  ``authenticated=False``: ``AmiClient`` opens the connection itself (``_Manager.open``), awaits panoramisk's
+  Login future and its ``authenticated`` verdict (and FullyBooted) before it reports ``connected`` and runs
+  ``on_connect``; a refused Login is a permanent :class:`AsteriskError` ("wrong username or secret?").
+* it reconnects by itself every ``reconnect_timeout`` seconds and ``close()`` cannot stop that:
+  ``_Manager.connection_lost`` only reports the loss, ``Manager.connect`` is disabled; ``AmiClient`` runs the
+  only reconnect loop (exponential backoff with jitter) and ``stop()`` sets the flag that ends it.
+* actions pending when the connection drops are re-sent after the next FullyBooted (a second Originate is a
+  second call): ``_Protocol.close`` fails each of them with ``AsteriskError(permanent=False)`` instead of
+  queueing it, the FullyBooted hook that re-sends is unregistered and ``send_awaiting_actions`` sends nothing.
+* an action sent while disconnected, or to a hung Asterisk, never resolves: every action runs under
+  ``asyncio.wait_for(timeout)`` (``AsteriskError(permanent=False)``), is refused when not logged in, and its
+  entry is removed from panoramisk's table afterwards; ``Response: Error`` raises ``AsteriskError(permanent=True)``
+  carrying Asterisk's ``Message`` (and ``Output``).
+* a hung Asterisk (socket open, no answers) goes unnoticed (its pinger never reads the Pong):
+  ``_Manager.ping`` is off; our watchdog sends ``Ping`` every ``ping_interval``, and without an answer
+  within ``ping_timeout`` aborts ``protocol.transport`` so that our loop reconnects.
+* ``Action.multi`` guesses list replies from the message text: QueueAdd ("Added interface to queue") never
+  resolves, and every "... successfully queued" reply without an ``Async`` key in the action (Originate,
+  Atxfer, CancelAtxfer) raises ``KeyError: 'async'`` inside ``data_received``, which kills the connection:
+  ``_Action`` decides list vs. single by the first reply's ``EventList: start`` and ends a list at
+  ``EventList: Complete``; ``_Protocol`` also never lets one message's exception out of ``data_received``.
+* ``data_received`` decodes each TCP chunk on its own with ``errors="ignore"`` (a UTF-8 character split
+  across two reads is lost), and ``Message.from_line`` drops a last header with an empty value (``Value:`` of a
+  VarSet) and lines not written ``Key: value``: ``_Protocol.data_received`` decodes with an incremental UTF-8
+  decoder, frames on blank lines (CRLF or LF) and parses every header exactly (order, repeats, empty values;
+  about twice as fast as ``from_line``) into ``_Message``, the ``Message`` subclass panoramisk's correlation and
+  dispatch read; callers get :class:`AmiMessage`.
+* an Originate without ``Async`` is the ``KeyError`` above (panoramisk issue #90), and a synchronous one holds
+  the AMI session until the call is answered: ``Async: true`` is always sent, whatever the caller passed.
+* ``Action.__str__`` writes names and values as they are (a CR/LF in a value injects AMI headers):
+  ``_Action`` refuses CR/LF anywhere and ``:`` in names (``ValueError``), the Login's username/secret included.
+* ``dispatch`` runs coroutine callbacks as loose tasks (their order is not kept) and knows nothing of a resync:
+  our one ``*`` handler queues each event, and one task hands them to ``on_event`` in wire order, after a
+  (re)connect only once ``on_connect`` has finished (the resync sees the state before the events after it).
 
 Usage::
 
@@ -40,17 +64,22 @@ from __future__ import annotations
 import asyncio
 import codecs
 import contextlib
-import itertools
 import logging
 import random
-import uuid
+import re
 from collections.abc import Mapping
 from typing import Any
+
+from panoramisk.actions import Action
+from panoramisk.ami_protocol import AMIProtocol
+from panoramisk.manager import Manager
+from panoramisk.message import Message
 
 from .errors import AsteriskError, Callback, call_safely
 
 log = logging.getLogger(__name__)
 
+BANNER = "Asterisk Call Manager/"
 
 
 class AmiMessage(dict):
@@ -58,10 +87,11 @@ class AmiMessage(dict):
     ordered ``headers`` list; ``getall(name)`` returns every value of a repeated header (Output, Variable)."""
 
     def __init__(self, headers: list[tuple[str, str]]):
-        super().__init__()
+        super().__init__(headers)  # keys in order of first appearance, but the last value
         self.headers = headers
-        for key, value in headers:
-            self.setdefault(key, value)
+        if len(self) != len(headers):  # a repeated header: its first value wins
+            for key, value in reversed(headers):
+                self[key] = value
 
     def getall(self, name: str) -> list[str]:
         return [v for k, v in self.headers if k == name]
@@ -75,25 +105,239 @@ class AmiMessage(dict):
         return self.get("Response")
 
 
-def encode_action(action: Mapping[str, Any]) -> bytes:
+# ---------------------------------------------------------------------------------------------- panoramisk parts
+def _check_header(key: Any, value: Any) -> None:
+    name = str(key)
+    if ":" in name or "\r" in name or "\n" in name:
+        raise ValueError(f"AMI header {key!r} contains a line break or colon")
+    for item in value if isinstance(value, list | tuple) else (value,):
+        text = "" if item is None else str(item)
+        if "\r" in text or "\n" in text:
+            raise ValueError(f"AMI header {key!r} contains a line break or colon")
+
+
+def _encode(items) -> str:
     lines = []
+    for key, value in items:
+        for item in value if isinstance(value, list | tuple) else (value,):
+            lines.append(f"{key}: {'' if item is None else item}\r\n")
+    return "".join(lines) + "\r\n"
+
+
+def encode_action(action: Mapping[str, Any]) -> bytes:
+    """The wire form of an action, as it is sent (headers in the caller's order); ValueError on CR/LF."""
     for key, value in action.items():
-        values = value if isinstance(value, list | tuple) else [value]
-        for item in values:
-            text = "" if item is None else str(item)
-            if any(c in str(key) + text for c in "\r\n") or ":" in str(key):
-                raise ValueError(f"AMI header {key!r} contains a line break or colon")
-            lines.append(f"{key}: {text}\r\n")
-    return ("".join(lines) + "\r\n").encode()
+        _check_header(key, value)
+    return _encode(action.items()).encode()
 
 
-class _Pending:
-    def __init__(self, future: asyncio.Future):
-        self.future = future
-        self.response: AmiMessage | None = None
-        self.items: list[AmiMessage] = []
+def _first(message: Message, name: str) -> str:
+    value = message.get(name, "")
+    return value[0] if isinstance(value, list) else value
 
 
+class _Action(Action):
+    """panoramisk's Action (ActionID, future, reply collection) with the list decision made by ``EventList``
+    (never by the reply's text, never reading an ``Async`` key) and header values checked for CR/LF."""
+
+    def __init__(self, action: Mapping[str, Any]):
+        for key, value in action.items():
+            _check_header(key, value)
+        super().__init__(action)
+
+    def __str__(self) -> str:
+        return _encode(self.items())  # the caller's order (Action first), not sorted
+
+    @property
+    def multi(self) -> bool:
+        return _first(self.responses[0], "EventList").lower() == "start"
+
+    @property
+    def completed(self) -> bool:
+        if not self.multi:
+            return True
+        return len(self.responses) > 1 and _first(self.responses[-1], "EventList").lower() == "complete"
+
+
+class _Message(Message):
+    """panoramisk's Message (what its correlation and dispatch read), built from exactly parsed headers; keeps
+    them in ``headers`` for :class:`AmiMessage`."""
+
+    def __init__(self, headers: list[tuple[str, str]]):  # fills the store itself (no second parse)
+        self.headers = headers
+        self.manager = None
+        store = {key.lower(): (key, value) for key, value in headers}
+        if len(store) != len(headers):  # repeated headers become lists, as panoramisk makes them
+            store = {}
+            for key, value in headers:
+                lower = key.lower()
+                if lower in store:
+                    first, old = store[lower]
+                    store[lower] = (first, [*old, value] if isinstance(old, list) else [old, value])
+                else:
+                    store[lower] = (key, value)
+        self._store = store
+
+    def ami(self) -> AmiMessage:
+        return AmiMessage(self.headers)
+
+
+_HEADER = re.compile(r"^([^:\n]*):[ ]?([^\n]*)", re.M)
+
+
+def _parse(block: str) -> list[tuple[str, str]]:
+    """The headers of one message (lines separated by LF, no blank line): ``Key: value`` loses the one blank
+    Asterisk writes after the colon; a line without a colon is kept as ``(line, "")``."""
+    headers = _HEADER.findall(block)
+    if len(headers) == block.count("\n") + 1:  # every line a header: the common case, done in C
+        return headers
+    headers = []
+    for line in block.split("\n"):
+        key, sep, value = line.partition(":")
+        if sep:
+            headers.append((key, value[1:] if value.startswith(" ") else value))
+        elif line:
+            headers.append((line, ""))
+    return headers
+
+
+def _describe(exc: Any) -> str:
+    if exc is None:
+        return "closed by Asterisk"
+    if isinstance(exc, Message):
+        return f"Asterisk sent {exc.get('Event', 'Shutdown')}"
+    return str(exc) or type(exc).__name__
+
+
+class _Protocol(AMIProtocol):
+    """panoramisk's AMIProtocol with its reading replaced (incremental UTF-8 decoding, exact parsing), one bad
+    message unable to kill the connection, and pending actions failed instead of queued again on close."""
+
+    def __init__(self, manager: _Manager):
+        super().__init__()
+        self._manager = manager
+
+    def connection_made(self, transport):
+        super().connection_made(transport)
+        self.factory = self._manager  # from the start: a reset before the login still reaches the manager
+        self.log = log
+        self.lost_reason: str | None = None
+        self._decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        self._buffer = ""
+
+    def data_received(self, data: bytes) -> None:
+        text = self._buffer + self._decoder.decode(data)
+        if self.version is None:  # the banner line comes first, without a blank line after it
+            line, sep, rest = text.partition("\n")
+            if not sep:
+                self._buffer = text
+                return
+            line = line.rstrip("\r")
+            if not line.startswith(BANNER):
+                self.lost_reason = f"not an AMI server (banner {line[:40]!r})"
+                self.transport.abort()
+                return
+            self.version = line[len(BANNER):].strip()
+            text = rest
+        blocks = text.replace("\r\n", "\n").split("\n\n")
+        self._buffer = blocks.pop()  # an unfinished message (a trailing CR is joined with its LF next time)
+        for block in blocks:
+            block = block.lstrip("\n")
+            if not block:
+                continue
+            message = _Message(_parse(block))
+            if "event" not in message._store and "response" not in message._store:
+                continue
+            try:
+                self.handle_message(message)
+            except Exception:
+                log.exception("AMI message not handled: %r", block[:200])
+
+    def connection_lost(self, exc):
+        if self.lost_reason is None:
+            self.lost_reason = _describe(exc)
+        super().connection_lost(exc)  # close(), then the manager's connection_lost
+
+    def close(self, reason: str | None = None):
+        """Fail every pending action (never queue it for a resend), then close the transport."""
+        reason = reason or self.lost_reason or "connection closed"
+        pending = {id(action): action for action in self.responses.values()}
+        self.responses.clear()
+        for action in pending.values():
+            if not action.future.done():
+                action.future.set_exception(AsteriskError(f"AMI connection lost ({reason})"))
+        if not self.closed:
+            try:
+                self.transport.close()
+            finally:
+                self.closed = True
+
+
+class _Manager(Manager):
+    """panoramisk's Manager without its own reconnects, pinger and resends: the client owns those."""
+
+    def __init__(self, client: AmiClient, **config):
+        super().__init__(protocol_factory=lambda: _Protocol(self), log=log, **config)
+        self.client = client
+        self.callbacks.clear()  # its FullyBooted -> send_awaiting_actions (the resend): gone
+        self.patterns.clear()
+
+    async def open(self, timeout: float) -> asyncio.Future:
+        """Connect once (no retry) and let panoramisk send the Login; returns the Login's future."""
+        self.loop = asyncio.get_running_loop()
+        transport, protocol = await asyncio.wait_for(self.loop.create_connection(
+            self.config["protocol_factory"], self.config["host"], self.config["port"], ssl=self.config["ssl"]),
+            timeout)
+        if protocol.closed or transport.is_closing():
+            raise AsteriskError(f"AMI connection lost ({protocol.lost_reason or 'reset'})")
+        connected = self.loop.create_future()
+        connected.set_result((transport, protocol))
+        try:
+            self.connection_made(connected)  # panoramisk: wire the protocol, send Login
+        except ValueError as exc:  # a CR/LF in the username or secret
+            transport.abort()
+            raise AsteriskError(f"AMI login refused before sending: {exc}", permanent=True) from None
+        return self.authenticated_future
+
+    def connect(self, *args, **kwargs):
+        raise NotImplementedError("AmiClient opens connections (Manager.connect would retry on its own)")
+
+    def connection_lost(self, exc):
+        self._connected = self.authenticated = False
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+        self.client._connection_lost(exc)  # no call_later(reconnect_timeout, connect)
+
+    def login(self, future):
+        if future.cancelled() or future.exception() is not None:
+            self.authenticated_future = None
+            self.authenticated = False
+            return False
+        return super().login(future)
+
+    def ping(self):
+        self.pinger = None  # fire-and-forget pings detect nothing: AmiClient._watchdog replaces them
+
+    def send_awaiting_actions(self, *_):
+        self.awaiting_actions.clear()  # never send an action twice (not even if called)
+
+    def send_action(self, action, as_list=None, **kwargs):
+        if not isinstance(action, Action):
+            action = _Action({**action, **kwargs})
+        elif kwargs:
+            action.update(kwargs)
+        return self.protocol.send(action, as_list=as_list)
+
+    def close(self, reason: str | None = None):
+        if self.pinger is not None:
+            self.pinger.cancel()
+            self.pinger = None
+        if self.protocol is not None:
+            self.protocol.close(reason)
+
+
+# ---------------------------------------------------------------------------------------------- the client
 class AmiClient:
     """A self-healing AMI connection.  All public coroutines raise :class:`AsteriskError` on failure."""
 
@@ -115,16 +359,15 @@ class AmiClient:
         self.name = name
         self.last_error: AsteriskError | None = None
         self.connect_count = 0  # successful logins so far
-        self._ids = itertools.count(1)
-        self._id_prefix = f"{name}-{uuid.uuid4().hex[:8]}"
-        self._pending: dict[str, _Pending] = {}
+        self._manager = _Manager(self, host=host, port=port, username=username, secret=secret,
+                                 events="on" if events else "off")
+        self._manager.register_event("*", self._on_message)
         self._waiters: dict[str, asyncio.Future] = {}  # ActionID -> future of a follow-up event
-        self._writer: asyncio.StreamWriter | None = None
+        self._lost: asyncio.Future | None = None  # resolved when the current connection is gone
         self._ready = asyncio.Event()
         self._stop = asyncio.Event()
         self._booted = asyncio.Event()
         self._runner: asyncio.Task | None = None
-        self._reader_task: asyncio.Task | None = None
         self._attempt_done = asyncio.Event()  # set after every failed connection attempt
         self._gate = asyncio.Event()  # closed while on_connect runs: events wait for the resync
         self._gate.set()
@@ -134,8 +377,10 @@ class AmiClient:
     # ------------------------------------------------------------------ lifecycle
     @property
     def connected(self) -> bool:
-        """Logged in on an open socket."""
-        return self._ready.is_set() and self._writer is not None and not self._writer.is_closing()
+        """Logged in on an open connection."""
+        protocol = self._manager.protocol
+        return (self._ready.is_set() and protocol is not None and not protocol.closed
+                and not protocol.transport.is_closing())
 
     async def start(self) -> None:
         """Start connecting in the background (returns at once; see :meth:`wait_connected`)."""
@@ -180,8 +425,8 @@ class AmiClient:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self._runner = self._dispatcher = None
-        self._close_socket()
-        self._fail_pending(AsteriskError("AMI client stopped"))
+        self._ready.clear()
+        self._manager.close("AMI client stopped")
 
     # ------------------------------------------------------------------ actions
     async def action(self, action: Mapping[str, Any], *, timeout: float | None = None) -> AmiMessage | list[AmiMessage]:
@@ -192,31 +437,36 @@ class AmiClient:
             raise ValueError("an AMI action needs an 'Action' header")
         if str(action["Action"]).lower() == "originate":  # never a blocking (sync) Originate
             action = {**{k: v for k, v in action.items() if str(k).lower() != "async"}, "Async": "true"}
+        request = _Action(action)  # ValueError for a CR/LF, before anything waits
         if self._stop.is_set():
             raise AsteriskError("AMI client stopped", permanent=True)
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         if not self._ready.is_set() and not await self._wait_ready(timeout):
             raise self._not_connected()
-        return await self._send_and_wait(action, max(0.0, deadline - loop.time()))
+        return await self._send_and_wait(request, max(0.0, deadline - loop.time()))
 
     async def _send_and_wait(self, action: Mapping[str, Any], timeout: float):
-        writer = self._writer
-        if writer is None or writer.is_closing():
+        protocol = self._manager.protocol
+        if protocol is None or protocol.closed or protocol.transport.is_closing():
             raise self._not_connected()
-        action_id = str(action.get("ActionID") or f"{self._id_prefix}-{next(self._ids)}")
-        data = encode_action({**action, "ActionID": action_id})
-        future = asyncio.get_running_loop().create_future()
-        self._pending[action_id] = _Pending(future)
+        request = action if isinstance(action, _Action) else _Action(action)
+        future = protocol.send(request)  # panoramisk: file by ActionID, write
         try:
-            writer.write(data)
-            return await asyncio.wait_for(future, timeout)
+            reply = await asyncio.wait_for(future, timeout)
         except TimeoutError:
-            raise AsteriskError(f"AMI {action['Action']} timed out after {timeout:.1f}s") from None
-        except (ConnectionError, RuntimeError) as exc:
-            raise AsteriskError(f"AMI {action['Action']} failed: {exc}") from exc
+            raise AsteriskError(f"AMI {request['Action']} timed out after {timeout:.1f}s") from None
         finally:
-            self._pending.pop(action_id, None)
+            protocol.responses.pop(request.id, None)  # a late reply must not find it
+        if isinstance(reply, list):  # [the EventList: start response, items..., the ...Complete event]
+            return [item.ami() for item in reply[1:-1]]
+        if _first(reply, "Response") == "Error":
+            text = _first(reply, "Message") or "error"
+            output = [line.strip() for line in reply.ami().getall("Output") if line.strip()]
+            if output:
+                text += ": " + " / ".join(output)
+            raise AsteriskError(text, permanent=True)
+        return reply.ami()
 
     def _not_connected(self) -> AsteriskError:
         reason = f" (last error: {self.last_error.message})" if self.last_error else ""
@@ -306,7 +556,7 @@ class AmiClient:
             action["Variable"] = [f"{k}={v}" for k, v in variables.items()]
         if not wait:
             return await self.action(action)
-        action_id = f"{self._id_prefix}-{next(self._ids)}"
+        action_id = _Action.action_id_generator()  # panoramisk's ActionID, known before sending
         action["ActionID"] = action_id
         waiter = asyncio.get_running_loop().create_future()
         self._waiters[action_id] = waiter
@@ -339,11 +589,9 @@ class AmiClient:
                 logged_in = True
                 failures = 0
                 await self._session()
-                if not self._stop.is_set():
-                    raise AsteriskError("AMI connection closed by Asterisk")
             except asyncio.CancelledError:
                 raise
-            except (OSError, EOFError, AsteriskError, TimeoutError, asyncio.IncompleteReadError) as exc:
+            except (OSError, AsteriskError, TimeoutError) as exc:
                 error = exc if isinstance(exc, AsteriskError) else AsteriskError(f"AMI connection error: {exc!r}")
                 self.last_error = error
                 self._attempt_done.set()
@@ -353,10 +601,7 @@ class AmiClient:
                 self._ready.clear()
                 self._booted.clear()
                 self._gate.set()
-                if self._reader_task is not None and not self._reader_task.done():
-                    self._reader_task.cancel()
-                self._close_socket()
-                self._fail_pending(error or AsteriskError("AMI client stopped"))
+                self._manager.close((error or AsteriskError("AMI client stopped")).message)
                 if logged_in and self.on_disconnect is not None:
                     await self._call(self.on_disconnect, error)
             if self._stop.is_set():
@@ -370,48 +615,63 @@ class AmiClient:
                 await asyncio.wait_for(self._stop.wait(), delay)
 
     async def _open_and_login(self) -> None:
-        reader, writer = await asyncio.wait_for(asyncio.open_connection(self.host, self.port), self.timeout)
-        self._writer = writer
-        banner = await asyncio.wait_for(reader.readline(), self.timeout)
-        if not banner.startswith(b"Asterisk Call Manager/"):
-            raise AsteriskError(f"not an AMI server or connection reset (banner {banner[:40]!r})")
-        self._reader_task = asyncio.get_running_loop().create_task(self._read_loop(reader))
-        self._reader_task.add_done_callback(_retrieve)
+        loop = asyncio.get_running_loop()
+        self._lost = loop.create_future()
+        self._booted.clear()
         self._gate.clear()  # events of the new session wait until on_connect has run
+        login = await self._manager.open(self.timeout)
         try:
-            await self._send_and_wait({"Action": "Login", "Username": self.username, "Secret": self._secret,
-                                       "Events": "on" if self.events else "off"}, self.timeout)
-        except AsteriskError as exc:
-            if "authentication" in exc.message.lower():
+            reply = await asyncio.wait_for(login, self.timeout)
+        except TimeoutError:
+            raise AsteriskError(f"AMI Login timed out after {self.timeout:.1f}s") from None
+        if not self._manager.authenticated:  # panoramisk's verdict on the Login reply
+            message = _first(reply, "Message") or _first(reply, "Response") or "no reason given"
+            if "authentication" in message.lower():
                 raise AsteriskError(f"AMI login as {self.username!r} refused by {self.host}:{self.port}: "
-                                    f"{exc.message} (wrong username or secret?)", permanent=True) from None
-            raise
+                                    f"{message} (wrong username or secret?)", permanent=True)
+            raise AsteriskError(f"AMI login as {self.username!r} refused: {message}", permanent=True)
         if self.events:
+            booted = loop.create_task(self._booted.wait())
             try:
-                await asyncio.wait_for(self._booted.wait(), self.boot_timeout)
-            except TimeoutError:
+                done, _ = await asyncio.wait({booted, self._lost}, timeout=self.boot_timeout,
+                                             return_when=asyncio.FIRST_COMPLETED)
+            finally:
+                booted.cancel()
+            if self._lost.done():
+                raise self._lost_error()
+            if not done:
                 log.warning("%s: no FullyBooted within %.1fs after login", self.name, self.boot_timeout)
         self.last_error = None
         self.connect_count += 1
         self._ready.set()
-        log.info("%s connected to %s:%s", self.name, self.host, self.port)
+        log.info("%s connected to %s:%s (AMI %s)", self.name, self.host, self.port, self._manager.protocol.version)
+
+    def _connection_lost(self, exc: Any) -> None:
+        """From _Manager.connection_lost: the connection is gone (panoramisk would schedule a reconnect)."""
+        self._ready.clear()
+        if self._lost is not None and not self._lost.done():
+            self._lost.set_result(exc)
+
+    def _lost_error(self) -> AsteriskError:
+        protocol = self._manager.protocol
+        reason = protocol.lost_reason if protocol is not None and protocol.lost_reason else "closed by Asterisk"
+        return AsteriskError(f"AMI connection lost ({reason})")
 
     async def _session(self) -> None:
-        """Run on_connect, then until the reader ends or the watchdog gives up on a hung Asterisk."""
+        """Run on_connect, then until the connection is lost or the watchdog gives up on a hung Asterisk."""
         loop = asyncio.get_running_loop()
-        reader_task = self._reader_task
         watchdog = loop.create_task(self._watchdog())
         connected = loop.create_task(self._after_connect())
         try:
-            done, _ = await asyncio.wait({reader_task, watchdog}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait({self._lost, watchdog}, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (reader_task, watchdog, connected):
+            for task in (watchdog, connected):
                 if not task.done():
                     task.cancel()
-            await asyncio.gather(reader_task, watchdog, connected, return_exceptions=True)
-        for task in (watchdog, reader_task):  # the watchdog's verdict explains the reader's EOF
-            if task in done and not task.cancelled() and task.exception() is not None:
-                raise task.exception()
+            await asyncio.gather(watchdog, connected, return_exceptions=True)
+        if watchdog in done and not watchdog.cancelled() and watchdog.exception() is not None:
+            raise watchdog.exception()  # its verdict explains the loss
+        raise self._lost_error()
 
     async def _after_connect(self) -> None:
         try:
@@ -426,58 +686,26 @@ class AmiClient:
             try:
                 await self._send_and_wait({"Action": "Ping"}, self.ping_timeout)
             except AsteriskError as exc:
+                if self._lost is not None and self._lost.done():
+                    return  # the connection went away by itself
                 log.warning("%s: ping failed (%s); aborting the connection", self.name, exc.message)
-                writer = self._writer
-                if writer is not None and writer.transport is not None:
-                    writer.transport.abort()
+                protocol = self._manager.protocol
+                if protocol is not None and protocol.transport is not None:
+                    protocol.transport.abort()
                 raise AsteriskError(f"AMI ping watchdog: no answer within {self.ping_timeout:.1f}s") from None
 
-    async def _read_loop(self, reader: asyncio.StreamReader) -> None:
-        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-        buffer = ""
-        while True:
-            data = await reader.read(65536)
-            if not data:
-                raise EOFError("AMI connection closed by peer")
-            buffer += decoder.decode(data)
-            buffer = buffer.replace("\r\n", "\n")
-            while True:
-                buffer = buffer.lstrip("\n")
-                end = buffer.find("\n\n")
-                if end < 0:
-                    break
-                block, buffer = buffer[:end], buffer[end + 2:]
-                self._handle(AmiMessage(_parse(block)))
-
-    def _handle(self, msg: AmiMessage) -> None:
-        action_id = msg.get("ActionID")
-        pending = self._pending.get(action_id) if action_id else None
-        if "Event" not in msg and "Response" in msg and pending is not None and pending.response is None:
-            if msg["Response"] == "Error":
-                text = msg.get("Message", "error")
-                output = msg.getall("Output")
-                if output:
-                    text += ": " + " / ".join(line.strip() for line in output if line.strip())
-                _resolve(pending.future, exc=AsteriskError(text, permanent=True))
-            elif msg.get("EventList") == "start":
-                pending.response = msg
-            else:
-                _resolve(pending.future, msg)
-            return
-        if "Event" in msg:
-            if pending is not None and pending.response is not None:
-                if msg.get("EventList") == "Complete":
-                    _resolve(pending.future, pending.items)
-                else:
-                    pending.items.append(msg)
-                return
-            if msg["Event"] == "FullyBooted":
-                self._booted.set()
-            waiter = self._waiters.get(action_id) if action_id else None
-            if waiter is not None and msg["Event"] == "OriginateResponse":
-                _resolve(waiter, msg)
-            if self.on_event is not None:
-                self._events.put_nowait(msg)
+    def _on_message(self, manager: Manager, message: _Message) -> None:
+        """panoramisk's dispatch of every event that is not part of an action's reply (in wire order)."""
+        msg = message.ami()
+        name = msg.get("Event")
+        if name == "FullyBooted":
+            self._booted.set()
+        elif name == "OriginateResponse":
+            waiter = self._waiters.get(msg.get("ActionID", ""))
+            if waiter is not None and not waiter.done():
+                waiter.set_result(msg)
+        if self.on_event is not None:
+            self._events.put_nowait(msg)
 
     async def _dispatch(self) -> None:
         """Deliver events to on_event one at a time, in order, without blocking the reader."""
@@ -489,42 +717,5 @@ class AmiClient:
     async def _call(self, callback: Callback, *args) -> None:
         await call_safely(self.name, callback, *args)
 
-    def _close_socket(self) -> None:
-        writer, self._writer = self._writer, None
-        if writer is not None and not writer.is_closing():
-            writer.close()
-
-    def _fail_pending(self, exc: AsteriskError) -> None:
-        for pending in list(self._pending.values()):
-            _resolve(pending.future, exc=AsteriskError(f"AMI connection lost ({exc.message})"))
-        self._pending.clear()
-
-
-def _parse(block: str) -> list[tuple[str, str]]:
-    headers = []
-    for line in block.split("\n"):
-        key, sep, value = line.partition(":")
-        if sep:
-            headers.append((key, value[1:] if value.startswith(" ") else value))
-        elif line:
-            headers.append((line, ""))
-    return headers
-
-
-def _retrieve(task: asyncio.Task) -> None:
-    """Mark a background task's exception as seen (the session loop reports it)."""
-    if not task.cancelled():
-        task.exception()
-
-
-def _resolve(future: asyncio.Future, result: Any = None, exc: BaseException | None = None) -> None:
-    if future.done():
-        return
-    if exc is not None:
-        future.set_exception(exc)
-    else:
-        future.set_result(result)
-
 
 __all__ = ["AmiClient", "AmiMessage", "AsteriskError", "encode_action"]
-
