@@ -104,7 +104,7 @@ def test_with_dynamic_pjsip_a_new_device_is_created_through_ari(demo):
     assert plan.reload_modules == []
     assert [r.path for r in plan.ari_requests] == [
         f"/asterisk/config/dynamic/res_pjsip/auth/{device.endpoint}",
-        f"/asterisk/config/dynamic/res_pjsip/aor/{device.sip_username}",
+        f"/asterisk/config/dynamic/res_pjsip/aor/{device.endpoint}",
         f"/asterisk/config/dynamic/res_pjsip/endpoint/{device.endpoint}",
     ]
     endpoint = dict(plan.ari_requests[2].fields)

@@ -90,9 +90,13 @@ class AuditedPasswordChangeForm(AdminPasswordChangeForm):
 
 class DeviceInline(ScopedTabularInline):
     model = Device
-    fields = ("kind", "label", "mac_address", "is_enabled", "sip_username")
-    readonly_fields = ("sip_username",)
+    fields = ("kind", "label", "mac_address", "is_enabled", "sip_user")
+    readonly_fields = ("sip_user",)
     show_change_link = True
+
+    @admin.display(description=_("SIP user name"))
+    def sip_user(self, obj: Device) -> str:
+        return obj.endpoint if obj.pk else ""
 
 
 @admin.register(User)
@@ -185,24 +189,25 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
 
 @admin.register(Device)
 class DeviceAdmin(ScopedModelAdmin):
-    list_display = ("__str__", "user", "kind", "sip_username", "endpoint", "masked_secret", "is_enabled")
+    list_display = ("__str__", "user", "kind", "endpoint", "masked_secret", "is_enabled")
     list_filter = ("kind", "is_enabled", "user__department")
     list_select_related = ("user", "tenant")
     search_fields = ("label", "sip_username", "mac_address", "user__email", "user__first_name", "user__last_name",
                      "user__extension")
     autocomplete_fields = ("user",)
-    readonly_fields = ("sip_username", "endpoint", "sip_secret", "created_at")
+    readonly_fields = ("endpoint", "sip_secret", "created_at")
     actions = ("regenerate_secret",)
 
     def get_fields(self, request, obj=None):
         fields = ["user", "kind", "label", "mac_address", "is_enabled"]
         if obj is not None:
             # Generated when the device is saved; before that there is nothing to show.
-            fields += ["sip_username", "endpoint", "sip_secret", "created_at"]
+            fields += ["endpoint", "sip_secret", "created_at"]
         return fields
 
-    @admin.display(description=_("SIP endpoint"))
+    @admin.display(description=_("SIP user name"))
     def endpoint(self, obj: Device) -> str:
+        # The phone's SIP user name is its endpoint's name (pbx/asterisk/confgen/pjsip.py says why).
         return obj.endpoint
 
     @admin.display(description=_("SIP password"))

@@ -182,7 +182,8 @@ class Device(TenantOwned):
     user = models.ForeignKey(User, on_delete=models.CASCADE, related_name="devices", verbose_name=_("user"))
     kind = models.CharField(_("kind"), max_length=8, choices=Kind.choices, default=Kind.DESK_PHONE)
     label = models.CharField(_("label"), max_length=80, blank=True, validators=[validate_plain_text])
-    # The endpoint/auth/aor name in pjsip.conf and the SIP user name: generated, never typed.
+    # Generated, never typed. The endpoint/auth/aor name in pjsip.conf, which is also the phone's SIP user
+    # name, is ``endpoint`` (t<tenant>-<sip_username>).
     sip_username = models.CharField(
         _("SIP user name"), max_length=32, unique=True, editable=False, default=generate_endpoint_name
     )

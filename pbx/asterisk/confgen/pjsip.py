@@ -3,9 +3,12 @@
 Transports are the base config's (asterisk_conf/pjsip.conf); leaving ``transport`` unset lets
 pjsip pick the one the phone registered over (UDP, TLS or WSS for the browser).
 
-Names: the endpoint and its auth are ``t<tenant>-<sip user>``; the aor is the bare SIP user name,
-because a phone REGISTERs to ``sip:<sip user>@...`` and res_pjsip finds the aor by that user part.
-Phones are identified by the user name in their authentication (``identify_by``).
+Names: a device's endpoint, auth and aor are all ``t<tenant>-<sip user>``, and that is also the SIP user
+name the phone is given. It has to be: ``identify_by = auth_username,username`` makes res_pjsip look up
+the *endpoint named* like the user name in the phone's Authorization (or From) header
+(res_pjsip_endpoint_identifier_user.c), and the registrar finds the aor named like the user part of
+the REGISTER's To URI. (With the bare ``<sip user>`` as user name, a real Asterisk 22 answered every
+REGISTER "No matching endpoint found".)
 """
 
 from __future__ import annotations
@@ -110,13 +113,12 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
         common_text = "\n".join(common)
         for device in user.devices:
             endpoint = w.name(device.endpoint, f"device {device.id}")
-            aor = w.name(device.sip_username, f"SIP user name of device {device.id}")
             template = "pbx-webrtc" if device.kind == "webrtc" else "pbx-endpoint"
             secret = w.conf_value(device.secret, f"secret of device {device.id}")
             out.raw(
-                f"\n[{endpoint}]({template})\nauth = {endpoint}\naors = {aor}\n{common_text}\n"
-                f"\n[{endpoint}](pbx-auth)\nusername = {aor}\npassword = {secret}\n"
-                f"\n[{aor}](pbx-aor)"
+                f"\n[{endpoint}]({template})\nauth = {endpoint}\naors = {endpoint}\n{common_text}\n"
+                f"\n[{endpoint}](pbx-auth)\nusername = {endpoint}\npassword = {secret}\n"
+                f"\n[{endpoint}](pbx-aor)"
             )
     for trunk in tenant.trunks:
         _trunk(out, trunk, f"{p}-from-trunk")
