@@ -380,9 +380,9 @@ async def test_hold_silences_the_operators_line_and_plays_music_to_the_caller(pb
     for _savepoints, publish, _robust in test_connection.run_on_commit[before:]:  # "commit"
         publish()
     assert result["held"] is True and result["music"] is True
-    mute = pbx.sent("MuteAudio")[-1]
-    assert (mute.get("Channel"), mute.get("Direction"), mute.get("State")) == (channel, "all", "on")
-    assert pbx.fake.muted[uniqueid] == {"in", "out"}
+    # Olle's line is silenced both ways (VOLUME, not MuteAudio: muted frames would carry no music).
+    assert {(r.get("Channel"), r.get("Variable"), r.get("Value")) for r in pbx.sent("Setvar")} == {
+        (channel, "VOLUME(RX)", "-100000"), (channel, "VOLUME(TX)", "-100000")}
     # The caller hears music: a snoop channel whispers into what the caller's channel hears.
     music = pbx.fake.state.channels[f"hold-0-{uniqueid}"]
     assert music.name.startswith(f"Snoop/{caller['uid']}-") and music.snooped == caller["uid"] and music.moh
@@ -394,7 +394,8 @@ async def test_hold_silences_the_operators_line_and_plays_music_to_the_caller(pb
     assert not [e for _groups, e in pushed if e["type"].startswith("listen_in.")]  # the snoop listens to nobody
 
     await act(call_actions.do_hold_call, olle, call["id"], hold=False)
-    assert pbx.sent("MuteAudio")[-1].get("State") == "off" and pbx.fake.muted[uniqueid] == set()
+    olle_channel = pbx.fake.state.channels[uniqueid]
+    assert (olle_channel.variables["VOLUME(RX)"], olle_channel.variables["VOLUME(TX)"]) == ("0", "0")
     assert f"hold-0-{uniqueid}" not in pbx.fake.state.channels
     await pbx.wait_call(call["id"], lambda c: not c["held"] and c["state"] == "up")
     assert [r.action for r in await audit()] == ["call_hold", "call_resume"]
@@ -418,7 +419,7 @@ async def test_hold_without_ari_still_holds_in_silence(pbx, olle):
     await pbx.bridge.nodes[0][1].ari.stop()
     result = await act(call_actions.do_hold_call, olle, call["id"])
     assert result["held"] is True and result["music"] is False
-    assert pbx.sent("MuteAudio")[-1].get("State") == "on"
+    assert [r.get("Value") for r in pbx.sent("Setvar")] == ["-100000", "-100000"]
     assert not any(c.startswith("hold-") for c in pbx.fake.state.channels)
     assert [r.action for r in await audit()] == ["call_hold"]
 
@@ -441,7 +442,7 @@ async def test_only_someone_on_the_call_can_hold_it(pbx, olle, bob):
     call = await pbx.talking_with(bob)
     with pytest.raises(ActionRefused):
         await act(call_actions.do_hold_call, olle, call["id"])
-    assert pbx.sent("MuteAudio") == []
+    assert pbx.sent("Setvar") == []
 
 
 # ----------------------------------------------------------------------------------------------- recording
@@ -593,7 +594,9 @@ async def test_the_bridge_runs_only_call_control_actions_whatever_a_message_asks
 
     ami = StubAmi()
     server = ControlServer(1, lambda: ami, layer=object())
-    for forbidden in ({"Action": "Command", "Command": "core restart now"}, {"Action": "DBDelTree", "Family": "pbx"}):
+    for forbidden in ({"Action": "Command", "Command": "core restart now"}, {"Action": "DBDelTree", "Family": "pbx"},
+                      {"Action": "Setvar", "Variable": "SHELL(rm -rf /)", "Value": "x"},
+                      {"Action": "Setvar", "Variable": "VOLUME(RX)", "Value": "0"}):  # no channel: a global
         reply = await server.handle({"id": "x", "steps": [step({"Action": "Redirect", "Channel": "PJSIP/a"}),
                                                          step(forbidden)]})
         assert reply["ok"] is False and "not allowed" in reply["error"]

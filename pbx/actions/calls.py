@@ -28,9 +28,10 @@ complete / cancel    Hangup <actor's channel> (the transferer hanging up joins c
                      CancelAtxfer <actor's channel>
 hang up              Hangup of every party's channel (the first must exist, the rest may have gone
                      along)
-hold / resume        MuteAudio <actor's channel> Direction all on/off, and music to each other party:
-                     ARI snoop on its channel (whisper out) hold-<n>-<actor's Uniqueid> + moh on
-                     the snoop / DELETE of the snoop (see do_hold_call, pbx/asterisk/hold.py)
+hold / resume        Setvar VOLUME(RX) and VOLUME(TX) of the actor's channel -100000 / 0, and music
+                     to each other party: ARI snoop on its channel (whisper out) hold-<n>-<actor's
+                     Uniqueid> + moh on the snoop / DELETE of the snoop (see do_hold_call,
+                     pbx/asterisk/hold.py)
 record               MixMonitor <the caller's channel> File t<T>/<date>/<call>-<time>.wav Options b;
                      pause/resume MixMonitorMute Direction both State 1/0; stop StopMixMonitor
 listen-in            Originate PJSIP/<actor's device> Application ChanSpy
@@ -436,9 +437,10 @@ def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, A
     waiting party hears music on hold.
 
     Asterisk 22 has no AMI hold, and ARI's hold works only on channels in a Stasis application, which the
-    generated dialplan sends no call into. So hold is ``MuteAudio`` of the actor's own channel, both ways,
-    plus music whispered to every other party through an ARI snoop channel (``pbx.asterisk.hold``). The
-    music is best effort: without the node's ARI connection the hold still holds, in silence, and the
+    generated dialplan sends no call into. So hold is the actor's own channel silenced both ways
+    (``VOLUME(RX)``/``VOLUME(TX)`` = -100000: every sample divided by 1e5), plus music whispered to every
+    other party through an ARI snoop channel (``pbx.asterisk.hold`` says why VOLUME and not MuteAudio).
+    The music is best effort: without the node's ARI connection the hold still holds, in silence, and the
     answer says ``music: False``. The consoles learn of it at once through a ``call.hold`` event, and
     the live call shows ``held`` once Asterisk reports the music (the bridge reads the snoop's events).
     """
@@ -446,8 +448,8 @@ def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, A
     leg = _own_leg(actor, call, _("You can only hold a call you are talking on."))
     if leg.get("state") != "up":
         raise ActionRefused(_("That call is not connected yet."))
-    steps = [step({"Action": "MuteAudio", "Channel": leg["channel"], "Direction": "all",
-                   "State": "on" if hold else "off"})]
+    steps = [step({"Action": "Setvar", "Channel": leg["channel"], "Variable": variable,
+                   "Value": hold_music.SILENT if hold else "0"}) for variable in hold_music.VOLUMES]
     holder = leg.get("uid") or ""
     held = [p for p in call.others(actor) if p.get("uid")] if holder else []
     for index, party in enumerate(held):
@@ -459,7 +461,7 @@ def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, A
     event = {"type": "call.hold", "call_id": call.id, "held": hold, "user_id": actor.pk}
     results = _carry_out(actor, call, call.tenant, "hold" if hold else "resume", steps,
                          {"call_id": call.id, "held": hold}, event=event)
-    music = bool(held) and not any(isinstance(r, dict) and r.get("error") for r in results[1:])
+    music = bool(held) and not any(isinstance(r, dict) and r.get("error") for r in results[len(hold_music.VOLUMES):])
     return {"ok": True, "action": "hold_call", "call_id": call.id, "held": hold, "music": music}
 
 

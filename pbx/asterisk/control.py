@@ -55,8 +55,10 @@ REPLY_TYPE = "pbx.control.reply"
 ALLOWED_ACTIONS = frozenset({
     "Atxfer", "BlindTransfer", "CancelAtxfer", "CoreShowChannels", "Getvar", "Hangup", "MixMonitor",
     "MixMonitorMute", "MuteAudio", "Originate", "Ping", "QueueAdd", "QueuePause", "QueuePenalty", "QueueRemove",
-    "Redirect", "Status", "StopMixMonitor",
+    "Redirect", "Setvar", "Status", "StopMixMonitor",
 })
+# Setvar only for these (a hold's silence, pbx/asterisk/hold.py), and only on a channel.
+SETVAR_VARIABLES = frozenset({"VOLUME(RX)", "VOLUME(TX)"})
 
 # What a web process may make the bridge do over ARI: only the console hold's music channel
 # (pbx/asterisk/hold.py), never a free REST path. "hold_music": snoop on the held party's channel with
@@ -332,6 +334,8 @@ def _refusal(item: Any) -> str:
     if not isinstance(action, Mapping) or action.get("Action") not in ALLOWED_ACTIONS:
         name = action.get("Action") if isinstance(action, Mapping) else None
         return f"action {name!r} is not allowed here"
+    if action["Action"] == "Setvar" and (action.get("Variable") not in SETVAR_VARIABLES or not action.get("Channel")):
+        return f"Setvar of {action.get('Variable')!r} is not allowed here"
     return ""
 
 

@@ -4,13 +4,20 @@ Asterisk 22 has no AMI hold, and ARI's ``/hold`` only works on channels in a Sta
 the generated dialplan sends no call into. So a console hold is two things, carried out by the event
 bridge on the node (``pbx.asterisk.control``):
 
-1. ``MuteAudio`` of the holder's own channel, both ways: the held party no longer hears the holder, the
-   holder no longer hears the held party;
+1. the holder's own channel silenced both ways with ``VOLUME(RX)`` and ``VOLUME(TX)`` = -100000 (func_volume
+   divides every sample by 1e5): the held party no longer hears the holder, the holder no longer hears
+   the held party;
 2. per held party, an ARI *snoop* channel on the held party's channel (``spy=none``, ``whisper=out``:
    what the snoop channel plays is mixed into what the held party hears), taken into the bridge's ARI
    application, with music on hold started on it (``POST /channels/<snoop>/moh``).
 
-Resume hangs up the snoop channels (``DELETE /channels/<snoop>``) and unmutes the holder.
+Resume hangs up the snoop channels (``DELETE /channels/<snoop>``) and sets both volumes back to 0 (no
+adjustment).
+
+Why VOLUME and not ``MuteAudio``: on a real Asterisk 22.10.1, MuteAudio *drops* the muted frames, and a
+whisper audiohook only mixes into frames actually written to its channel. With the holder muted nothing
+is written to the held party, so it heard silence, not music; unmuted, it heard the music under the
+holder's voice. Silenced samples keep the frames (and the music they carry) flowing.
 
 The snoop channel's id (``snoopId``, which Asterisk uses as its Uniqueid) says whose hold it is:
 ``hold-<n>-<holder's Uniqueid>``. The event bridge reads the holder from it: ``MusicOnHoldStart`` on such a
@@ -23,6 +30,8 @@ from __future__ import annotations
 import re
 
 PREFIX = "hold-"
+VOLUMES = ("VOLUME(RX)", "VOLUME(TX)")  # what the holder says / hears
+SILENT = "-100000"
 _ID = re.compile(r"^hold-(\d{1,3})-([A-Za-z0-9._-]{1,120})$")
 
 
