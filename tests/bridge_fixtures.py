@@ -22,6 +22,9 @@ from pbx.asterisk.bridge.core import BridgeCore
 from pbx.asterisk.resolve import TRUNK, Resolver
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "asterisk"
+# Captured on a real Asterisk 22.10.1 running this project's own config (asterisk_conf/ + the demo's
+# generated files), with the demo's names: see real_capture_resolver and each capture's .map.json.
+REAL = Path(__file__).resolve().parent / "fixtures" / "asterisk-real"
 NOISE = frozenset({"VarSet", "Newexten", "RTCPSent", "RTCPReceived"})
 
 
@@ -33,7 +36,8 @@ class Step:
 
 
 def _path(name: str) -> Path:
-    for path in (FIXTURES / "ami" / f"{name}.jsonl", FIXTURES / "ari" / f"{name}.ami.jsonl"):
+    for path in (FIXTURES / "ami" / f"{name}.jsonl", FIXTURES / "ari" / f"{name}.ami.jsonl",
+                 REAL / "ami" / f"{name}.jsonl"):
         if path.exists():
             return path
     raise FileNotFoundError(f"no AMI capture {name!r} under {FIXTURES}")
@@ -105,6 +109,26 @@ def capture_resolver(demo, loader=None) -> Resolver:
         resolver.alias_context(context, tenant_id)
     resolver.alias_queue("support", tenant_id, demo.queues["Support"].pk)
     resolver.alias_queue("sales", tenant_id, demo.queues["Sales"].pk)
+    return resolver
+
+
+def real_capture_map(name: str) -> dict:
+    return json.loads((REAL / "ami" / f"{name}.map.json").read_text(encoding="utf-8"))
+
+
+def real_capture_resolver(name: str) -> Resolver:
+    """The names of a capture made with the demo's generated config, as the capture's map says (no
+    database: the ids are the capture's own, e.g. Demo AB is company 1 and Bob is person 3)."""
+    about = real_capture_map(name)
+    resolver = Resolver()
+    tenant_id = about["tenant"]["pk"]
+    for person in about["people"].values():
+        for endpoint in person["endpoints"].values():
+            resolver.alias_endpoint(endpoint, tenant_id, person["user_pk"])
+        resolver.alias_extension(tenant_id, person["extension"], person["user_pk"])
+    resolver.alias_endpoint(about["trunk"]["endpoint"], tenant_id, kind=TRUNK)
+    if "queue" in about:
+        resolver.alias_queue(about["queue"]["name"], tenant_id, about["queue"]["queue_pk"])
     return resolver
 
 

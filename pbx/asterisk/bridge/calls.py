@@ -544,6 +544,17 @@ class CallTracker:
         self._move(call, S.ROUTING, at, out, quiet=True)
         self._emit(out, call, d.CallTransferred, at, kind="blind", by=by, transferee=moved, to=to)
 
+    def _joined_with(self, transferee: Chan | None, transferer: Chan | None) -> Chan | None:
+        """Whom an attended transfer joined the transferee with, when the event names no target (a real
+        Asterisk 22 leaves the TransferTarget fields out when the consultation bridge merged into the
+        transferee's, DestType Bridge): the party now in the transferee's bridge, looked for on that side
+        only (not back through the transferee's own Local pair)."""
+        if transferee is None:
+            return None
+        side = transferee.local_peer if transferee.kind == LOCAL else None
+        found = [c for c in self.peers(transferee, exclude=side) if transferer is None or c is not transferer]
+        return found[0] if found else None
+
     def _real_party(self, chan: Chan | None) -> d.Party:
         """Who a transfer moved: a queue caller's transferee is the member's Local/<user>@..-agents;2, which
         stands for the caller on its other side (real Asterisk, AttendedTransfer after a queue call)."""
@@ -560,7 +571,7 @@ class CallTracker:
         call = self.call_of(fact.transferee) or self.call_of(fact.transferer)
         if call is None:
             return
-        behind = self.behind(target) if target is not None else None
+        behind = self.behind(target) if target is not None else self._joined_with(transferee, transferer)
         if behind is not None:
             to = behind.party
         elif fact.target is not None:
