@@ -104,7 +104,11 @@ def hangup(srv, s, req):
     ch = srv.state.channel_by_name(name)
     if ch is None:
         return [error(req, "No such channel")]
-    srv.world.hangup(ch, cause, by_manager=True)
+    if srv.world.atxfer_for(ch):
+        # the transfer completes on the channel's own thread, after the reply (queue_agent_atxfer)
+        srv.world.later(0, functools.partial(srv.world.hangup, ch, cause, by_manager=True))
+    else:
+        srv.world.hangup(ch, cause, by_manager=True)
     return [ack(req, "Channel Hungup")]
 
 

@@ -38,6 +38,8 @@ class Call:
     timers: list = field(default_factory=list)
     on_answer: list = field(default_factory=list)  # callbacks(call) when the callee answers (Local originate)
     on_fail: list = field(default_factory=list)  # callbacks(call, dialstatus) when the dial fails
+    on_leg: list = field(default_factory=list)  # callbacks(leg) as each Dial() leg's Newchannel is out
+    on_up: list = field(default_factory=list)  # callbacks(call) once the caller is up, before the bridge
 
     @property
     def channels(self) -> list[Channel]:
@@ -53,6 +55,7 @@ class CallMixin:
     def _calls_init(self):
         self.calls: dict[str, Call] = {}  # by caller uniqueid
         self.member_locals: set[str] = set()  # ;1 halves of Local queue members (uniqueids)
+        self.member_bridges: dict[str, tuple[Channel, Channel]] = {}  # ;1 → (phone, ;2) to bridge on connect
 
     def destroy_channel(self, ch: Channel, cause: int = 16, *, refresh: bool = True) -> None:
         super().destroy_channel(ch, cause, refresh=refresh)
@@ -112,8 +115,10 @@ class CallMixin:
         self.queue_join(call, self.state.queues[queue])
         return call
 
-    def run_dialplan(self, ch: Channel) -> Call:
+    def run_dialplan(self, ch: Channel, prepare=None) -> Call:
         call = Call(caller=ch)
+        if prepare is not None:
+            prepare(call)  # hooks that must be in place before the route runs (it may dial at once)
         self.calls[ch.uniqueid] = call
         route = self.state.route(ch.context, ch.exten)
         if route is None:
@@ -189,6 +194,8 @@ class CallMixin:
             leg = self.new_channel(st.new_pjsip_name(name), caller_num=number if at else ep.name,
                                    caller_name="" if at else ep.caller_name, context=ep.context, exten="s",
                                    linkedid=caller.linkedid, endpoint=ep.device)
+            for cb in call.on_leg:
+                cb(leg)
             self.set_dialplan(leg, ep.context, caller.exten, 1, "AppDial", "(Outgoing Line)")
             if "t" in options.lower():
                 caller.features.add("atxfer")
@@ -201,6 +208,7 @@ class CallMixin:
             return
         for leg in legs:
             self.set_state(leg, 5)
+        self._local_one_rings(caller, legs[0])
         self.refresh()
         self.set_connected(caller, legs[0].caller_num, legs[0].caller_name)
         for leg in legs:
@@ -210,6 +218,19 @@ class CallMixin:
         for leg in legs:
             self._phone_reacts(leg)
         call.timers.append(self.later(timeout, self._dial_timeout, call))
+
+    def _local_one_rings(self, two: Channel, leg: Channel) -> None:
+        """A Local ;2 whose Dial() rings a phone: its ;1 half is Ringing and takes the phone's caller id
+        (chan_local passes the connected line on; queue_agent_atxfer, g3: Newstate Ringing, NewCallerid)."""
+        one = self.state.channels.get(two.local_peer) if two.local_peer else None
+        if one is None or one.state >= 5:
+            return
+        self.set_state(one, 5)
+        self.set_callerid(one, leg.caller_num, leg.caller_name)
+
+    def set_callerid(self, ch: Channel, num: str, name: str) -> None:
+        ch.caller_num, ch.caller_name = num, name
+        self.emit(ev.call_event("NewCallerid", ch, CID_CallingPres="0 (Presentation Allowed, Not Screened)"))
 
     def _phone_reacts(self, leg: Channel) -> None:
         ep = self.state.endpoints.get(leg.endpoint.split("/", 1)[1]) if leg.endpoint else None
@@ -251,12 +272,22 @@ class CallMixin:
         call.callee = leg
         if caller.state != 6:
             self.set_state(caller, 6)
+        for cb in call.on_up:
+            cb(call)
         self.refresh()
         self.set_dialplan(leg, leg.context, "", 1, "AppDial", "(Outgoing Line)")
-        self.two_party_bridge(leg, caller)
+        member_one = caller.local_peer if caller.local_peer in self.member_locals else None
+        if member_one:
+            # a queue member's ;2: its phone and it enter their bridge once ;1 has answered the queue, after
+            # the caller's music stops (queue_agent_atxfer*, see _queue_connect)
+            self.member_bridges[member_one] = (leg, caller)
+        else:
+            self.two_party_bridge(leg, caller)
         call.connected_at = time.time()
         for cb in call.on_answer:
             cb(call)
+        if member_one and member_one in self.member_bridges:
+            self.two_party_bridge(*self.member_bridges.pop(member_one))
 
     def reject(self, channel: Channel | str, cause: int = 17) -> None:
         """The phone of a ringing leg rejects (486 Busy Here -> cause 17), as in c2."""
@@ -302,7 +333,7 @@ class CallMixin:
         ch = self._resolve(channel)
         call = self.call_of(ch)
         if self.atxfer_for(ch):
-            self.complete_atxfer(ch)
+            self.complete_atxfer(ch, by_manager=by_manager)
             return
         if call and ch in call.ringing:
             self.reject(ch, 17)
@@ -406,9 +437,31 @@ class CallMixin:
 
     def _hangup_local_peer(self, ch: Channel, cause: int) -> None:
         other = self.state.channels.get(ch.local_peer) if ch.local_peer else None
-        if other is not None:
-            other.local_peer = None
+        if other is None:
+            return
+        other.local_peer = None
+        peer = self.state.channels.get(other.peer) if other.peer else None
+        if ch.name.endswith(";1") and peer is not None and other.bridge and peer.bridge == other.bridge:
+            self._local_two_ends(other, peer)
+        else:
             self.hangup(other, cause, by_manager=True)
+
+    def _local_two_ends(self, two: Channel, peer: Channel) -> None:
+        """A Local ;1 hung up while its ;2 talks with the phone it dialled: chan_local hangs ;2 up, ;2 leaves
+        first and its Dial() then hangs the phone up (queue_agent_atxfer*, the queue member's pair at the end)."""
+        call = self.call_of(two)
+        bridge = self.state.bridges.get(two.bridge) if two.bridge else None
+        self.request_hangup(two, 16)
+        if bridge is not None:
+            self.bridge_leave(bridge, two)
+        self.soft_hangup_request(two, 16)
+        self.destroy_channel(two, 16)
+        if bridge is not None and bridge.id in self.state.bridges:
+            self.destroy_bridge(bridge)
+        self.emit(ev.cdr(two, peer, last_app="Dial", last_data=two.appdata, disposition="ANSWERED"))
+        self.destroy_channel(peer, 16)
+        if call is not None:
+            self._forget(call)
 
     def _cancel_timers(self, call: Call) -> None:
         for t in call.timers:
@@ -498,12 +551,15 @@ class CallMixin:
         if route is None or route.kind != "dial":
             return None
         name1, name2 = st.new_local_names(dest)
-        one = self.new_channel(name1, caller_num=caller.caller_num, caller_name=caller.caller_name, context=context,
-                               exten=exten, linkedid=caller.linkedid)
-        two = self.new_channel(name2, caller_num=caller.caller_num, caller_name=caller.caller_name, context=context,
-                               exten=exten, linkedid=caller.linkedid)
+        # Both halves start without caller id; app_queue gives ;1 the number the caller dialled and ;2 the
+        # caller's (queue_agent_atxfer: Newchannel <unknown> twice, then NewCallerid ;1, NewCallerid ;2).
+        one = self.new_channel(name1, context=context, exten=exten, linkedid=caller.linkedid)
+        two = self.new_channel(name2, context=context, exten=exten, linkedid=caller.linkedid)
         one.local_peer, two.local_peer = two.uniqueid, one.uniqueid
         self.member_locals.add(one.uniqueid)
+        self.set_callerid(one, caller.dnid or caller.exten, "")
+        two.connected_num = one.caller_num
+        self.set_callerid(two, caller.caller_num, caller.caller_name)
         self.emit(ev.event("LocalBridge", "call,all", ev.chan(one, "LocalOne"), ev.chan(two, "LocalTwo"),
                            Context=context, Exten=exten, LocalOptimization="No"))
         self.set_dialplan(one, context, exten, 1, "AppQueue", "(Outgoing Line)")
@@ -543,8 +599,11 @@ class CallMixin:
         self.set_connected(caller, leg.caller_num, leg.caller_name)
         caller.moh = False
         self.emit(ev.call_event("MusicOnHoldStop", caller))
+        if leg.uniqueid in self.member_bridges:
+            self.two_party_bridge(*self.member_bridges.pop(leg.uniqueid))
         self._leave_queue(call)
-        hold, ring = int(now - call.joined), int(now - call.ring_started)
+        # app_queue subtracts whole seconds (time_t): 2.9 s from x.6 to (x+3).5 is 3
+        hold, ring = int(now) - int(call.joined), int(now) - int(call.ring_started)
         self.emit(ev.agent_event("AgentConnect", caller, leg, q, m, HoldTime=str(hold), RingTime=str(ring)))
         self.state.log_queue(caller.uniqueid, q.name, m.name, "CONNECT", str(hold), leg.uniqueid, str(ring))
         q.holdtime = (q.holdtime * 3 + hold) // 4
@@ -576,7 +635,7 @@ class CallMixin:
         q, caller, leg = call.queue, call.caller, call.callee
         m = call.members.get(leg.uniqueid)
         now = time.time()
-        hold, talk = int(call.connected_at - call.joined), int(now - call.connected_at)
+        hold, talk = int(call.connected_at) - int(call.joined), int(now) - int(call.connected_at)
         self.emit(ev.agent_event("AgentComplete", caller, leg, q, m, HoldTime=str(hold), TalkTime=str(talk),
                                  Reason=reason))
         event = "COMPLETECALLER" if reason == "caller" else "COMPLETEAGENT"

@@ -288,14 +288,18 @@ class World:
         self.emit(ev.bridge_event("BridgeCreate", b))
         return b
 
-    def bridge_enter(self, b: Bridge, ch: Channel) -> None:
+    def bridge_enter(self, b: Bridge, ch: Channel, *, swap: Channel | None = None) -> None:
+        """``swap``: the channel ``ch`` takes the place of (a Local optimisation: SwapUniqueid, g3)."""
         if ch.uniqueid not in self.state.channels or b.id not in self.state.bridges or ch.uniqueid in b.channels:
             return
         if ch.bridge and ch.bridge != b.id and ch.bridge in self.state.bridges:
             self.bridge_leave(self.state.bridges[ch.bridge], ch)
         b.channels.append(ch.uniqueid)
         ch.bridge = b.id
-        self.emit(ev.bridge_event("BridgeEnter", b, ch))
+        entered = ev.bridge_event("BridgeEnter", b, ch)
+        if swap is not None:
+            entered.append(("SwapUniqueid", swap.uniqueid))
+        self.emit(entered)
         app = self.subscribed_app(ch)
         if app:
             self.ari_event(app, "ChannelEnteredBridge", ("bridge", self.ari_bridge(b)),
