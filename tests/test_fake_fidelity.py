@@ -279,12 +279,19 @@ def digits(events: list[dict]) -> list[str]:
     return [e["Digit"] for e in named(events, "DTMFEnd", "agent")]
 
 
-async def test_completed_transfer_follows_the_real_capture(monkeypatch):
-    sent, replies = await run_scenario(monkeypatch, COMPLETE)
+async def flows(monkeypatch, name: str):
+    """The fake's run of a capture's scenario, checked against the capture's flow and header shapes:
+    (what the fake sent with times, its events, the capture's events, the action replies)."""
+    sent, replies = await run_scenario(monkeypatch, name)
     fake = [e for _, e in sent]
-    real = [e for _, e in events_of(COMPLETE)]
+    real = [e for _, e in events_of(name)]
     assert_same_flow(fake, real)
     assert_captured_shapes(fake, real)
+    return sent, fake, real, replies
+
+
+async def test_completed_transfer_follows_the_real_capture(monkeypatch):
+    sent, fake, real, replies = await flows(monkeypatch, COMPLETE)
     assert replies["Atxfer"]["Message"] == "Atxfer successfully queued"
     assert replies["Hangup"]["Message"] == "Channel Hungup"
     assert digits(fake) == digits(real) == ["*", "2", "1", "0", "0", "6"] and not named(fake, "DTMFBegin")
@@ -321,11 +328,7 @@ async def test_completed_transfer_follows_the_real_capture(monkeypatch):
 
 
 async def test_cancelled_transfer_follows_the_real_capture(monkeypatch):
-    sent, replies = await run_scenario(monkeypatch, CANCEL)
-    fake = [e for _, e in sent]
-    real = [e for _, e in events_of(CANCEL)]
-    assert_same_flow(fake, real)
-    assert_captured_shapes(fake, real)
+    _sent, fake, real, replies = await flows(monkeypatch, CANCEL)
     assert replies["CancelAtxfer"]["Message"] == "CancelAtxfer successfully queued"
     assert digits(fake) == digits(real) == ["*", "2", "1", "0", "0", "6", "*", "1"]
     assert not named(fake, "AttendedTransfer") and not named(fake, "LocalOptimizationBegin")
