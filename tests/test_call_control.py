@@ -667,7 +667,12 @@ def test_a_companys_commands_go_to_its_own_node_else_to_the_default_node_the_env
     node = AsteriskNode.default()  # kept in step with ASTERISK_*
     assert (node.pk, node.ami_host, node.ami_port, node.ami_secret, node.ari_url, node.ari_app) == (
         default_node.pk, "pbx-ast.internal", 5039, "from-the-environment", "http://pbx-ast.internal:8088/ari", "vaxel")
-    assert node_id_for(demo.tenant) == node.pk and control_channel(node.pk) == f"pbx-control-{node.pk}"
+    assert node_id_for(demo.tenant) == node.pk
+    # Redis pub/sub does not prefix plain channels: the layer's prefix is in the name itself.
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "x", "CONFIG": {"prefix": "pbx-db3"}}}
+    assert control_channel(node.pk) == f"pbx-db3.pbx-control-{node.pk}"
+    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+    assert control_channel(node.pk) == f"pbx-control-{node.pk}"
     second = AsteriskNode.objects.create(name="node-2", ami_host="10.0.0.2")  # more nodes live in the database
     demo.tenant.node = second
     assert node_id_for(demo.tenant) == second.pk

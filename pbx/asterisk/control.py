@@ -6,7 +6,7 @@ the Channels layer to the bridge of the company's node and waits for the answer:
 
     web process                                   event bridge (service.Bridge, one per deployment)
     -----------                                   ------------------------------------------------
-    send("pbx-control-<node id>", {               ControlServer.receive("pbx-control-<node id>")
+    send("<prefix>.pbx-control-<node id>", {      ControlServer.receive("<prefix>.pbx-control-<node id>")
         "type": "pbx.control", "id": ...,  ───►   drops it if "deadline" has passed (the asker gave up)
         "reply_to": <reply channel>,              runs "steps" in order on the node's AmiClient
         "deadline": <epoch s>,                    (only the actions in ALLOWED_ACTIONS)
@@ -19,8 +19,10 @@ the Channels layer to the bridge of the company's node and waits for the answer:
                                                        "gone": <the channel is no longer there>,
                                                        "permanent": bool, "step": <index>, "done": n})
 
-- With the Redis layer (production) web and bridge are separate processes; ``pbx-control-<id>`` is a
-  normal channel only the bridge receives on, the reply channel a process-specific one (``new_channel``).
+- With the Redis layer (production) web and bridge are separate processes; ``<prefix>.pbx-control-<id>``
+  is a normal channel only the bridge receives on, the reply channel a process-specific one
+  (``new_channel``). The layer's prefix is in the name because Redis pub/sub does not prefix plain
+  channels (see ``control_channel``).
 - With the in-memory layer (embedded) they must share one process and one event loop: ``manage.py
   run_embedded`` serves the ASGI app and runs the bridge in the same loop.
 - No answer within the timeout (no bridge running, Asterisk hung, layer full) is an
@@ -72,7 +74,14 @@ GONE_MESSAGES = ("no such channel", "does not exist")
 
 
 def control_channel(node_id: int) -> str:
-    return f"pbx-control-{node_id}"
+    """The node's command channel. Redis pub/sub puts a layer's ``prefix`` on groups only, not on plain
+    channels, so the prefix (``pbx-db<N>``, or a test run's own) is part of the name: two deployments (or a
+    test run beside a running bridge) on one Redis server must not take each other's commands."""
+    from django.conf import settings
+
+    config = (getattr(settings, "CHANNEL_LAYERS", {}).get("default") or {}).get("CONFIG") or {}
+    prefix = str(config.get("prefix") or "")
+    return f"{prefix}.pbx-control-{node_id}" if prefix else f"pbx-control-{node_id}"
 
 
 def is_gone(message: str) -> bool:
