@@ -73,7 +73,8 @@ async def test_an_answered_call_shows_its_parties_and_nobody_waits(core, live, d
     snapshot = await live.snapshot(demo.tenant.pk)
     assert snapshot["waiting"] == []
     (call,) = snapshot["calls"]
-    assert call["state"] == "up" and call["queue"] is None
+    assert call["state"] == "up" and snapshot["waiting"] == []
+    assert call["queue"]["id"] == demo.queues["Support"].pk  # it still shows where it came in
     assert {(p["role"], p["user_id"]) for p in call["parties"]} == {
         ("caller", demo.admin.pk), ("callee", demo.operator.pk)}
     (support,) = [q for q in snapshot["queues"] if q["queue_id"] == demo.queues["Support"].pk]

@@ -663,6 +663,7 @@ class CallTracker:
                 self._answered(call, real, at, out)
             self._emit_queue(out, call, d.AgentConnected, at, q, agent=agent,
                              wait_s=round(at - visit.joined_at, 3))
+            self._emit(out, call, d.CallUpdated, at)  # the call's view now names the queue it was answered from
         elif fact.what == "complete":
             if visit.completed_at is not None or visit.connected_at is None:
                 return

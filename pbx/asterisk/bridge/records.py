@@ -135,7 +135,8 @@ def view(call: Call) -> dict:
         if not chan.is_party:
             continue
         parties.append(_party_view(call, chan))
-    visit = call.open_visit()
+    # The queue it waits in, else the one it was answered from (the console keeps showing where it came in).
+    visit = call.open_visit() or next((v for v in reversed(call.visits) if v.outcome == "connect"), None)
     return {
         "id": call.id,
         "state": str(call.state),
