@@ -140,6 +140,25 @@ async def test_a_bridge_started_mid_call_takes_the_call_in_and_logs_it_as_incomp
     assert record.caller_user_id == demo.admin.pk  # the oldest channel of the call is its caller
 
 
+async def test_a_queue_call_taken_in_mid_conversation_still_counts_for_its_queue(demo, logged, clock):
+    """The bridge restarted while a Support caller talked with the agent: Queue() still holds the caller
+    (CoreShowChannels' Application), so the call's row names Support, though incomplete."""
+    items = [dict(item) for item in listed(M, "m_core_actions-005")]
+    for item in items:
+        if item["Uniqueid"] == "1795406602.46":  # the caller, as a queue caller talking to its agent
+            item["Application"], item["ApplicationData"] = "Queue", "support,tT,,,300"
+    node = NodeBridge("default", resolver=capture_resolver(demo), state=LiveState(MemoryStore()),
+                      ami=StubAmi({"CoreShowChannels": items}), persist=logged.append, clock=clock, threaded=False)
+    clock.now = M_LISTED
+    await node.resynchronise()
+    (call,) = (await node.state.snapshot(demo.tenant.pk))["calls"]
+    assert (await node.state.snapshot(demo.tenant.pk))["waiting"] == []
+    await drive(node, M, clock=clock, since=M_LISTED)
+    (record,) = logged
+    assert (record.queue_id, record.complete, record.answered_user_id) == (
+        demo.queues["Support"].pk, False, demo.operator.pk)
+
+
 async def test_the_astdb_rewrite_runs_after_every_connect(demo, clock):
     calls = []
 

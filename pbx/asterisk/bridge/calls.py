@@ -760,11 +760,13 @@ class CallTracker:
 
     # ------------------------------------------------------------------------------ resynchronisation
 
-    def reconcile(self, live: list, waiting: list, at: float) -> list[d.Event]:
+    def reconcile(self, live: list, waiting: list, at: float, queued: dict[str, str] | None = None) -> list[d.Event]:
         """Make the tracker match what Asterisk has now (after a reconnect or a restart).
 
         ``live``: ``(ChannelInfo, bridge_id, seconds_alive)`` per channel (CoreShowChannels);
-        ``waiting``: ``(ChannelInfo, queue, position, seconds_waiting)`` per queue caller (QueueStatus).
+        ``waiting``: ``(ChannelInfo, queue, position, seconds_waiting)`` per queue caller (QueueStatus);
+        ``queued``: Uniqueid → queue of the channels Queue() holds (CoreShowChannels' Application), so that
+        a call taken in while talking with an agent still counts for its queue.
         Calls whose channels are all gone end as incomplete (no ghost calls); channels we did not know
         are taken in, with their age, and the calls they make up are marked incomplete.
         """
@@ -799,7 +801,24 @@ class CallTracker:
                 self._leave_bridge(chan, chan.bridge)
         self._reconcile_holds(live, at, out)
         self._reconcile_queues(waiting, at, out)
+        self._reconcile_answered_in_queue(queued or {}, {info.uniqueid for info, *_rest in waiting}, at)
         return out
+
+    def _reconcile_answered_in_queue(self, queued: dict[str, str], waiting: set[str], at: float) -> None:
+        """A call taken in mid-conversation inside Queue(): a visit answered when the call was (the split
+        between wait and talk before we came is unknown; the call is marked incomplete anyway)."""
+        for uniqueid, name in queued.items():
+            chan = self.channels.get(uniqueid)
+            if chan is None or uniqueid in waiting:
+                continue
+            call = self.calls[chan.call_id]
+            if call.complete or any(v.queue.name == name for v in call.visits):
+                continue
+            answered = call.answered_at if call.answered_at is not None else chan.created_at
+            visit = Visit(self.resolver.queue(name), 0, uniqueid, chan.created_at, 0)
+            visit.outcome, visit.connected_at, visit.left_at = "connect", answered, answered
+            visit.agent = next((p.party for p in self.peers(chan)), None)
+            call.visits.append(visit)
 
     def _reconcile_holds(self, live: list, at: float, out: Out) -> None:
         """Console holds as the music channels still up say (pbx.asterisk.hold)."""

@@ -67,6 +67,18 @@ def live_channels(listing: Listing) -> list[tuple[d.ChannelInfo, str, int]]:
     return out
 
 
+def in_queue_app(listing: Listing) -> dict[str, str]:
+    """Channels Queue() holds (waiting or already talking with an agent): Uniqueid → queue."""
+    out = {}
+    for item in listing.channels:
+        if text(item, "Event") == "CoreShowChannel" and text(item, "Application") == "Queue":
+            queue = text(item, "ApplicationData").split(",", 1)[0]
+            uniqueid = text(item, "Uniqueid")
+            if queue and uniqueid:
+                out[uniqueid] = queue
+    return out
+
+
 def waiting_callers(listing: Listing) -> list[tuple[d.ChannelInfo, str, int, int]]:
     out = []
     for item in listing.queues:

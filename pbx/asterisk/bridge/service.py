@@ -312,7 +312,8 @@ class NodeBridge:
 
     def _reconcile(self, listing: resync.Listing, at: float) -> list[d.Event]:
         tracker = self.core.tracker
-        return tracker.reconcile(resync.live_channels(listing), resync.waiting_callers(listing), at)
+        return tracker.reconcile(resync.live_channels(listing), resync.waiting_callers(listing), at,
+                                 resync.in_queue_app(listing))
 
     def _current(self, listing: resync.Listing, at: float) -> list[d.Event]:
         """The node's whole live picture as events, for rebuilding the live state."""
