@@ -147,6 +147,13 @@ class _Action(Action):
         for key, value in action.items():
             _check_header(key, value)
         super().__init__(action)
+        self._id = self._store["actionid"][1]  # read several times per action: not through the lowering lookup
+
+    @property
+    def id(self) -> str:
+        return self._id
+
+    action_id = id
 
     def __str__(self) -> str:
         return _encode(self.items())  # the caller's order (Action first), not sorted
