@@ -414,6 +414,27 @@ async def test_the_music_stops_when_the_holder_hangs_up(pbx, olle, bob):
     assert record.call_id == call["id"]
 
 
+async def test_a_call_held_from_the_console_is_taken_back_before_it_is_transferred(pbx, olle, bob):
+    call = await pbx.talking_with(olle)
+    await act(call_actions.do_hold_call, olle, call["id"])
+    uid = pbx.leg(call, olle)["uid"]
+    held = await pbx.wait_call(call["id"], lambda c: c["state"] == "held" and pbx.leg(c, olle)["console_hold"])
+    with pytest.raises(ActionRefused):  # a console hold is no announced transfer to complete
+        await act(call_actions.do_complete_transfer, olle, held["id"])
+    await act(call_actions.do_transfer_call, olle, call["id"], bob.extension, announced=True)
+    # Olle hears again (to announce) and the caller's music stops, then the transfer starts.
+    names = [r.action for r in pbx.sent() if r.action in ("Setvar", "Atxfer")]
+    assert names == ["Setvar", "Setvar", "Setvar", "Setvar", "Atxfer"]
+    assert [r.get("Value") for r in pbx.sent("Setvar")][-2:] == ["0", "0"]
+    assert f"hold-0-{uid}" not in pbx.fake.state.channels
+    await pbx.answer(bob)
+    await pbx.wait_call(call["id"], lambda c: c["state"] == "transferring" and not pbx.leg(c, olle)["console_hold"])
+    await act(call_actions.do_complete_transfer, olle, call["id"])
+    after = await pbx.wait_call(call["id"], lambda c: c["state"] == "up" and olle.pk not in {
+        p.get("user_id") for p in c["parties"]})
+    assert {p.get("user_id") for p in after["parties"]} == {None, bob.pk}
+
+
 async def test_hold_without_ari_still_holds_in_silence(pbx, olle):
     call = await pbx.talking_with(olle)
     await pbx.bridge.nodes[0][1].ari.stop()

@@ -375,7 +375,8 @@ def do_transfer_call(actor: User, call_id: str, target: str, *, announced: bool 
     where = parse_target(tenant, target)
     if announced:
         leg = _own_leg(actor, call, _("You can only announce a transfer of a call you are talking on."))
-        if leg.get("state") != "up" or call.state not in ("up",):
+        console_held = bool(leg.get("console_hold")) and call.state == "held"
+        if leg.get("state") != "up" or (call.state != "up" and not console_held):
             raise ActionRefused(_("Announce a transfer once the call is connected."))
         steps = [step({"Action": "Atxfer", "Channel": leg["channel"], "Exten": where.digits,
                        "Context": f"t{tenant.pk}-internal"})]
@@ -387,14 +388,20 @@ def do_transfer_call(actor: User, call_id: str, target: str, *, announced: bool 
             raise ActionRefused(_("There is nobody on that call to transfer."))
         steps = [step({"Action": "Redirect", "Channel": moving["channel"], "Context": f"t{tenant.pk}-forward",
                        "Exten": where.exten, "Priority": "1"})]
+    event = None
+    if leg is not None and leg.get("console_hold"):
+        # Held from the console: the actor hears again (to announce) and the music stops (it would play on
+        # into the transferred call) before the transfer.
+        steps = _hold_steps(actor, call, leg, False) + steps
+        event = {"type": "call.hold", "call_id": call.id, "held": False, "user_id": actor.pk}
     details = {"call_id": call.id, "target": where.exten, "kind": where.kind, "announced": announced}
-    _carry_out(actor, call, tenant, "transfer_announced" if announced else "transfer", steps, details)
+    _carry_out(actor, call, tenant, "transfer_announced" if announced else "transfer", steps, details, event=event)
     return {"ok": True, "action": "transfer_call", "call_id": call.id, "target": where.exten, "announced": announced}
 
 
 def _transferring_leg(actor: User, call: LiveCall) -> dict[str, Any]:
     leg = call.leg_of(actor)
-    if leg is None or not leg.get("holding") or call.state not in ("transferring", "held"):
+    if leg is None or not leg.get("holding") or leg.get("console_hold") or call.state not in ("transferring", "held"):
         raise ActionRefused(_("You have no announced transfer going on in that call."))
     return leg
 
@@ -448,6 +455,17 @@ def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, A
     leg = _own_leg(actor, call, _("You can only hold a call you are talking on."))
     if leg.get("state") != "up":
         raise ActionRefused(_("That call is not connected yet."))
+    steps = _hold_steps(actor, call, leg, hold)
+    event = {"type": "call.hold", "call_id": call.id, "held": hold, "user_id": actor.pk}
+    results = _carry_out(actor, call, call.tenant, "hold" if hold else "resume", steps,
+                         {"call_id": call.id, "held": hold}, event=event)
+    music_results = results[len(hold_music.VOLUMES):]
+    music = bool(music_results) and not any(isinstance(r, dict) and r.get("error") for r in music_results)
+    return {"ok": True, "action": "hold_call", "call_id": call.id, "held": hold, "music": music}
+
+
+def _hold_steps(actor: User, call: LiveCall, leg: dict[str, Any], hold: bool) -> list[dict[str, Any]]:
+    """The actor's line silenced (or heard again), and each other party's music channel started (stopped)."""
     steps = [step({"Action": "Setvar", "Channel": leg["channel"], "Variable": variable,
                    "Value": hold_music.SILENT if hold else "0"}) for variable in hold_music.VOLUMES]
     holder = leg.get("uid") or ""
@@ -458,11 +476,7 @@ def do_hold_call(actor: User, call_id: str, *, hold: bool = True) -> dict[str, A
             steps.append(ari_step("hold_music", channel=party["uid"], snoop=music, optional=True))
         else:
             steps.append(ari_step("hold_music_stop", snoop=music, missing_ok=True, optional=True))
-    event = {"type": "call.hold", "call_id": call.id, "held": hold, "user_id": actor.pk}
-    results = _carry_out(actor, call, call.tenant, "hold" if hold else "resume", steps,
-                         {"call_id": call.id, "held": hold}, event=event)
-    music = bool(held) and not any(isinstance(r, dict) and r.get("error") for r in results[len(hold_music.VOLUMES):])
-    return {"ok": True, "action": "hold_call", "call_id": call.id, "held": hold, "music": music}
+    return steps
 
 
 def _may_record(actor: User, call: LiveCall) -> None:

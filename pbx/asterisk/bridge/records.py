@@ -161,5 +161,6 @@ def _party_view(call: Call, chan: Chan) -> dict:
         "role": "caller" if chan.uniqueid == call.caller_uid else "callee",
         "state": chan.state,
         "holding": chan.holding,
+        "console_hold": chan.console_hold,  # held from the console (pbx/asterisk/hold.py), not the phone
         **chan.party.as_dict(),
     }
