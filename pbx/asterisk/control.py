@@ -9,10 +9,9 @@ the Channels layer to the bridge of the company's node and waits for the answer:
     send("<prefix>.pbx-control-<node id>", {      ControlServer.receive("<prefix>.pbx-control-<node id>")
         "type": "pbx.control", "id": ...,  ───►   drops it if "deadline" has passed (the asker gave up)
         "reply_to": <reply channel>,              runs "steps" in order on the node's AmiClient
-        "deadline": <epoch s>,                    (only the actions in ALLOWED_ACTIONS)
-        "steps": [{"ami": {...}, "missing_ok": bool}, (only the actions in ALLOWED_ACTIONS,
-                  {"ari": {"op": ...}, ...}, ...]}          or the ARI operations in ARI_OPERATIONS
-                                                           on the node's AriClient)
+        "deadline": <epoch s>,                    (only the actions in ALLOWED_ACTIONS) or AriClient
+        "steps": [{"ami": {...}, "missing_ok": bool}, (only the operations in ARI_OPERATIONS)
+                  {"ari": {"op": ...}, ...}, ...]}
     receive(<reply channel>)               ◄───   send(reply_to, {"type": "pbx.control.reply", "id": ...,
                                                       "ok": true, "results": [...]}
                                                    or {"ok": false, "error": <Asterisk's message>,
@@ -56,7 +55,7 @@ REPLY_TYPE = "pbx.control.reply"
 # the bridge whatever the message says: the channel layer is internal, but a mistake must not restart a node.
 ALLOWED_ACTIONS = frozenset({
     "Atxfer", "BlindTransfer", "CancelAtxfer", "CoreShowChannels", "Getvar", "Hangup", "MixMonitor",
-    "MixMonitorMute", "MuteAudio", "Originate", "Ping", "QueueAdd", "QueuePause", "QueuePenalty", "QueueRemove",
+    "MixMonitorMute", "Originate", "Ping", "QueueAdd", "QueuePause", "QueuePenalty", "QueueRemove",
     "Redirect", "Setvar", "Status", "StopMixMonitor",
 })
 # Setvar only for these (a hold's silence, pbx/asterisk/hold.py), and only on a channel.

@@ -801,10 +801,10 @@ class CallTracker:
                 self._leave_bridge(chan, chan.bridge)
         self._reconcile_holds(live, at, out)
         self._reconcile_queues(waiting, at, out)
-        self._reconcile_answered_in_queue(queued or {}, {info.uniqueid for info, *_rest in waiting}, at)
+        self._reconcile_answered_in_queue(queued or {}, {info.uniqueid for info, *_rest in waiting})
         return out
 
-    def _reconcile_answered_in_queue(self, queued: dict[str, str], waiting: set[str], at: float) -> None:
+    def _reconcile_answered_in_queue(self, queued: dict[str, str], waiting: set[str]) -> None:
         """A call taken in mid-conversation inside Queue(): a visit answered when the call was (the split
         between wait and talk before we came is unknown; the call is marked incomplete anyway)."""
         for uniqueid, name in queued.items():

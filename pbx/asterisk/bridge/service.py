@@ -22,9 +22,9 @@ application is where a console hold's music channels live (``pbx.asterisk.hold``
 snoop into an application no websocket has registered. The generated dialplan sends no call into the
 application, so the ARI side is small:
 
-- after every websocket (re)connect, and at a FullyBooted: the channels Asterisk lists are checked; a hold's
-  music channel whose holder is gone is hung up, and any other channel sitting in our application (nobody
-  drives it) is sent back to its dialplan (``continue``);
+- after every websocket (re)connect (an Asterisk restart drops the websocket too): the channels Asterisk
+  lists are checked; a hold's music channel whose holder is gone is hung up, and any other channel
+  sitting in our application (nobody drives it) is sent back to its dialplan (``continue``);
 - ``StasisStart`` of a music channel is remembered (holder → music channels), so that the holder's AMI
   Hangup hangs its music channels up at once (the held party's own hangup takes them along by itself);
 - any other ``StasisStart`` is a call nobody would drive: it goes back to its dialplan.
@@ -251,8 +251,6 @@ class NodeBridge:
             # A FullyBooted that no on_connect preceded (replays, or an AMI client without the hook), or
             # a live state that missed events.
             events = [*events, *await self.resynchronise()]
-        if any(isinstance(e, d.NodeBooted) for e in events):
-            await self.resynchronise_ari()
         return events
 
     def _process(self, batch: Iterable[tuple[Any, float]]) -> list[d.Event]:

@@ -26,7 +26,7 @@
     lines: new Map(),      // user id → line word from the hints
     devices: new Map(),    // device → {user_id, state}
     consult: new Map(),    // call id → target (an attended transfer I started)
-    muted: new Map(),      // call id → held by the console's hold (MuteAudio: the bridge does not see it)
+    muted: new Map(),      // call id → held by the console's hold (at once; the bridge's call.held follows)
     offset: 0,             // server clock − browser clock (ms)
     ready: false,
   };
