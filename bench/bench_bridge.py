@@ -117,7 +117,8 @@ async def ingest_wire(rounds: int) -> tuple[int, float]:
     await client.wait_connected(10)
     while not bridge.synced:
         await asyncio.sleep(0.01)
-    expected = bridge.handled + rounds * len(blasted())
+    count = rounds * len(blasted())
+    expected = bridge.handled + count
     started = time.perf_counter()
     go_out.send(True)
     deadline = time.perf_counter() + 120
@@ -130,7 +131,7 @@ async def ingest_wire(rounds: int) -> tuple[int, float]:
     await client.stop()
     await bridge.stop()
     child.join(10)
-    return rounds * len(blasted()), elapsed
+    return count, elapsed
 
 
 async def ingest(wire: list[tuple[str, float]], framed: bool) -> tuple[int, float]:
