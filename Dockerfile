@@ -7,7 +7,7 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# pydub converts uploaded prompts to Asterisk's formats through ffmpeg; the config checker reads the
+# ffprobe and ffmpeg (under prlimit, from util-linux) convert uploaded prompts to Asterisk's formats; the config checker reads the
 # names of the stock prompts from the same sound package the Asterisk image installs.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends ffmpeg gettext asterisk-core-sounds-en \

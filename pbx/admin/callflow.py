@@ -10,7 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_set_schedule_override, do_upload_prompt
-from pbx.audio import AudioError, convert_prompt
+from pbx.audio import ConvertedPrompt, convert_prompt
 from pbx.models import Conference, IvrMenu, IvrOption, Prompt, Schedule, SpecialDay, VoicemailBox, WeeklyHours
 
 from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
@@ -28,7 +28,10 @@ class PromptForm(ScopedModelForm):
         model = Prompt
         fields = ("tenant", "name")
 
-    audio_data: bytes = b""
+    # Set by clean_audio_file: the upload (its bytes, or the path Django spooled a large one to)
+    # and its conversion, which the action stores without decoding the file a second time.
+    audio_source: bytes | str = b""
+    converted: ConvertedPrompt | None = None
 
     def clean_audio_file(self):
         upload = self.cleaned_data.get("audio_file")
@@ -37,16 +40,18 @@ class PromptForm(ScopedModelForm):
                 raise ValidationError(_("Choose an audio file to upload."), code="required")
             return upload
         if upload.size > settings.PROMPT_MAX_UPLOAD_BYTES:
+            # Refused before a byte of it is read or probed.
             raise ValidationError(
                 _("The file is too large; the limit is %(limit)s."), code="too_large",
                 params={"limit": filesizeformat(settings.PROMPT_MAX_UPLOAD_BYTES)},
             )
-        data = upload.read()
-        try:
-            convert_prompt(data)  # the action converts again; this only refuses what is not audio
-        except AudioError as exc:
-            raise ValidationError(str(exc), code="not_audio") from exc
-        self.audio_data = data
+        if hasattr(upload, "temporary_file_path"):
+            source: bytes | str = upload.temporary_file_path()
+        else:
+            upload.seek(0)
+            source = upload.read()
+        self.converted = convert_prompt(source)  # an AudioError is a ValidationError: shown on the field
+        self.audio_source = source
         return upload
 
 
@@ -67,8 +72,8 @@ class PromptAdmin(ScopedModelAdmin):
         if not upload:
             super().save_object(request, obj, form, change, save_related)
             return
-        do_upload_prompt(request.user, obj.tenant, name=obj.name, data=form.audio_data, filename=upload.name,
-                         prompt=obj)
+        do_upload_prompt(request.user, obj.tenant, name=obj.name, data=form.audio_source, filename=upload.name,
+                         prompt=obj, converted=form.converted)
         save_related()
 
 
