@@ -6,8 +6,9 @@
 #  - refuses to start without strong AMI/ARI credentials in the environment;
 #  - replaces the image's sample configuration with the base files mounted
 #    read-only at $PBX_BASE_CONF_DIR (the repository's asterisk_conf/);
-#  - writes manager_secrets.conf, ari_secrets.conf and pjsip_nat.conf, which
-#    the base files include;
+#  - writes manager_secrets.conf and ari_secrets.conf (asterisk-access.sh:
+#    the ARI password as a crypt, AMI/ARI open to the stack's networks only)
+#    and pjsip_nat.conf, which the base files include;
 #  - makes the volumes shared with the web and worker containers writable
 #    by the asterisk user (uid/gid PUID/PGID, the same ids as the app user).
 set -euo pipefail
@@ -17,42 +18,13 @@ ETC_DIR=/etc/asterisk
 PUID="${PUID:-1000}"
 PGID="${PGID:-1000}"
 
-die() {
-    echo "asterisk-entrypoint: $*" >&2
-    exit 1
-}
-
-# A section name in manager.conf/ari.conf: also what clients log in with.
-require_user_name() {
-    local name="$1" value="${!1:-}"
-    [[ "$value" =~ ^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$ ]] \
-        || die "$name must be 1-64 letters, digits, '.', '_' or '-'"
-    case "$value" in
-        general|orchestrator-user) die "$name must not be '$value' (a section of the base config)" ;;
-    esac
-}
-
-require_secret() {
-    local name="$1" value="${!1:-}"
-    [ -n "$value" ] || die "$name is not set (see .env.example)"
-    [ "${#value}" -ge 16 ] || die "$name must be at least 16 characters"
-    case "${value,,}" in
-        *change-me*|*changeme*) die "$name still holds a placeholder" ;;
-    esac
-    # Asterisk's config parser starts a comment at ';', ends the value at a
-    # line break and strips surrounding blanks: any of these would silently
-    # change the secret (or inject options).
-    [[ "$value" != *";"* && "$value" != *$'\n'* && "$value" != *$'\r'* ]] \
-        || die "$name must not contain ';' or line breaks"
-    [[ ! "$value" =~ ^[[:space:]] && ! "$value" =~ [[:space:]]$ ]] \
-        || die "$name must not start or end with a blank"
-}
+# die, the credential checks and write_access_files (manager_secrets.conf,
+# ari_secrets.conf) live in one script, so an Asterisk outside compose gets
+# the same access rules.
+# shellcheck source=asterisk-access.sh
+source "${PBX_ACCESS_SCRIPT:-/usr/local/lib/pbx/asterisk-access.sh}"
 
 [[ "$PUID" =~ ^[0-9]+$ && "$PGID" =~ ^[0-9]+$ ]] || die "PUID and PGID must be numeric"
-require_user_name ASTERISK_AMI_USER
-require_secret ASTERISK_AMI_SECRET
-require_user_name ASTERISK_ARI_USER
-require_secret ASTERISK_ARI_PASSWORD
 
 # Networks directly attached to this container, e.g. "172.18.0.0/255.255.0.0",
 # read from the kernel's routing table (its addresses are little-endian hex).
@@ -98,6 +70,15 @@ pjsip_nat_conf() {
 # with /etc/asterisk untouched.
 nat_conf="$(pjsip_nat_conf)"
 
+# Only the stack may reach AMI and ARI: by default the networks this container
+# is attached to (the compose network, where web, bridge and worker are),
+# besides loopback, which the templates permit.
+if [ -z "${ASTERISK_STACK_NETS:-}" ]; then
+    ASTERISK_STACK_NETS="$(connected_networks | tr '\n' ' ')"
+fi
+export ASTERISK_STACK_NETS
+check_access_env
+
 compgen -G "$BASE_CONF_DIR/*.conf" >/dev/null \
     || die "no *.conf in $BASE_CONF_DIR (mount the repository's asterisk_conf/ there)"
 
@@ -120,17 +101,7 @@ write_conf() {
     mv -f "$tmp" "$path"
 }
 
-write_conf "$ETC_DIR/manager_secrets.conf" <<EOF
-; Written by asterisk-entrypoint.sh from the environment at start-up.
-[$ASTERISK_AMI_USER](orchestrator-user)
-secret = $ASTERISK_AMI_SECRET
-EOF
-
-write_conf "$ETC_DIR/ari_secrets.conf" <<EOF
-; Written by asterisk-entrypoint.sh from the environment at start-up.
-[$ASTERISK_ARI_USER](orchestrator-user)
-password = $ASTERISK_ARI_PASSWORD
-EOF
+write_access_files "$ETC_DIR"
 
 printf '%s\n' "$nat_conf" | write_conf "$ETC_DIR/pjsip_nat.conf"
 

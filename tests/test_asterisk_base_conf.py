@@ -20,6 +20,7 @@ CONF_DIR = ROOT / "asterisk_conf"
 COMPOSE = ROOT / "compose.yaml"
 ENV_EXAMPLE = ROOT / ".env.example"
 ENTRYPOINT = ROOT / "docker" / "asterisk-entrypoint.sh"
+ACCESS_SCRIPT = ROOT / "docker" / "asterisk-access.sh"
 
 # Base file -> the generated file it pulls in (written by the orchestrator).
 GENERATED_INCLUDES = {
@@ -35,12 +36,11 @@ GENERATED_INCLUDES = {
 ENTRYPOINT_WRITTEN = {"manager_secrets.conf", "ari_secrets.conf", "pjsip_nat.conf"}
 REQUIRED_SECRETS = {"SECRET_KEY", "POSTGRES_PASSWORD", "ASTERISK_AMI_SECRET", "ASTERISK_ARI_PASSWORD"}
 SERVICES = {"postgres", "redis", "asterisk", "web", "bridge", "worker"}
-PRIVATE_PERMITS = {
-    "10.0.0.0/255.0.0.0",
-    "172.16.0.0/255.240.0.0",
-    "192.168.0.0/255.255.0.0",
-    "127.0.0.1/255.255.255.255",
-}
+# The templates let in loopback only; the entrypoint appends the stack's networks to the user it writes.
+LOOPBACK_ONLY = [("deny", "0.0.0.0/0.0.0.0"), ("deny", "::/0"), ("permit", "127.0.0.1/255.255.255.255")]
+# See manager.conf (and tests/test_asterisk_access.py, which derives them from the actions and events).
+AMI_READ = "system,call,agent,user"
+AMI_WRITE = "system,call,agent,originate,command"
 
 
 # --------------------------------------------------------------------------
@@ -333,13 +333,14 @@ def test_every_generated_file_is_a_tryinclude_in_its_own_base_file():
 
 
 def test_the_only_other_includes_are_the_entrypoint_written_files():
-    script = ENTRYPOINT.read_text()
+    entrypoint, access = ENTRYPOINT.read_text(), ACCESS_SCRIPT.read_text()
     for path in conf_files():
         for inc in parse_conf(path.read_text(), path.name).includes:
             if inc.path.startswith("generated/"):
                 continue
             assert inc.path in ENTRYPOINT_WRITTEN, f"{path.name} includes unknown {inc.path}"
-            assert f'"$ETC_DIR/{inc.path}"' in script, f"the entrypoint does not write {inc.path}"
+            assert f'"$ETC_DIR/{inc.path}"' in entrypoint or f'"$dir/{inc.path}"' in access, \
+                f"the entrypoint does not write {inc.path}"
 
 
 def test_credentials_are_hard_includes_so_a_missing_file_keeps_ami_and_ari_off():
@@ -362,13 +363,12 @@ def test_ami_is_internal_only_and_quiet():
     assert cfg.names() == ["general"]
 
 
-def test_the_ami_user_template_only_accepts_private_addresses():
+def test_the_ami_user_template_accepts_only_loopback_and_only_the_classes_used():
     user = load("manager.conf").template("orchestrator-user")
-    acl = [(k, v) for k, v in user.options if k in ("deny", "permit")]
-    assert acl[0] == ("deny", "0.0.0.0/0.0.0.0"), "deny everything first, then permit"
-    assert {v for k, v in acl if k == "permit"} <= PRIVATE_PERMITS
-    assert user.get("read") == "all"
-    assert user.get("write") == "all"
+    acl = [(k, v) for k, v in user.options if k in ("deny", "permit", "acl")]
+    assert acl == LOOPBACK_ONLY, "deny everything first, then permit loopback"
+    assert user.get("read") == AMI_READ
+    assert user.get("write") == AMI_WRITE
 
 
 def test_the_entrypoint_written_ami_user_gets_the_template():
@@ -377,7 +377,7 @@ def test_the_entrypoint_written_ami_user_gets_the_template():
     user = cfg.section("orchestrator")
     assert user.get("secret") == "s3cret-s3cret-s3cret"
     assert user.get("deny") == "0.0.0.0/0.0.0.0"
-    assert user.get("write") == "all"
+    assert user.get("write") == AMI_WRITE
 
 
 def test_ari_is_internal_only_with_no_browser_origins():
@@ -393,11 +393,10 @@ def test_ari_is_internal_only_with_no_browser_origins():
     user = ari.template("orchestrator-user")
     assert user.get("type") == "user"
     assert user.get("read_only") == "no"
-    assert user.get("deny") == "0.0.0.0/0.0.0.0"
-    assert set(user.get_all("permit")) <= PRIVATE_PERMITS
-    written = "[orchestrator](orchestrator-user)\npassword = s3cret-s3cret-s3cret\n"
+    assert [(k, v) for k, v in user.options if k in ("deny", "permit", "acl")] == LOOPBACK_ONLY
+    written = "[orchestrator](orchestrator-user)\npassword = $6$salt$hash\n"
     cfg = load("ari.conf", included={"ari_secrets.conf": written})
-    assert cfg.section("orchestrator").get("password_format") == "plain"
+    assert cfg.section("orchestrator").get("password_format") == "crypt"
 
 
 def test_pjsip_has_the_three_transports_and_nat_options_append_after_them():
