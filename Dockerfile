@@ -7,10 +7,11 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# ffprobe and ffmpeg (under prlimit, from util-linux) convert uploaded prompts to Asterisk's formats; the config checker reads the
-# names of the stock prompts from the same sound package the Asterisk image installs.
+# ffprobe and ffmpeg, run under prlimit (util-linux), convert uploaded prompts to Asterisk's formats
+# (pbx/audio.py); the config checker reads the names of the stock prompts from the same sound package
+# the Asterisk image installs.
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends ffmpeg gettext asterisk-core-sounds-en \
+    && apt-get install -y --no-install-recommends ffmpeg util-linux gettext asterisk-core-sounds-en \
     && rm -rf /var/lib/apt/lists/*
 
 # The same uid/gid as the asterisk user in the Asterisk container (PUID/PGID
