@@ -89,7 +89,9 @@ class Plain:
 
 @pytest.fixture
 async def fake():
-    f = FakeAsterisk(time_scale=0.001, auth_fail_delay=0.02)
+    # Every class, as the captures were recorded (read = write = all), for byte-level comparisons.
+    f = FakeAsterisk(time_scale=0.001, auth_fail_delay=0.02,
+                     ami_read="all", ami_write="all")
     await f.start(ari_port=None)
     yield f
     await f.stop()

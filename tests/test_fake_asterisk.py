@@ -37,7 +37,9 @@ VOLATILE = {"Timestamp", "Uptime", "LastReload", "EventTV", "SessionTV", "Sessio
 
 @pytest.fixture
 async def fake():
-    f = FakeAsterisk(time_scale=0.001, auth_fail_delay=0.02)
+    # Every class, as the captures were recorded (read = write = all), for byte-level comparisons.
+    f = FakeAsterisk(time_scale=0.001, auth_fail_delay=0.02,
+                     ami_read="all", ami_write="all")
     await f.start()
     yield f
     for conn in AmiConn.opened:
@@ -854,3 +856,35 @@ async def test_random_traffic_stays_consistent(fake, seed):
     assert not st.channels and not st.bridges and not fake.calls and not fake.atxfers
     _assert_captured_shapes(fake.history)
     assert all(q.callers == [] for q in st.queues.values())
+
+
+async def test_every_action_of_the_fake_has_its_asterisk_privilege():
+    from .fake_asterisk.ami_base import ACTIONS
+    from .fake_asterisk.privileges import ACTION_PRIVILEGES
+
+    assert set(ACTIONS) <= set(ACTION_PRIVILEGES)
+
+
+async def test_the_fake_grants_the_classes_of_manager_conf_like_a_deployed_node():
+    """By default the fake's user has asterisk_conf/manager.conf's classes (as Asterisk checks them in
+    main/manager.c), so every other test through the fake runs with what a real node grants."""
+    f = FakeAsterisk(time_scale=0.001, auth_fail_delay=0.02)
+    await f.start(ari_port=None)
+    conn = await AmiConn.open(f.ami.port)
+    try:
+        conn.send(("Action", "Login"), ("Username", "orchestrator"), ("Secret", "orchestrator-secret"))
+        login = await conn.read_until(lambda m: m[0] == ("Event", "FullyBooted"), timeout=2)  # reads "system"
+        assert ("Response", "Success") in login[0]
+        conn.send(("Action", "UserEvent"), ("ActionID", "1"), ("UserEvent", "x"))  # write "user" not granted
+        conn.send(("Action", "DBPut"), ("ActionID", "2"), ("Family", "f"), ("Key", "k"), ("Val", "v"))
+        replies = await conn.read_until(lambda m: ("ActionID", "2") in m)
+        assert [dict(m).get("Message") for m in replies if m[0][0] == "Response"] == [
+            "Permission denied", "Updated database successfully"]
+        f.ami.emit([("Event", "VarSet"), ("Privilege", "dialplan,all"), ("Variable", "X"), ("Value", "1")])
+        f.ami.emit([("Event", "UserEvent"), ("Privilege", "user,all"), ("UserEvent", "Probe")])
+        got = await conn.read_until(lambda m: m[0] == ("Event", "UserEvent"))
+        assert not [m for m in got if m[0] == ("Event", "VarSet")]
+    finally:
+        conn.close()
+        AmiConn.opened.remove(conn)
+        await f.stop()

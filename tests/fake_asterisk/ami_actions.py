@@ -27,6 +27,15 @@ def ping(srv, s, req):
     return [ack(req, None, ("Ping", "Pong"), ("Timestamp", f"{time.time():.6f}"))]
 
 
+@action("UserEvent")
+def user_event(srv, s, req):
+    # main/manager.c action_userevent: "Event Sent", then a UserEvent carrying every header of the request but
+    # Action and UserEvent (ActionID included).
+    body = [(k, v) for k, v in req.pairs if k.lower() not in ("action", "userevent")]
+    srv.world.emit([("Event", "UserEvent"), ("Privilege", "user,all"), ("UserEvent", req.get("UserEvent")), *body])
+    return [ack(req, "Event Sent")]
+
+
 @action("Challenge")
 def challenge(srv, s, req):
     if req.get("AuthType").lower() != "md5":

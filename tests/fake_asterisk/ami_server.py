@@ -27,7 +27,13 @@ import logging
 import time
 from collections.abc import Iterable
 
-from . import ami_actions, ami_channels, ami_queues, config_files  # noqa: F401  (register the action handlers)
+from . import (  # noqa: F401  (register the action handlers)
+    ami_actions,
+    ami_channels,
+    ami_queues,
+    config_files,
+    privileges,
+)
 from . import events as ev
 from .ami_base import ACTIONS, ack, error, goodbye
 from .captures import ami_events
@@ -51,6 +57,7 @@ class AmiSession:
         self.session_id = f"0x7f7da800{AmiSession._ids:04x}"
         self.authenticated = False
         self.username = ""
+        self.read = self.write = privileges.CLASSES
         self.events_on = True
         self.closed = False
         self.connected_at = time.time()
@@ -64,7 +71,7 @@ class AmiSession:
             self.writer.write(encode(headers))
 
     def send_event(self, headers: Headers) -> None:
-        if self.authenticated and self.events_on and not self.server.hung:
+        if self.authenticated and self.events_on and not self.server.hung and privileges.may_read(headers, self.read):
             self.send(headers)
 
     def close(self) -> None:
@@ -81,10 +88,15 @@ class AmiSession:
 
 class FakeAmiServer:
     def __init__(self, world, host: str = "127.0.0.1", port: int = 0, *, username: str = DEFAULT_USERNAME,
-                 secret: str = DEFAULT_SECRET, auth_fail_delay: float = 1.0):
+                 secret: str = DEFAULT_SECRET, auth_fail_delay: float = 1.0, read: str | None = None, write: str | None = None):
         self.world = world
         self.host, self._port = host, port
         self.users = {username: secret}
+        # The user's read/write classes: by default those of asterisk_conf/manager.conf, so every test through
+        # the fake runs with what a deployed node grants ("all" to compare with the captures, recorded so).
+        deployed_read, deployed_write = privileges.deployed()
+        self.classes = {username: (privileges.parse_classes(read or deployed_read),
+                                   privileges.parse_classes(write or deployed_write))}
         self.auth_fail_delay = auth_fail_delay
         self.sessions: list[AmiSession] = []
         self.received: list[tuple[str, Request]] = []  # (session id, request) for every message read
@@ -273,6 +285,9 @@ class FakeAmiServer:
             s.send(error(req, "Permission denied"))
             return True
         handler = ACTIONS.get(lname)
+        if handler is not None and not privileges.may_run(lname, s.write):
+            s.send(error(req, "Permission denied"))
+            return True
         if handler is None:
             s.send(error(req, f"Invalid/unknown command: {name}. Use Action: ListCommands to show available "
                               "commands."))
@@ -305,12 +320,14 @@ class FakeAmiServer:
             s.send(error(req, "Authentication failed"))
             return False
         s.authenticated, s.username = True, user
+        s.read, s.write = self.classes[user]
         s.events_on = req.get("Events", "on").strip().lower() not in ("off", "no", "false", "0")
         s.send(ack(req, "Authentication accepted"))
         success = ev.security_event("SuccessfulAuth", s, "Informational", UsingPassword="0")
         if self._boot_pending:
             self.world.emit(success)  # p_core_restart_now: SuccessfulAuth, then FullyBooted when boot ends
         elif s.events_on:
-            s.send(ev.fully_booted(self.state))
+            if "system" in s.read:  # manager.c sends it on login only to a user reading "system"
+                s.send(ev.fully_booted(self.state))
             self.world.emit(success)
         return True

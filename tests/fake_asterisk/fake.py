@@ -28,14 +28,14 @@ class FakeAsterisk(TransferMixin, OriginateMixin, CallMixin, World):
     def __init__(self, state: AsteriskState | None = None, *, time_scale: float = 1.0, host: str = "127.0.0.1",
                  ami_username: str = DEFAULT_USERNAME, ami_secret: str = DEFAULT_SECRET,
                  ari_username: str = DEFAULT_USERNAME, ari_password: str = DEFAULT_SECRET,
-                 auth_fail_delay: float = 1.0):
+                 auth_fail_delay: float = 1.0, ami_read: str | None = None, ami_write: str | None = None):
         World.__init__(self, state, time_scale=time_scale)
         self._calls_init()
         self._transfers_init()
         self.ari_active_apps: set[str] = set()
         self.host = host
         self.ami = FakeAmiServer(self, host, username=ami_username, secret=ami_secret,
-                                 auth_fail_delay=auth_fail_delay)
+                                 auth_fail_delay=auth_fail_delay, read=ami_read, write=ami_write)
         self.ari = FakeAriServer(self, host, username=ari_username, password=ari_password)
 
     async def start(self, ami_port: int | None = 0, ari_port: int | None = 0) -> FakeAsterisk:
