@@ -4,6 +4,7 @@ memory, in plain words; a normal one is decoded once and reaches Asterisk's soun
 from __future__ import annotations
 
 import resource
+import subprocess
 import time
 import tracemalloc
 import wave
@@ -220,3 +221,17 @@ def test_the_decoder_runs_under_the_memory_limit(monkeypatch):
     monkeypatch.setattr(audio, "MEMORY_LIMIT_BYTES", 32 * 1024 * 1024)
     with pytest.raises(AudioError):
         convert_prompt(tone_wav(0.5))
+
+
+@pytest.mark.parametrize(("suffix", "codec"), [
+    ("webm", "libopus"), ("ogg", "libvorbis"), ("m4a", "aac"), ("mp3", "libmp3lame"), ("flac", "flac"),
+    ("aiff", "pcm_s16be"), ("wav", "pcm_alaw"), ("wav", "gsm_ms"),
+])
+def test_every_format_we_name_is_accepted(tmp_path, suffix, codec):
+    # What browsers, phones and editors write; the allow-lists of demuxers and decoders must not refuse them.
+    source = tmp_path / f"ton.{suffix}"
+    made = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=2:f=500", "-ar", "8000", "-ac", "1",
+                           "-c:a", codec, str(source)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"this ffmpeg cannot encode {codec}")
+    assert 1990 <= convert_prompt(source).duration_ms <= 2050
