@@ -80,9 +80,10 @@ def test_a_hostile_sound_is_refused_quickly_with_bounded_memory(case):
     assert len(content) < settings.PROMPT_MAX_UPLOAD_BYTES
     error, seconds, peak, cpu = measured(content)
     assert error is not None and error.code == REFUSAL[case], (case, error)
-    # Python never holds decoded sound of a refused file; the decoder stopped at the limit
-    # (decoding all of the 16 hours takes some six CPU seconds here).
-    assert seconds < 5, seconds
+    # Python never holds decoded sound of a refused file; the decoder stopped at the limit (decoding all
+    # of the 16 hours takes some six CPU seconds here). CPU time is the sharp bound; the wall-clock one
+    # only leaves room for a loaded machine (0.2-2 s when it is idle).
+    assert seconds < 10, seconds
     assert peak < len(content) + 4 * 1024 * 1024, peak
     assert cpu < 2.5, cpu
     assert children_usage().ru_maxrss * 1024 < audio.MEMORY_LIMIT_BYTES
@@ -162,10 +163,13 @@ def as_alice(client, alice):
 @pytest.mark.parametrize("case", list(HOSTILE))
 def test_the_admin_form_refuses_each_hostile_upload_in_plain_words(as_alice, case):
     prompts, audits = Prompt.objects.count(), AuditLog.objects.count()
+    upload = SimpleUploadedFile("farlig.wav", HOSTILE[case]())
+    before = children_usage()
     started = time.monotonic()
-    response = as_alice.post(url("add"), {"name": "Farlig", "audio_file": SimpleUploadedFile("farlig.wav",
-                                                                                            HOSTILE[case]())})
-    assert time.monotonic() - started < 6
+    response = as_alice.post(url("add"), {"name": "Farlig", "audio_file": upload})
+    after = children_usage()
+    assert time.monotonic() - started < 15
+    assert (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime) < 2.5
     assert response.status_code == 200
     error = response.context["adminform"].form.errors["audio_file"][0]
     assert any(words in error for words in ("at most 10 minutes", "mono or stereo", "sample rate",
