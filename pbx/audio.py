@@ -48,7 +48,9 @@ DECODERS = (
     "pcm_f32le", "pcm_f32be", "pcm_f64le", "pcm_alaw", "pcm_mulaw", "gsm_ms", "adpcm_ms", "adpcm_ima_wav",
     "mp3float", "mp3", "flac", "vorbis", "libvorbis", "opus", "libopus", "aac", "aac_fixed", "alac",
 )
-# What the probe reports as codec_name for those decoders.
+# Album art in mp3/m4a files is a video stream, which probing opens too; it is never decoded further.
+COVER_ART_DECODERS = ("mjpeg", "png")
+# What the probe reports as codec_name for the audio decoders.
 CODECS = frozenset({name for name in DECODERS if not name.startswith("lib")} - {"mp3float", "aac_fixed"})
 
 # Limits of one ffprobe/ffmpeg run. Debian's ffmpeg maps ~300 MB of shared libraries before it reads
@@ -112,7 +114,7 @@ def _check_size(size: int) -> None:
 
 def _input_options() -> list[str]:
     return ["-protocol_whitelist", "file", "-format_whitelist", ",".join(DEMUXERS),
-            "-codec_whitelist", ",".join(DECODERS)]
+            "-codec_whitelist", ",".join(DECODERS + COVER_ART_DECODERS)]
 
 
 def probe(path: Path) -> Probe:

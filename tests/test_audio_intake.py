@@ -239,3 +239,15 @@ def test_every_format_we_name_is_accepted(tmp_path, suffix, codec):
     if made.returncode != 0:
         pytest.skip(f"this ffmpeg cannot encode {codec}")
     assert 1990 <= convert_prompt(source).duration_ms <= 2050
+
+
+@pytest.mark.parametrize("suffix", ["mp3", "m4a"])
+def test_a_file_with_album_art_is_accepted(tmp_path, suffix):
+    # The cover is a picture stream that probing opens; only the sound is decoded.
+    source = tmp_path / f"med-omslag.{suffix}"
+    made = subprocess.run(["ffmpeg", "-v", "error", "-f", "lavfi", "-i", "sine=d=1", "-f", "lavfi", "-i",
+                           "color=c=red:s=32x32:d=1", "-map", "0", "-map", "1", "-frames:v", "1", "-c:v", "png",
+                           "-disposition:v", "attached_pic", str(source)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip(f"this ffmpeg cannot write a {suffix} with a cover: {made.stderr[-200:]!r}")
+    assert 990 <= convert_prompt(source).duration_ms <= 1050
