@@ -277,3 +277,66 @@ async def test_stop_really_stops(fake):
     with pytest.raises(AsteriskError):
         await c.ping()
     assert fake.ami.actions("Logoff")  # a polite Logoff was sent
+
+
+# ---------------------------------------------------------------------- login refusals (main/manager.c)
+async def test_shutting_down_refusal_is_retried_quickly_not_after_the_longest_backoff(fake):
+    """``core restart now``: the old process still answers, every Login gets "Asterisk is shutting down"."""
+    c, rec = make_client(fake, reconnect_min=0.02, reconnect_max=30.0, refusal_max=0.1)
+    await c.start()
+    await c.wait_connected(2)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    restart = loop.create_task(fake.ami.restart(AsteriskState.default(), shutdown_window=0.4))
+    await rec.until(lambda: rec.disconnects)
+    with pytest.raises(AsteriskError) as err:  # refused for now: waits its whole timeout, not a permanent failure
+        await c.wait_connected(0.15)
+    assert not err.value.permanent
+    await restart
+    await rec.until(lambda: rec.connects == 2, timeout=3.0)
+    assert loop.time() - started < 1.5  # 30 s (reconnect_max) if the refusal were taken as permanent
+    refused = [r for _sid, r in fake.ami.received if r.action.lower() == "login"][1:-1]
+    assert len(refused) >= 2  # retried during the shutdown, each answered as Asterisk does
+    assert c.last_error is None and (await c.ping())["Ping"] == "Pong"
+    await c.stop()
+
+
+async def test_shutting_down_is_answered_like_manager_c_and_keeps_the_session(fake):
+    reader, writer = await asyncio.open_connection("127.0.0.1", fake.ami.port)
+    await reader.readline()  # banner
+    fake.ami.shutting_down = True
+    writer.write(b"Action: Login\r\nActionID: 1\r\nUsername: orchestrator\r\nSecret: x\r\n\r\n"
+                 b"Action: Ping\r\nActionID: 2\r\n\r\n")
+    replies = [await reader.readuntil(b"\r\n\r\n") for _ in range(2)]
+    assert replies == [b"Response: Error\r\nActionID: 1\r\nMessage: Asterisk is shutting down\r\n\r\n",
+                       b"Response: Error\r\nActionID: 2\r\nMessage: Asterisk is shutting down\r\n\r\n"]
+    writer.close()
+
+
+async def test_login_refusal_other_than_a_wrong_secret_is_temporary(fake):
+    """allowmultiplelogin = no and our old session still counted: "Login Already In Use" passes."""
+    fake.ami.single_login.add("orchestrator")
+    first, _ = make_client(fake)
+    await first.start()
+    await first.wait_connected(2)
+    second, rec = make_client(fake, reconnect_max=30.0, refusal_max=0.05)
+    await second.start()
+    with pytest.raises(AsteriskError) as err:
+        await second.wait_connected(0.2)
+    assert not err.value.permanent and "Login Already In Use" in second.last_error.message
+    assert type(second.last_error).__name__ == "LoginRefused"
+    await first.stop()
+    await second.wait_connected(2)  # within refusal_max of the old session's end
+    assert rec.connects == 1
+    await second.stop()
+
+
+async def test_wrong_secret_waits_the_longest_backoff(fake):
+    c = AmiClient("127.0.0.1", fake.ami.port, "orchestrator", "wrong", timeout=0.5, reconnect_min=0.01,
+                  reconnect_max=0.3, refusal_max=0.01)
+    await c.start()
+    await asyncio.sleep(0.5)
+    # the first try, then at most one after ~0.3 s (reconnect_max): no quick retries every refusal_max
+    assert 1 <= len(fake.ami.connections) <= 2
+    assert c.last_error.permanent
+    await c.stop()

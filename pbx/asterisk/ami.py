@@ -17,7 +17,9 @@ client and, where it must fail, against a plain ``Manager``):
 * ``connect()`` returns when TCP is up, before the login, and a wrong secret only leaves
   ``authenticated=False``: ``AmiClient`` opens the connection itself (``_Manager.open``), awaits panoramisk's
   Login future and its ``authenticated`` verdict (and FullyBooted) before it reports ``connected`` and runs
-  ``on_connect``; a refused Login is a permanent :class:`AsteriskError` ("wrong username or secret?").
+  ``on_connect``; a Login refused with ``Authentication failed`` is a permanent :class:`AsteriskError` ("wrong
+  username or secret?"), any other refusal (``Asterisk is shutting down`` during ``core restart``) a
+  :class:`LoginRefused` retried within ``refusal_max`` seconds.
 * it reconnects by itself every ``reconnect_timeout`` seconds and ``close()`` cannot stop that:
   ``_Manager.connection_lost`` only reports the loss, ``Manager.connect`` is disabled; ``AmiClient`` runs the
   only reconnect loop (exponential backoff with jitter) and ``stop()`` sets the flag that ends it.
@@ -83,6 +85,15 @@ from .errors import AsteriskError, Callback, call_safely
 log = logging.getLogger(__name__)
 
 BANNER = "Asterisk Call Manager/"
+# main/manager.c action_login: the one Login refusal that retrying cannot fix. Its others are temporary:
+# "Asterisk is shutting down" (process_message, while ast_shutting_down(): a restart in progress, or a graceful
+# one waiting for calls to end), "Login Already In Use" (allowmultiplelogin=no and our previous session is not
+# gone yet), "Permission denied" (the Login action is not registered yet/any more).
+PERMANENT_LOGIN_REFUSAL = "authentication failed"
+
+
+class LoginRefused(AsteriskError):
+    """Asterisk answered the Login but refused it for now (not a wrong secret): retry soon."""
 
 
 class AmiMessage(dict):
@@ -363,7 +374,7 @@ class AmiClient:
                  on_event: Callback | None = None, on_connect: Callback | None = None,
                  on_disconnect: Callback | None = None, events: bool = True,
                  reconnect_min: float = 0.5, reconnect_max: float = 30.0, boot_timeout: float = 10.0,
-                 name: str = "ami"):
+                 refusal_max: float = 2.0, name: str = "ami"):
         self.host, self.port = host, port
         self.username, self._secret = username, secret
         self.timeout = timeout
@@ -372,6 +383,7 @@ class AmiClient:
         self.on_event, self.on_connect, self.on_disconnect = on_event, on_connect, on_disconnect
         self.events = events
         self.reconnect_min, self.reconnect_max = reconnect_min, reconnect_max
+        self.refusal_max = refusal_max  # longest wait after a temporary Login refusal
         self.boot_timeout = boot_timeout
         self.name = name
         self.last_error: AsteriskError | None = None
@@ -626,6 +638,10 @@ class AmiClient:
             delay = min(self.reconnect_max, self.reconnect_min * (2 ** failures))
             if self.last_error is not None and self.last_error.permanent:
                 delay = self.reconnect_max  # a wrong secret will not fix itself soon
+            elif isinstance(self.last_error, LoginRefused):
+                # Asterisk answered, so it is up and only busy (shutting down for a restart, our old session
+                # still counted): ask again soon, never after the long wait meant for a dead host.
+                delay = min(delay, self.refusal_max)
             failures += 1
             delay *= random.uniform(0.8, 1.2)  # jitter
             with contextlib.suppress(TimeoutError):
@@ -643,10 +659,10 @@ class AmiClient:
             raise AsteriskError(f"AMI Login timed out after {self.timeout:.1f}s") from None
         if not self._manager.authenticated:  # panoramisk's verdict on the Login reply
             message = _first(reply, "Message") or _first(reply, "Response") or "no reason given"
-            if "authentication" in message.lower():
+            if message.strip().lower() == PERMANENT_LOGIN_REFUSAL:
                 raise AsteriskError(f"AMI login as {self.username!r} refused by {self.host}:{self.port}: "
                                     f"{message} (wrong username or secret?)", permanent=True)
-            raise AsteriskError(f"AMI login as {self.username!r} refused: {message}", permanent=True)
+            raise LoginRefused(f"AMI login as {self.username!r} refused for now: {message}")
         if self.events:
             booted = loop.create_task(self._booted.wait())
             try:

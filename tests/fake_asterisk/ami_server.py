@@ -7,6 +7,10 @@ What it reproduces from the captures (tests/fixtures/asterisk/ami):
 * before Login every action except Login/Logoff/Challenge gets ``Permission denied``; a wrong secret or user
   gets ``Authentication failed`` after ``auth_fail_delay`` (1 s on a real Asterisk) and the socket is closed;
   Login while logged in answers ``Already authenticated``;
+* while Asterisk shuts down (``shutting_down``; ``restart(shutdown_window=...)``) every action, Login included,
+  answers ``Asterisk is shutting down`` and the session stays open (main/manager.c process_message checks
+  ``ast_shutting_down()`` before anything else); a user in ``single_login`` (``allowmultiplelogin = no``) who is
+  already logged in gets ``Login Already In Use`` after the same 1 s and the socket is closed;
 * after a successful Login (Events: on): the Response, then ``FullyBooted`` (to that session only), then the
   ``SuccessfulAuth`` security event; with ``Events: off`` neither;
 * responses are ``Response``, ``ActionID`` (only if the request had one), then the rest; list actions answer
@@ -104,6 +108,8 @@ class FakeAmiServer:
         self.reload_failures: dict[str, str] = {}
         self.hung = False
         self.reset_next_connections = 0
+        self.shutting_down = False  # ast_shutting_down(): every action is refused, sessions stay open
+        self.single_login: set[str] = set()  # users with allowmultiplelogin = no
         self.connections: list[float] = []  # loop time of every accepted TCP connection
         self._server: asyncio.base_events.Server | None = None
         self._held: list[Headers] | None = None
@@ -186,17 +192,24 @@ class FakeAmiServer:
         return [r for _, r in self.received if name is None or r.action.lower() == name.lower()]
 
     async def restart(self, state: AsteriskState | None = None, *, via_cli: bool = False, downtime: float = 0.0,
-                      reset_first: bool = False, boot_delay: float = 0.0) -> None:
+                      reset_first: bool = False, boot_delay: float = 0.0, shutdown_window: float = 0.0) -> None:
         """Simulate ``core restart now``: Shutdown event only when started from the CLI (p2), all connections
         closed, optionally refuse connections for ``downtime`` and reset the first one (p), then a new process
         with ``state`` (default: a fresh default state).  With ``boot_delay`` a Login during boot is answered
-        before FullyBooted, which is then broadcast with the boot header order (Status first)."""
+        before FullyBooted, which is then broadcast with the boot header order (Status first).  With
+        ``shutdown_window`` the old process first keeps accepting connections for that long (seconds, not
+        scaled) and answers every Login ``Asterisk is shutting down``."""
         if via_cli:
             self.world.emit([("Event", "Shutdown"), ("Privilege", "system,all"), ("Shutdown", "Cleanly"),
                              ("Restart", "True")])
             await asyncio.sleep(0)
         self.world.cancel_pending()
         self.drop_all()
+        if shutdown_window > 0:
+            self.shutting_down = True
+            await asyncio.sleep(shutdown_window)
+            self.shutting_down = False
+            self.drop_all()
         if downtime > 0 and self._server is not None:
             port = self.port
             self._server.close()
@@ -276,6 +289,9 @@ class FakeAmiServer:
                 self.world.emit(ev.security_event("RequestBadFormat", s, "Error", RequestType="Action: NONE"))
             return True
         lname = name.lower()
+        if self.shutting_down:
+            s.send(error(req, "Asterisk is shutting down"))
+            return True
         if lname == "login":
             return await self._login(s, req)
         if lname == "logoff":
@@ -315,6 +331,10 @@ class FakeAmiServer:
             s.send(ack(req, "Already authenticated"))
             return True
         user, secret = req.get("Username"), req.get("Secret")
+        if user in self.single_login and any(o.authenticated and o.username == user for o in self.sessions):
+            await asyncio.sleep(self.auth_fail_delay)
+            s.send(error(req, "Login Already In Use"))
+            return False
         if user not in self.users or self.users[user] != secret:
             await asyncio.sleep(self.auth_fail_delay)
             s.send(error(req, "Authentication failed"))
