@@ -275,7 +275,8 @@ async def test_answering_a_chosen_waiting_call_takes_that_caller_not_the_first(p
     assert (redirect.get("Context"), redirect.get("Exten")) == (f"t{pbx.t}-agents", str(olle.pk))
     files = await sync_to_async(render_from_db)()
     agents = parse_dialplan_text(files["extensions.conf"]).contexts[f"t{pbx.t}-agents"]
-    assert agents.extensions[str(olle.pk)].priorities[1].app == "Dial"
+    route = agents.extensions[str(olle.pk)].priorities
+    assert (route[1].app, route[1].data.split("(")[0], route[3].app) == ("Gosub", "pbx-reachable,s,1", "Dial")
     await pbx.answer(olle)
     call = await pbx.wait_call(second["id"], lambda c: c["state"] == "up")
     assert {p["user_id"] for p in call["parties"]} == {None, olle.pk}

@@ -125,12 +125,26 @@ def test_another_companys_endpoint_queue_or_mailbox_is_refused(tiny_files):
     files = dict(tiny_files)
     files["pjsip.conf"] += "\n[t8-zzz](pbx-endpoint)\ncontext = t8-internal\n"
     files["extensions.conf"] += "\n[t8-internal]\nexten => 1,1,Hangup()\n"
-    files = edited(files, "extensions.conf", "exten => 31,1,Dial(PJSIP/t7-a1b2c3d4e5", "exten => 31,1,Dial(PJSIP/t8-zzz")
+    files = edited(files, "extensions.conf", "exten => 31,1,Gosub(pbx-reachable,s,1(t7-a1b2c3d4e5",
+                   "exten => 31,1,Gosub(pbx-reachable,s,1(t8-zzz")
     files = edited(files, "extensions.conf", " same => n,VoiceMail(1001@t7,u)", " same => n,VoiceMail(1001@t8,u)")
     files["voicemail.conf"] += "\n[t8]\n1001 => 1111,X,,,attach=no\n"
     found = findings_of(files)
     assert any("[cross-tenant] t7-agents (company 7) uses endpoint t8-zzz of company 8" in f for f in found)
     assert any("[cross-tenant] company 7 uses voicemail box 1001@t8" in f for f in found)
+
+
+def test_a_persons_devices_must_be_the_companys_own_endpoints(tiny_files):
+    """pbx-person and pbx-reachable get endpoint names (not PJSIP/...): the checker reads them as endpoints."""
+    files = dict(tiny_files)
+    files["pjsip.conf"] += "\n[t8-zzz](pbx-endpoint)\ncontext = t8-internal\n"
+    files["extensions.conf"] += "\n[t8-internal]\nexten => 1,1,Hangup()\n"
+    files = edited(files, "extensions.conf", "1(7,32,fixed,t7-0a0b0c0d0e,", "1(7,32,fixed,t7-0a0b0c0d0e&t8-zzz,")
+    files = edited(files, "extensions.conf", "1(7,32,mobile,t7-0a0b0c0d0e,", "1(7,32,mobile,t7-gone,")
+    found = findings_of(files)
+    line = line_of(files["extensions.conf"], "t7-0a0b0c0d0e&t8-zzz")
+    assert f"extensions.conf:{line}: [cross-tenant] t7-user-32 (company 7) uses endpoint t8-zzz of company 8" in found
+    assert any("[unknown-endpoint] PJSIP/t7-gone: no endpoint t7-gone in pjsip.conf" in f for f in found)
 
 
 def test_exten_passed_to_dial_unfiltered_is_refused(tiny_files):

@@ -4,7 +4,8 @@ The snapshot is built by hand with fixed ids, so these are the files byte for by
 generator shows up here as a readable diff of the Asterisk config it would produce.
 """
 
-from pbx.asterisk.confgen import confbridge, extensions, features, musiconhold, pjsip, queues, voicemail
+from pbx.asterisk.checker import check
+from pbx.asterisk.confgen import confbridge, extensions, features, musiconhold, pjsip, queues, render, voicemail
 from pbx.asterisk.confgen.parse import context_blocks
 from tests.confgen_fixtures import tiny_snapshot
 
@@ -401,10 +402,13 @@ exten => 1002,hint,PJSIP/t7-0a0b0c0d0e,CustomPresence:t7-u32
 """
 
 
-def test_agents_context_rings_all_devices_of_an_agent():
+def test_agents_context_rings_only_the_reachable_devices_of_an_agent():
     assert dialplan_context('t7-agents') == """\
 [t7-agents]
-exten => 31,1,Dial(PJSIP/t7-a1b2c3d4e5&PJSIP/t7-f6e5d4c3b2,,t)
+exten => 31,1,Gosub(pbx-reachable,s,1(t7-a1b2c3d4e5&t7-f6e5d4c3b2))
+ same => n,GotoIf($[${LEN(${GOSUB_RETVAL})} = 0]?none,1)
+ same => n,Dial(${GOSUB_RETVAL},,t)
+exten => none,1,Hangup(20)
 
 """
 
@@ -412,12 +416,71 @@ exten => 31,1,Dial(PJSIP/t7-a1b2c3d4e5&PJSIP/t7-f6e5d4c3b2,,t)
 def test_a_person_with_a_mobile_number_has_both_lines():
     assert dialplan_context('t7-user-32') == """\
 [t7-user-32]
-exten => s,1,Gosub(pbx-person,s,1(7,32,fixed,PJSIP/t7-0a0b0c0d0e,1002@t7,1002@t7-hints))
+exten => s,1,Gosub(t7-profile,s,1(32))
+ same => n,Gosub(pbx-person,s,1(7,32,fixed,t7-0a0b0c0d0e,1002@t7,1002@t7-hints,${GOSUB_RETVAL}))
  same => n,Goto(t7-person,${GOSUB_RETVAL},1)
-exten => mobile,1,Gosub(pbx-person,s,1(7,32,mobile,PJSIP/t7-0a0b0c0d0e,1002@t7,1002@t7-hints))
+exten => mobile,1,Gosub(t7-profile,s,1(32))
+ same => n,Gosub(pbx-person,s,1(7,32,mobile,t7-0a0b0c0d0e,1002@t7,1002@t7-hints,${GOSUB_RETVAL}))
  same => n,Goto(t7-person,${GOSUB_RETVAL},1)
 
 """
+
+
+def test_the_profile_in_force_is_decided_at_call_time_by_the_schedules():
+    assert dialplan_context('t7-profile') == """\
+[t7-profile]
+; Gosub(<user id>): returns "" (the base keys: by hand or defaults) or "sp<N>/" (scheduled, open now)
+exten => s,1,Set(LOCAL(db)=pbx/t7/u${FILTER(0123456789,${ARG1})})
+ same => n,GotoIf($["${FILTER(0123456789,${DB(${db}/profile)})}" != ""]?base,1)
+ same => n,Set(LOCAL(i)=0)
+ same => n,Goto(next,1)
+exten => next,1,Set(LOCAL(i)=$[${i} + 1])
+ same => n,Set(LOCAL(s)=${FILTER(0123456789,${DB(${db}/sp${i}/schedule)})})
+ same => n,GotoIf($["${s}" = "" | ${i} > 20]?base,1)
+ same => n,GotoIf($[!${DIALPLAN_EXISTS(t7-profsched,${s},1)}]?next,1)
+ same => n,Gosub(t7-profsched,${s},1)
+ same => n,GotoIf($["${GOSUB_RETVAL}" != "open"]?next,1)
+ same => n,Return(sp${i}/)
+exten => base,1,Return()
+
+"""
+    assert dialplan_context('t7-profsched') == """\
+[t7-profsched]
+exten => 101,1,Goto(t7-schedule-101,s,1)
+
+"""
+
+
+def test_a_company_without_schedules_has_no_scheduled_profiles():
+    snap = tiny_snapshot()
+    snap.tenants[0].schedules.clear()
+    snap.tenants[0].numbers[:] = [n for n in snap.tenants[0].numbers if n.schedule_id is None]
+    files = render(snap)
+    text = files["extensions.conf"]
+    start = text.index("[t7-profile]")
+    assert text[start:text.index("\n\n", start)] == "[t7-profile]\nexten => s,1,Return()"
+    assert "[t7-profsched]" not in text and check(files) == []
+
+
+def test_pbx_reachable_dials_only_endpoints_with_contacts_and_never_parses_a_contact():
+    shared = dialplan_context('pbx-reachable')
+    assert "Set(LOCAL(c)=${PJSIP_DIAL_CONTACTS(${ep})})" in shared
+    assert " same => n,GotoIf($[${LEN(${c})} = 0]?next,1)" in shared  # no contact: left out of the & list
+    # a contact with anything Dial() could parse (",", "(") is replaced by the plain endpoint
+    assert ("ExecIf($[${LEN(${c})} != ${LEN(${FILTER(0-9A-Za-z/:@.\\;=_+~%&-,${c})})}]?Set(LOCAL(c)=PJSIP/${ep}))"
+            in shared)
+    code = "\n".join(line for line in shared.splitlines() if not line.startswith(";"))
+    assert "${IF(" not in code  # IF() would cut the contacts at ":"
+    person = dialplan_context('pbx-person')
+    assert """\
+exten => ring,1,Set(LOCAL(secs)=${FILTER(0123456789,${DB(${db}/${line}/ring_s)})})
+ same => n,Gosub(pbx-reachable,s,1(${ARG4}))
+ same => n,Set(LOCAL(dial)=${GOSUB_RETVAL})
+ same => n,GotoIf($[${LEN(${dial})} = 0]?unreach,1)
+ same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2}))
+ same => n,Dial(${dial},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS})
+""" in person
+    assert " same => n,Set(LOCAL(line)=${FILTER(0123456789ps/,${ARG7})}${FILTER(a-z,${ARG3})})" in person
 
 
 def test_queue_has_overflow_and_no_agents_paths():

@@ -16,6 +16,8 @@ on every AMI (re)connect. The layout (docs/astdb.md has the full table)::
     pbx t<T>/u<U>/<line>/noanswer     forward | voicemail | none  (+ noanswer_to)
     pbx t<T>/u<U>/<line>/busy         forward | voicemail | none  (+ busy_to)
     pbx t<T>/u<U>/<line>/unreach      forward | voicemail | none  (+ unreach_to)
+    pbx t<T>/u<U>/sp<N>/schedule  schedule id of the person's N-th scheduled profile (name order), "" ends the list
+    pbx t<T>/u<U>/sp<N>/profile   its profile id; sp<N>/<line>/<name> its rules, as above
     pbx t<T>/q<Q>/u<U>            queue agent: in | paused | out
     pbx t<T>/s<S>/override        schedule override: open | closed | ""
     pbx t<T>/s<S>/until           epoch seconds when the override ends, "" for no end
@@ -31,6 +33,9 @@ FAMILY = "pbx"
 # Written by the dialplan, read and deleted by the orchestrator: never rewritten from the database.
 CALLBACK_FAMILY = "pbxcb"
 LINES = ("fixed", "mobile")
+# Scheduled profiles per person the dialplan looks at (t<T>-profile), in name order; do_save_forwarding_profile
+# refuses more, so a corrupt list in AstDB cannot make a call loop for long either.
+MAX_SCHEDULED_PROFILES = 20
 KINDS = ("caller_id", "presence", "profile", "queue_agent", "schedule", "user", "voicemail")
 
 Key = tuple[str, str]
@@ -75,6 +80,8 @@ RULE_FIELDS = (
 
 def _user_keys(user_filter: dict, parts: Iterable[str]) -> dict[Key, str]:
     """Keys of the people matching ``user_filter`` (Django lookups on User), a few queries."""
+    from django.db.models import Q
+
     from pbx.models import ForwardingProfile, ForwardingRule, User, UserPresence
 
     parts = set(parts)
@@ -103,22 +110,43 @@ def _user_keys(user_filter: dict, parts: Iterable[str]) -> dict[Key, str]:
             state[(FAMILY, f"{prefix[uid]}/status_until")] = _epoch(until) if code is not None else ""
             state[(FAMILY, f"{prefix[uid]}/dnd")] = "1" if state_name == "dnd" else "0"
     if "profile" in parts:
-        active = dict(
-            ForwardingProfile.objects.filter(user_id__in=ids, is_active=True).values_list("user_id", "id")
-        )
+        active: dict[int, int] = {}
+        scheduled: dict[int, list[tuple[int, int]]] = {}
+        is_scheduled = Q(activation=ForwardingProfile.Activation.SCHEDULED, schedule__isnull=False)
+        for uid, profile_id, is_active, activation, schedule_id in (
+            ForwardingProfile.objects.filter(Q(is_active=True) | is_scheduled, user_id__in=ids)
+            .order_by("user_id", "name", "id").values_list("user_id", "id", "is_active", "activation", "schedule_id")
+        ):
+            if is_active:
+                active[uid] = profile_id
+            if activation == ForwardingProfile.Activation.SCHEDULED and schedule_id is not None:
+                scheduled.setdefault(uid, []).append((profile_id, schedule_id))
+        profile_ids = set(active.values()) | {pid for entries in scheduled.values() for pid, _sid in entries}
         rules = {
             (profile_id, line): values
-            for profile_id, line, *values in ForwardingRule.objects.filter(profile_id__in=active.values())
+            for profile_id, line, *values in ForwardingRule.objects.filter(profile_id__in=profile_ids)
             .values_list("profile_id", "line", *RULE_FIELDS)
         }
-        for uid in ids:
-            profile_id = active.get(uid)
-            state[(FAMILY, f"{prefix[uid]}/profile")] = str(profile_id) if profile_id else ""
+
+        def put_rules(base: str, profile_id: int | None) -> None:
             for line in LINES:
                 rule = rules.get((profile_id, line))
                 values = _rule_values(rule) if rule else DEFAULT_RULE
                 for name, value in values.items():
-                    state[(FAMILY, f"{prefix[uid]}/{line}/{name}")] = value
+                    state[(FAMILY, f"{base}/{line}/{name}")] = value
+
+        for uid in ids:
+            profile_id = active.get(uid)
+            state[(FAMILY, f"{prefix[uid]}/profile")] = str(profile_id) if profile_id else ""
+            put_rules(prefix[uid], profile_id)
+            entries = scheduled.get(uid, [])[:MAX_SCHEDULED_PROFILES]
+            for n, (sched_profile_id, schedule_id) in enumerate(entries, start=1):
+                state[(FAMILY, f"{prefix[uid]}/sp{n}/schedule")] = str(schedule_id)
+                state[(FAMILY, f"{prefix[uid]}/sp{n}/profile")] = str(sched_profile_id)
+                put_rules(f"{prefix[uid]}/sp{n}", sched_profile_id)
+            # The dialplan walks sp1, sp2, ... until an empty schedule: this key ends the list, so the keys of a
+            # profile removed since (left in AstDB until the next full rewrite) are never read.
+            state[(FAMILY, f"{prefix[uid]}/sp{len(entries) + 1}/schedule")] = ""
     return state
 
 

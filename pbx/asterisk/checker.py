@@ -55,9 +55,11 @@ APPLICATIONS = {
     "Return", "SayDigits", "Set", "UserEvent", "VoiceMail", "VoiceMailMain", "WaitExten",
 }
 FUNCTIONS = {
-    "CALLERID", "CHANNEL", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "IF", "LEN",
-    "LOCAL", "PRESENCE_STATE", "QUEUE_MEMBER", "STRFTIME",
+    "CALLERID", "CHANNEL", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "IF", "LEN",
+    "LOCAL", "PJSIP_DIAL_CONTACTS", "PRESENCE_STATE", "QUEUE_MEMBER", "STRFTIME",
 }
+# Shared subroutines given a person's devices as endpoint names joined by "&": (context, argument index).
+ENDPOINT_ARGS = {"pbx-reachable": 0, "pbx-person": 3}
 FUNC_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\(")
 SET_FUNC_RE = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*)\(")
 LOCAL_RE = re.compile(r"Local/([^@&,()\s]+)@([^/&,()\s]+)")
@@ -558,6 +560,14 @@ class Checker:
 
     def app_Gosub(self, file, here, exten, data, line):
         self.target(file, line, here, exten, data, "Gosub")
+        context, _, args = data.partition(",")
+        if context.strip() in ENDPOINT_ARGS and "(" in args and args.endswith(")"):
+            values = split_args(args[args.index("(") + 1:-1])
+            index = ENDPOINT_ARGS[context.strip()]
+            if index < len(values):
+                for endpoint in values[index].split("&"):
+                    if endpoint.strip():
+                        self.check_endpoint_token(file, line, here, endpoint.strip())
 
     def app_GotoIf(self, file, here, exten, data, line, app="GotoIf"):
         _cond, yes, no = split_condition(data)

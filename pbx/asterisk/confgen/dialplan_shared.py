@@ -17,10 +17,18 @@ SHARED_SUBROUTINES = (
     "pbx-ondemand-rec",
     "pbx-person",
     "pbx-presence",
+    "pbx-reachable",
     "pbx-recording-hook",
 )
 
-SHARED_DIALPLAN = """
+# Characters a contact's Dial string may hold (PJSIP_DIAL_CONTACTS gives PJSIP/<endpoint>/<contact URI>).
+# A URI's user part may contain "," and "(": substituted into Dial() they would become Dial's options (U(),
+# G() run dialplan), so a device whose contact has anything else is dialled as plain PJSIP/<endpoint>.
+# No "," here (it ends FILTER's first argument), no brackets (an IPv6 host: plain PJSIP/<endpoint> then),
+# "-" last or it would be a range, and ";" written "\\;" (config.c reads a bare ";" as a comment).
+DIAL_SAFE = "0-9A-Za-z/:@.\\;=_+~%&-"
+
+SHARED_DIALPLAN = ("""
 [pbx-recording-hook]
 ; THE recording-policy hook. Every call that could be recorded passes here first:
 ;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>))
@@ -63,17 +71,42 @@ exten => done,1,Gosub(pbx-e164,s,1(${num},${ARG1}))
  same => n,Return(${FILTER(+0123456789,${GOSUB_RETVAL})})
 exten => fail,1,Return()
 
+[pbx-reachable]
+; Gosub(pbx-reachable,s,1(<endpoint>&<endpoint>...)) returns the Dial string of the devices that can
+; answer now: each endpoint's reachable contacts (PJSIP_DIAL_CONTACTS: registered or static, not found
+; unreachable by qualify); empty when none can. Dialling PJSIP/<endpoint> with no contact logs an ERROR
+; ("Could not create dialog to invalid URI"), and an empty entry in Dial's & list fails the whole Dial,
+; so endpoints without a contact are left out. The contacts never pass through IF() or ExecIf(): a URI
+; holds ":" and "?".
+exten => s,1,Set(LOCAL(i)=0)
+ same => n,Set(LOCAL(dial)=)
+ same => n,Goto(next,1)
+exten => next,1,Set(LOCAL(i)=$[${i} + 1])
+ same => n,Set(LOCAL(ep)=${FILTER(0-9A-Za-z_.-,${CUT(ARG1,&,${i})})})
+ same => n,GotoIf($["${ep}" = ""]?done,1)
+ same => n,Set(LOCAL(c)=${PJSIP_DIAL_CONTACTS(${ep})})
+ same => n,GotoIf($[${LEN(${c})} = 0]?next,1)
+ same => n,ExecIf($[${LEN(${c})} != ${LEN(${FILTER(%(safe)s,${c})})}]?Set(LOCAL(c)=PJSIP/${ep}))
+ same => n,GotoIf($[${LEN(${dial})} = 0]?first,1)
+ same => n,Set(LOCAL(dial)=${dial}&${c})
+ same => n,Goto(next,1)
+exten => first,1,Set(LOCAL(dial)=${c})
+ same => n,Goto(next,1)
+exten => done,1,Return(${dial})
+
 [pbx-person]
-; A call to a person: Gosub(pbx-person,s,1(<tenant>,<user>,<fixed|mobile>,<devices>,<mailbox@ctx>,<hint@ctx>)).
-; The person's fast state comes from AstDB (docs/astdb.md), so a status or profile change needs
-; no reload. Returns what the company's t<id>-person context does next: status (PBX_ST holds the
-; code), forward (PBX_FWD holds the number), vmbusy, vmunavail (PBX_VM holds the mailbox), busy
-; or hangup. PBX_HOPS counts the people a call has been forwarded through: a forwarding loop
-; (A to B to A) ends as busy after five.
+; A call to a person: Gosub(pbx-person,s,1(<tenant>,<user>,<fixed|mobile>,<endpoints>,<mailbox@ctx>,<hint@ctx>,
+; <rules>)). <endpoints> is "a&b" (endpoint names); <rules> is where the rules in force are in AstDB: ""
+; for the person's base keys (the profile switched on by hand, or the defaults), "sp<N>/" for a scheduled
+; profile whose schedule is open (t<id>-profile decides). The person's fast state comes from AstDB
+; (docs/astdb.md), so a status or profile change needs no reload. Returns what the company's
+; t<id>-person context does next: status (PBX_ST holds the code), forward (PBX_FWD holds the number),
+; vmbusy, vmunavail (PBX_VM holds the mailbox), busy or hangup. PBX_HOPS counts the people a call has
+; been forwarded through: a forwarding loop (A to B to A) ends as busy after five.
 exten => s,1,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${FILTER(0123456789,${ARG2})})
  same => n,Set(PBX_HOPS=$[0${FILTER(0123456789,${PBX_HOPS})} + 1])
  same => n,GotoIf($[${PBX_HOPS} > 5]?loop,1)
- same => n,Set(LOCAL(line)=${FILTER(a-z,${ARG3})})
+ same => n,Set(LOCAL(line)=${FILTER(0123456789ps/,${ARG7})}${FILTER(a-z,${ARG3})})
  same => n,Set(PBX_VM=${ARG5})
  same => n,Set(PBX_FWD=)
  same => n,Set(PBX_ST=${FILTER(0123456789,${DB(${db}/status)})})
@@ -94,8 +127,11 @@ exten => cw,1,Set(LOCAL(state)=${EXTENSION_STATE(${ARG6})})
  same => n,GotoIf($["${state}" = "ONHOLD" | "${state}" = "HOLDINUSE"]?busy,1)
  same => n,Goto(ring,1)
 exten => ring,1,Set(LOCAL(secs)=${FILTER(0123456789,${DB(${db}/${line}/ring_s)})})
+ same => n,Gosub(pbx-reachable,s,1(${ARG4}))
+ same => n,Set(LOCAL(dial)=${GOSUB_RETVAL})
+ same => n,GotoIf($[${LEN(${dial})} = 0]?unreach,1)
  same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2}))
- same => n,Dial(${ARG4},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS})
+ same => n,Dial(${dial},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS})
  same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy,1)
  same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer,1)
  same => n,GotoIf($["${DIALSTATUS}" = "CHANUNAVAIL" | "${DIALSTATUS}" = "CONGESTION"]?unreach,1)
@@ -158,4 +194,4 @@ exten => toggle,1,UserEvent(PbxOnDemandRecording,Key: toggle,Tenant: ${FILTER(01
  same => n,Return()
 exten => pause,1,UserEvent(PbxOnDemandRecording,Key: pause,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
  same => n,Return()
-"""
+""" % {"safe": DIAL_SAFE})

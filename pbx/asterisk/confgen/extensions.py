@@ -19,6 +19,8 @@ from __future__ import annotations
 import sys
 from collections.abc import Callable
 
+from pbx.asterisk.astdb import MAX_SCHEDULED_PROFILES
+
 from . import writer as w
 from .dialplan_shared import SHARED_DIALPLAN
 from .snapshot import Number, Schedule, Snapshot, Tenant
@@ -165,7 +167,7 @@ class TenantDialplan:
         return [
             self.internal, self.emergency, self.extensions, self.inbound, self.from_trunk, self.outbound,
             self.dialout, self.forward, self.hangup, self.person, self.status_forward, self.presence,
-            self.agent_codes, self.pickup, self.record_prompt, self.hints, self.agents, self.users,
+            self.agent_codes, self.pickup, self.record_prompt, self.hints, self.agents, self.users, self.profiles,
             self.queues, self.callback_requests, self.menus, self.schedules, self.voicemail, self.conferences,
         ]
 
@@ -389,28 +391,68 @@ class TenantDialplan:
 
     def agents(self) -> None:
         """Queue members are Local/<user id>@t1-agents/n (added through AMI), and a console user answering
-        a waiting caller is reached here too: all their phones ring, transfer keys on, no forwarding."""
+        a waiting caller is reached here too: their reachable phones ring (pbx-reachable), transfer keys on,
+        no forwarding; with none reachable the member is unavailable (cause 20), so the queue tries another."""
         dp, p = self.dp, self.p
         dp.context(f"{p}-agents")
         for user in self.t.users.values():
             if user.takes_calls_directly:
                 if user.devices:
-                    dp.exten(str(user.id), "Dial", "&".join(f"PJSIP/{d.endpoint}" for d in user.devices) + ",,t")
+                    dp.exten(str(user.id), "Gosub", f"pbx-reachable,s,1({self.endpoints(user)})")
+                    dp.same("GotoIf", "$[${LEN(${GOSUB_RETVAL})} = 0]?none,1")
+                    dp.same("Dial", "${GOSUB_RETVAL},,t")
                 else:
                     dp.exten(str(user.id), "Hangup", "20")
+        dp.exten("none", "Hangup", "20")
+
+    @staticmethod
+    def endpoints(user) -> str:
+        """A person's devices for pbx-reachable / pbx-person: endpoint names joined by & (no PJSIP/)."""
+        return "&".join(w.name(d.endpoint, "endpoint") for d in user.devices)
 
     def users(self) -> None:
         dp, p, t = self.dp, self.p, self.t
         for user in t.users.values():
-            dial = "&".join(f"PJSIP/{d.endpoint}" for d in user.devices)
+            devices = self.endpoints(user)
             mailbox = f"{w.digits(user.mailbox, f'mailbox of user {user.id}')}@{p}" if user.mailbox else ""
             hint = f"{user.extension}@{p}-hints" if user.extension else ""
             dp.context(f"{p}-user-{user.id}")
             lines = ("fixed", "mobile") if user.has_mobile_number else ("fixed",)
             for line in lines:
-                dp.exten("s" if line == "fixed" else line, "Gosub",
-                         f"pbx-person,s,1({t.id},{user.id},{line},{dial},{mailbox},{hint})")
+                dp.exten("s" if line == "fixed" else line, "Gosub", f"{p}-profile,s,1({user.id})")
+                dp.same("Gosub", f"pbx-person,s,1({t.id},{user.id},{line},{devices},{mailbox},{hint},${{GOSUB_RETVAL}})")
                 dp.same("Goto", f"{p}-person,${{GOSUB_RETVAL}},1")
+
+    def profiles(self) -> None:
+        """Scheduled forwarding profiles, decided at call time so they switch on time while Django is down.
+
+        AstDB lists a person's scheduled profiles (``sp1``, ``sp2``... in name order, docs/astdb.md); the
+        first whose schedule is open now (the schedule's own context: its override, holidays, hours, in the
+        company's time zone, so daylight saving is Asterisk's tz database) gives the rules. A profile switched
+        on by hand (``profile``) wins over every schedule. ``t1-profsched`` is the only way from a number in
+        AstDB to a schedule's context: a schedule that is gone has no extension there and is skipped.
+        """
+        dp, p = self.dp, self.p
+        dp.context(f"{p}-profile")
+        if not self.t.schedules:
+            dp.exten("s", "Return")  # no schedule, so no scheduled profile can be in force
+            return
+        dp.comment("Gosub(<user id>): returns \"\" (the base keys: by hand or defaults) or \"sp<N>/\" (scheduled, open now)")
+        dp.exten("s", "Set", f"LOCAL(db)=pbx/{p}/u${{FILTER(0123456789,${{ARG1}})}}")
+        dp.same("GotoIf", '$["${FILTER(0123456789,${DB(${db}/profile)})}" != ""]?base,1')
+        dp.same("Set", "LOCAL(i)=0")
+        dp.same("Goto", "next,1")
+        dp.exten("next", "Set", "LOCAL(i)=$[${i} + 1]")
+        dp.same("Set", "LOCAL(s)=${FILTER(0123456789,${DB(${db}/sp${i}/schedule)})}")
+        dp.same("GotoIf", f'$["${{s}}" = "" | ${{i}} > {MAX_SCHEDULED_PROFILES}]?base,1')
+        dp.same("GotoIf", f"$[!${{DIALPLAN_EXISTS({p}-profsched,${{s}},1)}}]?next,1")
+        dp.same("Gosub", f"{p}-profsched,${{s}},1")
+        dp.same("GotoIf", '$["${GOSUB_RETVAL}" != "open"]?next,1')
+        dp.same("Return", "sp${i}/")
+        dp.exten("base", "Return")
+        dp.context(f"{p}-profsched")
+        for schedule_id in sorted(self.t.schedules):
+            dp.exten(str(schedule_id), "Goto", f"{p}-schedule-{schedule_id},s,1")
 
     def queues(self) -> None:
         dp, p, t = self.dp, self.p, self.t
