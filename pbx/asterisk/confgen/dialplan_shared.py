@@ -28,7 +28,7 @@ SHARED_SUBROUTINES = (
 # "-" last or it would be a range, and ";" written "\\;" (config.c reads a bare ";" as a comment).
 DIAL_SAFE = "0-9A-Za-z/:@.\\;=_+~%&-"
 
-SHARED_DIALPLAN = ("""
+SHARED_DIALPLAN = """
 [pbx-recording-hook]
 ; THE recording-policy hook. Every call that could be recorded passes here first:
 ;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>))
@@ -86,7 +86,7 @@ exten => next,1,Set(LOCAL(i)=$[${i} + 1])
  same => n,GotoIf($["${ep}" = ""]?done,1)
  same => n,Set(LOCAL(c)=${PJSIP_DIAL_CONTACTS(${ep})})
  same => n,GotoIf($[${LEN(${c})} = 0]?next,1)
- same => n,ExecIf($[${LEN(${c})} != ${LEN(${FILTER(%(safe)s,${c})})}]?Set(LOCAL(c)=PJSIP/${ep}))
+ same => n,ExecIf($[${LEN(${c})} != ${LEN(${FILTER(<DIAL_SAFE>,${c})})}]?Set(LOCAL(c)=PJSIP/${ep}))
  same => n,GotoIf($[${LEN(${dial})} = 0]?first,1)
  same => n,Set(LOCAL(dial)=${dial}&${c})
  same => n,Goto(next,1)
@@ -194,4 +194,4 @@ exten => toggle,1,UserEvent(PbxOnDemandRecording,Key: toggle,Tenant: ${FILTER(01
  same => n,Return()
 exten => pause,1,UserEvent(PbxOnDemandRecording,Key: pause,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
  same => n,Return()
-""" % {"safe": DIAL_SAFE})
+""".replace("<DIAL_SAFE>", DIAL_SAFE)
