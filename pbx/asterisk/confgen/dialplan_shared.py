@@ -24,9 +24,12 @@ SHARED_SUBROUTINES = (
 # Characters a contact's Dial string may hold (PJSIP_DIAL_CONTACTS gives PJSIP/<endpoint>/<contact URI>).
 # A URI's user part may contain "," and "(": substituted into Dial() they would become Dial's options (U(),
 # G() run dialplan), so a device whose contact has anything else is dialled as plain PJSIP/<endpoint>.
-# No "," here (it ends FILTER's first argument), no brackets (an IPv6 host: plain PJSIP/<endpoint> then),
-# "-" last or it would be a range, and ";" written "\\;" (config.c reads a bare ";" as a comment).
-DIAL_SAFE = "0-9A-Za-z/:@.\\;=_+~%&-"
+# FILTER() reads "x-y" as a range wherever a "-" follows a character, even at the end (then the "-" is
+# lost: seen on Asterisk 22.10.1), so "-" is only ever written as the range "--." ("-" and "."). No ","
+# (it ends FILTER's first argument), no brackets (an IPv6 host: plain PJSIP/<endpoint> then), and ";"
+# written "\\;" (config.c reads a bare ";" as a comment).
+DIAL_SAFE = "--./:@0-9A-Za-z\\;=_+~%&"
+ENDPOINT_CHARS = "--._0-9A-Za-z"  # endpoint names: t<id>-<sip user>
 
 SHARED_DIALPLAN = """
 [pbx-recording-hook]
@@ -82,7 +85,7 @@ exten => s,1,Set(LOCAL(i)=0)
  same => n,Set(LOCAL(dial)=)
  same => n,Goto(next,1)
 exten => next,1,Set(LOCAL(i)=$[${i} + 1])
- same => n,Set(LOCAL(ep)=${FILTER(0-9A-Za-z_.-,${CUT(ARG1,&,${i})})})
+ same => n,Set(LOCAL(ep)=${FILTER(<ENDPOINT_CHARS>,${CUT(ARG1,&,${i})})})
  same => n,GotoIf($["${ep}" = ""]?done,1)
  same => n,Set(LOCAL(c)=${PJSIP_DIAL_CONTACTS(${ep})})
  same => n,GotoIf($[${LEN(${c})} = 0]?next,1)
@@ -194,4 +197,4 @@ exten => toggle,1,UserEvent(PbxOnDemandRecording,Key: toggle,Tenant: ${FILTER(01
  same => n,Return()
 exten => pause,1,UserEvent(PbxOnDemandRecording,Key: pause,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
  same => n,Return()
-""".replace("<DIAL_SAFE>", DIAL_SAFE)
+""".replace("<DIAL_SAFE>", DIAL_SAFE).replace("<ENDPOINT_CHARS>", ENDPOINT_CHARS)
