@@ -203,7 +203,7 @@ def test_the_overview_sums_up_status_profile_voicemail_and_queues(as_user, bob, 
     response = as_user(bob).get("/me/")
 
     assert response.context["new_messages"] == 2
-    assert response.context["active_profile"] == ForwardingProfile.objects.get(user=bob, is_active=True)
+    assert response.context["in_force"].profile == ForwardingProfile.objects.get(user=bob, is_active=True)
     assert "2 new messages" in page(response) and "Support" in page(response)
 
 

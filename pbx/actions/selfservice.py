@@ -13,6 +13,7 @@ from django.db.models import Case, Q, QuerySet, When
 from django.utils.translation import gettext as _
 
 from pbx import voicemail_store
+from pbx.asterisk.astdb import MAX_SCHEDULED_PROFILES
 from pbx.events import send_event_on_commit
 from pbx.models import ForwardingProfile, ForwardingRule, Number, User, VoicemailBox
 from pbx.signals import state_changed_on_commit
@@ -35,6 +36,15 @@ def _require_unique_name(profile: ForwardingProfile) -> None:
         same = same.exclude(pk=profile.pk)
     if same.exists():
         raise ValidationError({"name": _("You already have a profile with that name.")})
+
+
+def _require_room_for_a_scheduled_profile(profile: ForwardingProfile) -> None:
+    # The dialplan looks at this many scheduled profiles per person (t<id>-profile), no more.
+    others = ForwardingProfile.objects.filter(
+        user_id=profile.user_id, activation=ForwardingProfile.Activation.SCHEDULED).exclude(pk=profile.pk)
+    if others.count() >= MAX_SCHEDULED_PROFILES:
+        raise ValidationError({"activation": _("You can have at most %(n)d profiles that follow a schedule.")
+                               % {"n": MAX_SCHEDULED_PROFILES}})
 
 
 def do_create_forwarding_profile(actor, user: User, name: str) -> ForwardingProfile:
@@ -85,6 +95,8 @@ def do_save_forwarding_profile(actor, profile: ForwardingProfile, rules=()) -> F
         raise PermissionDenied(_("A profile cannot be given to someone else."))
     if profile.activation == ForwardingProfile.Activation.MANUAL:
         profile.schedule = None
+    else:
+        _require_room_for_a_scheduled_profile(profile)
     _require_unique_name(profile)
     profile.full_clean()
     for rule in rules:

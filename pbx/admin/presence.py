@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import zoneinfo
+
 from django.contrib import admin, messages
+from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import ValidationError
-from django.utils import timezone
+from django.utils import formats, timezone
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_activate_profile, do_set_presence
 from pbx.models import ForwardingProfile, ForwardingRule, PresenceStatus, UserPresence
+from pbx.selectors import MANUAL, InForce, forwarding_in_force, forwarding_in_force_for
 
 from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
 
@@ -87,17 +91,54 @@ class ForwardingRuleInline(ScopedTabularInline):
               "on_busy", "busy_number", "on_unreachable", "unreachable_number")
 
 
+class InForceChangeList(ChangeList):
+    """Reads what is in force for every person on the page at once (pbx.selectors), not per row."""
+
+    def get_results(self, request):
+        super().get_results(request)
+        in_force = forwarding_in_force_for({profile.user_id for profile in self.result_list})
+        for profile in self.result_list:
+            profile.in_force = in_force[profile.user_id]
+
+
+def in_force_text(profile: ForwardingProfile, info: InForce) -> str:
+    """This profile's part in what decides its owner's calls now, and when that changes (company time)."""
+    tz = zoneinfo.ZoneInfo(profile.tenant.time_zone)
+
+    def when(instant):
+        return formats.date_format(instant.astimezone(tz), "D j M H:i")
+
+    if info.profile == profile:
+        reason = _("by hand") if info.reason == MANUAL else _("schedule")
+        if info.next_change is None:
+            return _("In force now (%(reason)s)") % {"reason": reason}
+        return _("In force now (%(reason)s), until %(time)s") % {"reason": reason, "time": when(info.next_change)}
+    if info.next_profile == profile and info.next_change is not None:
+        return _("In force from %(time)s") % {"time": when(info.next_change)}
+    return _("Not in force")
+
+
 @admin.register(ForwardingProfile)
 class ForwardingProfileAdmin(ScopedModelAdmin):
     inlines = (ForwardingRuleInline,)
-    list_display = ("name", "user", "is_active", "activation", "schedule")
+    list_display = ("name", "user", "is_active", "activation", "schedule", "in_force_now")
     list_filter = ("is_active", "activation", "user__department")
     list_select_related = ("user", "schedule", "tenant")
     search_fields = ("name", "user__first_name", "user__last_name", "user__email", "user__extension")
     autocomplete_fields = ("user", "schedule")
     # Which profile is active is the person's live choice: switch it with the action.
-    readonly_fields = ("is_active",)
+    readonly_fields = ("is_active", "in_force_now")
     actions = ("activate",)
+
+    def get_changelist(self, request, **kwargs):
+        return InForceChangeList
+
+    @admin.display(description=_("now"))
+    def in_force_now(self, obj: ForwardingProfile) -> str:
+        if obj.pk is None:
+            return "–"
+        info = getattr(obj, "in_force", None) or forwarding_in_force(obj.user)
+        return in_force_text(obj, info)
 
     @admin.action(description=_("Make this the active profile of its user"), permissions=["change"])
     def activate(self, request, queryset):

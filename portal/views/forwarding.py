@@ -15,6 +15,7 @@ from pbx.actions import (
     do_save_forwarding_profile,
 )
 from pbx.models import ForwardingProfile, ForwardingRule
+from pbx.selectors import forwarding_in_force
 from portal.forms import NewProfileForm, ProfileForm, RuleForm
 
 from .common import add_action_error, me_view, messages_of
@@ -35,6 +36,9 @@ def _list(request, new_form: NewProfileForm, status: int = 200):
     return render(request, "portal/me/profiles.html", {
         "profiles": profiles,
         "active": next((p for p in profiles if p.is_active), None),
+        "has_scheduled": any(p.activation == ForwardingProfile.Activation.SCHEDULED and p.schedule_id for p in profiles),
+        "in_force": forwarding_in_force(request.user),
+        "company_tz": request.user.tenant.time_zone,
         "new_form": new_form,
         "error_forms": [new_form] if new_form.errors else [],
     }, status=status)

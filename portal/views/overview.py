@@ -7,7 +7,7 @@ from django.views.decorators.http import require_GET
 
 from pbx import voicemail_store as store
 from pbx.actions.selfservice import voicemail_boxes_of
-from pbx.models import ForwardingProfile
+from pbx.selectors import forwarding_in_force
 from portal.forms import CallForm
 
 from .common import me_view
@@ -32,9 +32,8 @@ def overview_context(user, call_form: CallForm | None = None) -> dict:
     return {
         "call_form": call_form if call_form is not None else CallForm(),
         "presence": current_presence(user),
-        "active_profile": ForwardingProfile.objects.filter(user=user, is_active=True).first(),
-        "scheduled_profiles": ForwardingProfile.objects.filter(
-            user=user, activation=ForwardingProfile.Activation.SCHEDULED).select_related("schedule"),
+        "in_force": forwarding_in_force(user),
+        "company_tz": user.tenant.time_zone,
         "caller_id": user.caller_id_number,
         "new_messages": new_messages,
         "memberships": my_memberships(user),
