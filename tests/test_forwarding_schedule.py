@@ -218,9 +218,22 @@ def test_the_admin_shows_each_profiles_truth_and_only_its_own_companys(alice, ca
 
     monkeypatch.setattr(selectors.timezone, "now", lambda: utc(2026, 3, 29, 10, 0))
     text = client_of(alice).get("/admin/pbx/forwardingprofile/?q=Helg").content.decode()
-    assert "In force now (schedule), until Sun 29 Mar 17:00" in text
+    assert "In force now (by schedule), until Sun 29 Mar 17:00" in text
     text = client_of(alice).get(f"/admin/pbx/forwardingprofile/{weekend.pk}/change/").content.decode()
-    assert "In force now (schedule), until Sun 29 Mar 17:00" in text
+    assert "In force now (by schedule), until Sun 29 Mar 17:00" in text
     assert client_of(carol).get(f"/admin/pbx/forwardingprofile/{weekend.pk}/change/").status_code in (302, 404)
     listing = client_of(carol).get("/admin/pbx/forwardingprofile/?q=Helg")
     assert list(listing.context["cl"].result_list) == [] and "In force" not in listing.content.decode()
+
+
+def test_the_truth_is_told_in_swedish_too(eva, weekend, monkeypatch):
+    import pbx.selectors as selectors
+    from tests.test_user_web import compiled_swedish
+
+    compiled_swedish.__wrapped__()
+    monkeypatch.setattr(selectors.timezone, "now", lambda: utc(2026, 3, 29, 7, 30))
+    client = client_of(eva)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/me/profiles/"})
+    text = client.get("/me/profiles/").content.decode()
+    assert "eftersom Söndagsjour är öppet." in text
+    assert "Från sön 29 " in text and " 17:00: ingen profil, dina telefoner ringer." in text

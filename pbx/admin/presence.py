@@ -109,7 +109,7 @@ def in_force_text(profile: ForwardingProfile, info: InForce) -> str:
         return formats.date_format(instant.astimezone(tz), "D j M H:i")
 
     if info.profile == profile:
-        reason = _("by hand") if info.reason == MANUAL else _("schedule")
+        reason = _("by hand") if info.reason == MANUAL else _("by schedule")
         if info.next_change is None:
             return _("In force now (%(reason)s)") % {"reason": reason}
         return _("In force now (%(reason)s), until %(time)s") % {"reason": reason, "time": when(info.next_change)}
