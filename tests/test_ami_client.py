@@ -340,3 +340,19 @@ async def test_wrong_secret_waits_the_longest_backoff(fake):
     assert 1 <= len(fake.ami.connections) <= 2
     assert c.last_error.permanent
     await c.stop()
+
+
+async def test_after_refusals_the_restart_itself_is_retried_from_the_shortest_wait(fake):
+    """Real Asterisk 22.10.1, ``core restart gracefully`` with a call up: Logins are refused "Asterisk is
+    shutting down" for as long as the call lasts, then connections are refused while it restarts. The
+    refusals prove Asterisk was alive, so the refused connections start the backoff again."""
+    c, rec = make_client(fake, reconnect_min=0.02, reconnect_max=30.0, refusal_max=0.1)
+    await c.start()
+    await c.wait_connected(2)
+    loop = asyncio.get_running_loop()
+    await fake.ami.restart(AsteriskState.default(), shutdown_window=0.6, downtime=0.3)
+    back = loop.time()
+    await rec.until(lambda: rec.connects == 2, timeout=5.0)
+    # 0.02 * 2**n after ~10 refusals would be seconds; from the shortest wait it is under 0.35 s
+    assert loop.time() - back < 0.5
+    await c.stop()

@@ -609,14 +609,14 @@ class AmiClient:
 
     # ------------------------------------------------------------------ connection loop
     async def _run(self) -> None:
-        failures = 0
+        failures = refusals = 0
         while not self._stop.is_set():
             logged_in = False
             error: AsteriskError | None = None
             try:
                 await self._open_and_login()
                 logged_in = True
-                failures = 0
+                failures = refusals = 0
                 await self._session()
             except asyncio.CancelledError:
                 raise
@@ -635,14 +635,17 @@ class AmiClient:
                     await self._call(self.on_disconnect, error)
             if self._stop.is_set():
                 break
-            delay = min(self.reconnect_max, self.reconnect_min * (2 ** failures))
-            if self.last_error is not None and self.last_error.permanent:
-                delay = self.reconnect_max  # a wrong secret will not fix itself soon
-            elif isinstance(self.last_error, LoginRefused):
+            if isinstance(self.last_error, LoginRefused):
                 # Asterisk answered, so it is up and only busy (shutting down for a restart, our old session
-                # still counted): ask again soon, never after the long wait meant for a dead host.
-                delay = min(delay, self.refusal_max)
-            failures += 1
+                # still counted): ask again soon, never after the long wait meant for a dead host. The refused
+                # connection that usually follows is the restart itself, so its backoff starts afresh.
+                delay = min(self.refusal_max, self.reconnect_min * (2 ** refusals))
+                refusals, failures = refusals + 1, 0
+            else:
+                delay = min(self.reconnect_max, self.reconnect_min * (2 ** failures))
+                if self.last_error is not None and self.last_error.permanent:
+                    delay = self.reconnect_max  # a wrong secret will not fix itself soon
+                refusals, failures = 0, failures + 1
             delay *= random.uniform(0.8, 1.2)  # jitter
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stop.wait(), delay)
