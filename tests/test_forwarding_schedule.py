@@ -237,3 +237,10 @@ def test_the_truth_is_told_in_swedish_too(eva, weekend, monkeypatch):
     text = client.get("/me/profiles/").content.decode()
     assert "eftersom Söndagsjour är öppet." in text
     assert "Från sön 29 " in text and " 17:00: ingen profil, dina telefoner ringer." in text
+
+
+def test_the_full_rewrite_lists_no_end_for_people_without_scheduled_profiles(demo, bob):
+    """The reconnect rewrite deletes what it does not list; one change writes the end explicitly."""
+    end = ("pbx", f"t{demo.tenant.pk}/u{bob.pk}/sp1/schedule")
+    assert end not in astdb_state(demo.tenant)
+    assert astdb_keys_for("profile", bob.pk)[end] == ""

@@ -78,8 +78,11 @@ RULE_FIELDS = (
 )
 
 
-def _user_keys(user_filter: dict, parts: Iterable[str]) -> dict[Key, str]:
-    """Keys of the people matching ``user_filter`` (Django lookups on User), a few queries."""
+def _user_keys(user_filter: dict, parts: Iterable[str], *, whole: bool = False) -> dict[Key, str]:
+    """Keys of the people matching ``user_filter`` (Django lookups on User), a few queries.
+
+    ``whole``: for the full rewrite, which deletes every key it does not list, so a person without
+    scheduled profiles needs no ``sp1/schedule`` = "" (10,000 DBPut fewer on a big node)."""
     from django.db.models import Q
 
     from pbx.models import ForwardingProfile, ForwardingRule, User, UserPresence
@@ -146,7 +149,8 @@ def _user_keys(user_filter: dict, parts: Iterable[str]) -> dict[Key, str]:
                 put_rules(f"{prefix[uid]}/sp{n}", sched_profile_id)
             # The dialplan walks sp1, sp2, ... until an empty schedule: this key ends the list, so the keys of a
             # profile removed since (left in AstDB until the next full rewrite) are never read.
-            state[(FAMILY, f"{prefix[uid]}/sp{len(entries) + 1}/schedule")] = ""
+            if entries or not whole:
+                state[(FAMILY, f"{prefix[uid]}/sp{len(entries) + 1}/schedule")] = ""
     return state
 
 
@@ -178,7 +182,7 @@ def astdb_state(tenant=None) -> dict[Key, str]:
     """Every AstDB key of one company (a Tenant or its id), or of all active companies (None)."""
     tenant_id = getattr(tenant, "pk", tenant)
     scope = {"tenant_id": tenant_id} if tenant_id is not None else {"tenant__is_active": True}
-    state = _user_keys(scope, KINDS)
+    state = _user_keys(scope, KINDS, whole=True)
     state.update(_agent_keys({**scope, "user__is_active": True}))
     state.update(_schedule_keys(scope))
     return dict(sorted(state.items()))
