@@ -79,8 +79,9 @@ exten => fail,1,Return()
 ; answer now: each endpoint's reachable contacts (PJSIP_DIAL_CONTACTS: registered or static, not found
 ; unreachable by qualify); empty when none can. Dialling PJSIP/<endpoint> with no contact logs an ERROR
 ; ("Could not create dialog to invalid URI"), and an empty entry in Dial's & list fails the whole Dial,
-; so endpoints without a contact are left out. The contacts never pass through IF() or ExecIf(): a URI
-; holds ":" and "?".
+; so endpoints without a contact are left out. A contact only ever reaches Set() and Dial(), and an
+; expression only as its length (IF()/ExecIf() would cut a URI at ":" or "?"); one holding a character
+; Dial() would parse ("," or "(" in a URI's user part) is dialled as plain PJSIP/<endpoint> instead.
 exten => s,1,Set(LOCAL(i)=0)
  same => n,Set(LOCAL(dial)=)
  same => n,Goto(next,1)
