@@ -244,3 +244,13 @@ def test_the_full_rewrite_lists_no_end_for_people_without_scheduled_profiles(dem
     end = ("pbx", f"t{demo.tenant.pk}/u{bob.pk}/sp1/schedule")
     assert end not in astdb_state(demo.tenant)
     assert astdb_keys_for("profile", bob.pk)[end] == ""
+
+
+def test_the_profile_page_shows_the_in_use_badge_by_schedule(eva, weekend, monkeypatch):
+    import pbx.selectors as selectors
+
+    monkeypatch.setattr(selectors.timezone, "now", lambda: utc(2026, 3, 29, 7, 30))
+    text = client_of(eva).get(f"/me/profiles/{weekend.pk}/").content.decode()
+    assert 'badge--ok">In use<' in text and "because Söndagsjour is open." in text
+    office = eva.forwarding_profiles.get(name="På kontoret")
+    assert 'badge--ok">In use<' not in client_of(eva).get(f"/me/profiles/{office.pk}/").content.decode()

@@ -99,6 +99,7 @@ def profile_edit(request, profile_id: int):
         status = 200
     return render(request, "portal/me/profile_edit.html", {
         "profile": profile, "profile_name": saved_name, "form": form, "rule_forms": rule_forms,
+        "in_force": forwarding_in_force(request.user), "company_tz": request.user.tenant.time_zone,
         "error_forms": [f for f in (form, *(rf for _label, rf in rule_forms)) if f.errors],
     }, status=status)
 
