@@ -29,7 +29,7 @@ SHARED_SUBROUTINES = (
 # (it ends FILTER's first argument), no brackets (an IPv6 host: plain PJSIP/<endpoint> then), and ";"
 # written "\\;" (config.c reads a bare ";" as a comment).
 DIAL_SAFE = "--./:@0-9A-Za-z\\;=_+~%&"
-ENDPOINT_CHARS = "--._0-9A-Za-z"  # endpoint names: t<id>-<sip user>
+ENDPOINT_CHARS = "--._+0-9A-Za-z"  # what writer.name allows in an endpoint name
 
 SHARED_DIALPLAN = """
 [pbx-recording-hook]
