@@ -331,6 +331,19 @@ async def test_login_refusal_other_than_a_wrong_secret_is_temporary(fake):
     await second.stop()
 
 
+async def test_permission_denied_for_the_login_is_temporary(fake):
+    fake.ami.login_unregistered = True
+    c, rec = make_client(fake, reconnect_max=30.0, refusal_max=0.05)
+    await c.start()
+    with pytest.raises(AsteriskError) as err:
+        await c.wait_connected(0.2)
+    assert not err.value.permanent and c.last_error.message.endswith("refused for now: Permission denied")
+    fake.ami.login_unregistered = False
+    await c.wait_connected(1)
+    assert rec.connects == 1
+    await c.stop()
+
+
 async def test_wrong_secret_waits_the_longest_backoff(fake):
     c = AmiClient("127.0.0.1", fake.ami.port, "orchestrator", "wrong", timeout=0.5, reconnect_min=0.01,
                   reconnect_max=0.3, refusal_max=0.01)

@@ -7,6 +7,7 @@ What it reproduces from the captures (tests/fixtures/asterisk/ami):
 * before Login every action except Login/Logoff/Challenge gets ``Permission denied``; a wrong secret or user
   gets ``Authentication failed`` after ``auth_fail_delay`` (1 s on a real Asterisk) and the socket is closed;
   Login while logged in answers ``Already authenticated``;
+* a Login while ``login_unregistered`` answers ``Permission denied`` (the action not registered yet);
 * while Asterisk shuts down (``shutting_down``; ``restart(shutdown_window=...)``) every action, Login included,
   answers ``Asterisk is shutting down`` and the session stays open (main/manager.c process_message checks
   ``ast_shutting_down()`` before anything else); a user in ``single_login`` (``allowmultiplelogin = no``) who is
@@ -110,6 +111,9 @@ class FakeAmiServer:
         self.reset_next_connections = 0
         self.shutting_down = False  # ast_shutting_down(): every action is refused, sessions stay open
         self.single_login: set[str] = set()  # users with allowmultiplelogin = no
+        # process_message's "Permission denied" for a Login whose action is not registered (manager.c: the
+        # action table is filled as modules load and emptied as they unload); the session stays open.
+        self.login_unregistered = False
         self.connections: list[float] = []  # loop time of every accepted TCP connection
         self._server: asyncio.base_events.Server | None = None
         self._held: list[Headers] | None = None
@@ -291,6 +295,9 @@ class FakeAmiServer:
         lname = name.lower()
         if self.shutting_down:
             s.send(error(req, "Asterisk is shutting down"))
+            return True
+        if lname == "login" and self.login_unregistered and not s.authenticated:
+            s.send(error(req, "Permission denied"))
             return True
         if lname == "login":
             return await self._login(s, req)
