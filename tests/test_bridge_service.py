@@ -245,6 +245,40 @@ async def test_the_bridge_follows_a_call_of_the_fake_asterisk_across_a_dropped_c
         await fake.stop()
 
 
+async def test_the_bridge_is_back_soon_after_a_restart_that_refused_its_logins(demo, logged, pushed):
+    """``core restart`` with calls up: the old Asterisk answers every Login "Asterisk is shutting down" (seen
+    on Asterisk 22.10.1) before the new one takes over. The bridge must resync as soon as it can, not after
+    the 30 s meant for a wrong secret."""
+    from pbx.asterisk.ami import AmiClient
+    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
+
+    fake = await FakeAsterisk(time_scale=0.01).start(ami_port=0, ari_port=None)
+    node = NodeBridge("default", resolver=capture_resolver(demo), state=LiveState(MemoryStore()),
+                      persist=logged.append, threaded=False)
+    client = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0, ping_interval=5.0,
+                       on_event=node.on_event, on_connect=node.on_connect, on_disconnect=node.on_disconnect,
+                       reconnect_min=0.05, reconnect_max=30.0, refusal_max=0.2)
+    node.ami = client
+    node.start()
+    loop = asyncio.get_running_loop()
+    try:
+        await client.start()
+        await client.wait_connected(5)
+        await until(lambda: node.synced)
+        await fake.ami.restart(shutdown_window=0.5, downtime=0.2)
+        back = loop.time()
+        await until(lambda: client.connect_count == 2 and node.synced)
+        assert loop.time() - back < 1.5
+        refused = [r for _sid, r in fake.ami.received if r.action.lower() == "login"][1:-1]
+        assert refused, "no Login was tried while Asterisk was shutting down"
+        snapshots = [e for g, e in pushed if e["type"] == "snapshot" and g == [f"tenant-{demo.tenant.pk}"]]
+        assert len(snapshots) == 2  # the consoles got the fresh picture after the restart
+    finally:
+        await client.stop()
+        await node.stop()
+        await fake.stop()
+
+
 async def test_in_production_the_pipeline_and_its_effects_run_in_a_worker_thread(demo, logged, pushed):
     import threading
 
