@@ -385,9 +385,9 @@ exten => 4,1,Goto(t7-voicemail,800,1)
 def test_presence_codes_call_the_shared_subroutine():
     assert dialplan_context('t7-presence') == """\
 [t7-presence]
-exten => 1,1,Gosub(pbx-presence,s,1(7,1,away))
-exten => 4,1,Gosub(pbx-presence,s,1(7,4,xa))
-exten => clear,1,Gosub(pbx-presence,s,1(7,,available))
+exten => 1,1,Gosub(pbx-presence,s,1(7,1,Europe/Stockholm))
+exten => 4,1,Gosub(pbx-presence,s,1(7,4,Europe/Stockholm))
+exten => clear,1,Gosub(pbx-presence,s,1(7,,Europe/Stockholm))
 exten => i,1,Playback(invalid)
 
 """

@@ -19,7 +19,8 @@ from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
 
 @admin.register(PresenceStatus)
 class PresenceStatusAdmin(ScopedModelAdmin):
-    list_display = ("name", "code", "asterisk_state", "default_message", "needs_end_time", "forward_to", "sort_order")
+    list_display = ("name", "code", "asterisk_state", "default_message", "needs_end_time", "default_minutes",
+                    "forward_to", "sort_order")
     list_filter = ("asterisk_state", "needs_end_time")
     search_fields = ("name", "default_message")
     autocomplete_fields = ("forward_to",)

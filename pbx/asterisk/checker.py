@@ -52,7 +52,8 @@ ENTRY_GLOBALS = {"from-trunk"}  # contexts outside companies that may jump into 
 APPLICATIONS = {
     "Answer", "Background", "Busy", "ConfBridge", "Dial", "ExecIf", "Gosub", "Goto", "GotoIf", "GotoIfTime",
     "Hangup", "MSet", "NoOp", "Originate", "Pickup", "PickupChan", "Playback", "Queue", "Read", "Record",
-    "Return", "SayDigits", "Set", "UserEvent", "VoiceMail", "VoiceMailMain", "WaitExten",
+    "Return", "SayDigits", "SayUnixTime", "Set", "UserEvent", "VoiceMail", "VoiceMailMain", "WaitExten",
+    "WaitForCondition",
 }
 FUNCTIONS = {
     "CALLERID", "CHANNEL", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "IF", "LEN",

@@ -30,6 +30,12 @@ class PresenceStatus(TenantOwned):
     asterisk_state = models.CharField(_("shown on phones as"), max_length=10, choices=AsteriskState.choices, default=AsteriskState.AWAY)
     default_message = models.CharField(_("default message"), max_length=120, blank=True, validators=[validate_plain_text])
     needs_end_time = models.BooleanField(_("ask for an end time"), default=True)
+    default_minutes = models.PositiveIntegerField(
+        _("default duration (minutes)"), null=True, blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(60 * 24 * 31)],
+        help_text=_("When the status is set from a phone (*20<code>), it ends after this many minutes. "
+                    "Empty: at the end of the working day."),
+    )
     forward_to = models.ForeignKey(
         "pbx.Destination", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
         verbose_name=_("forward calls to"),

@@ -14,6 +14,7 @@ SHARED_SUBROUTINES = (
     "pbx-agent",
     "pbx-callback-capture",
     "pbx-e164",
+    "pbx-feature-answer",
     "pbx-ondemand-rec",
     "pbx-person",
     "pbx-presence",
@@ -159,43 +160,66 @@ exten => fwd,1,Set(PBX_FWD=${FILTER(+0123456789,${DB(${db}/${line}/${step}_to)})
 exten => act2,1,Return(${IF($["${step}" = "busy"]?busy:hangup)})
 
 [pbx-presence]
-; *20<code> / *21 from a phone: Gosub(pbx-presence,s,1(<tenant>,<code or empty>,<presence state>)).
-; AstDB and the BLF presence change at once (no round trip), and the event lets the orchestrator
-; record it in the database (do_set_presence), which rewrites the same keys.
+; *20<code> / *21 from a phone: Gosub(pbx-presence,s,1(<tenant>,<code or empty>,<company's time zone>)).
+; Only an event: the orchestrator runs do_set_presence / do_clear_presence for the person (the database,
+; then AstDB and the BLF presence from it) and answers on this channel; a status that needs an end time
+; gets its default one, which the phone says (PBX_UNTIL).
 exten => s,1,Set(LOCAL(user)=${FILTER(0123456789,${PBX_USER})})
  same => n,GotoIf($["${user}" = ""]?denied,1)
- same => n,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${user})
- same => n,Set(LOCAL(code)=${FILTER(0123456789,${ARG2})})
- same => n,Set(LOCAL(state)=${FILTER(a-z,${ARG3})})
- same => n,Set(DB(${db}/status)=${code})
- same => n,Set(DB(${db}/status_until)=)
- same => n,Set(DB(${db}/dnd)=${IF($["${state}" = "dnd"]?1:0)})
- same => n,Set(PRESENCE_STATE(CustomPresence:t${FILTER(0123456789,${ARG1})}-u${user})=${state},,)
- same => n,UserEvent(PbxPresence,Tenant: ${FILTER(0123456789,${ARG1})},User: ${user},Code: ${code})
  same => n,Answer()
- same => n,Playback(beep)
+ same => n,MSet(PBX_ANSWER=,PBX_UNTIL=)
+ same => n,UserEvent(PbxPresence,Tenant: ${FILTER(0123456789,${ARG1})},User: ${user},Code: ${FILTER(0123456789,${ARG2})})
+ same => n,Gosub(pbx-feature-answer,s,1(beep,${ARG3},5))
  same => n,Return()
-exten => denied,1,Return()
+exten => denied,1,Playback(feature-not-avail-line)
+ same => n,Return()
 
 [pbx-agent]
 ; *45 / *46 / *47 from a phone: Gosub(pbx-agent,s,1(<tenant>,<login|logout|pause>,<sound>)).
 ; Only an event: the orchestrator runs do_queue_login/logout/pause for the person, which checks
 ; that they are an agent of the queue (PBX_QEXT: its extension, or all their queues), writes the
-; audit row and the AstDB key, and adds or removes the queue member through AMI.
+; audit row and the AstDB key, and adds or removes the queue member through AMI; then it answers.
 exten => s,1,Set(LOCAL(user)=${FILTER(0123456789,${PBX_USER})})
  same => n,GotoIf($["${user}" = ""]?denied,1)
- same => n,UserEvent(PbxQueueAgent,Action: ${FILTER(a-z,${ARG2})},Tenant: ${FILTER(0123456789,${ARG1})},User: ${user},QueueExtension: ${FILTER(0123456789,${PBX_QEXT})})
  same => n,Answer()
- same => n,Playback(${ARG3})
+ same => n,MSet(PBX_ANSWER=,PBX_UNTIL=)
+ same => n,UserEvent(PbxQueueAgent,Action: ${FILTER(a-z,${ARG2})},Tenant: ${FILTER(0123456789,${ARG1})},User: ${user},QueueExtension: ${FILTER(0123456789,${PBX_QEXT})})
+ same => n,Gosub(pbx-feature-answer,s,1(${ARG3},,5))
  same => n,Return()
-exten => denied,1,Return()
+exten => denied,1,Playback(feature-not-avail-line)
+ same => n,Return()
 
 [pbx-ondemand-rec]
 ; features.conf applicationmap: the person pressed an on-demand recording key during a call.
 ; The orchestrator starts, pauses or stops MixMonitor through AMI after its licence and policy
-; checks, so the keys only announce the wish.
-exten => toggle,1,UserEvent(PbxOnDemandRecording,Key: toggle,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
+; checks, so the keys only announce the wish, and the presser hears whether it happened.
+exten => toggle,1,MSet(PBX_ANSWER=,PBX_UNTIL=)
+ same => n,UserEvent(PbxOnDemandRecording,Key: toggle,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
+ same => n,Gosub(pbx-feature-answer,s,1(beep,,3))
  same => n,Return()
-exten => pause,1,UserEvent(PbxOnDemandRecording,Key: pause,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
+exten => pause,1,MSet(PBX_ANSWER=,PBX_UNTIL=)
+ same => n,UserEvent(PbxOnDemandRecording,Key: pause,Tenant: ${FILTER(0123456789,${PBX_TENANT})},User: ${FILTER(0123456789,${PBX_USER})})
+ same => n,Gosub(pbx-feature-answer,s,1(beep,,3))
  same => n,Return()
+
+[pbx-feature-answer]
+; After a UserEvent the orchestrator acts on: Gosub(pbx-feature-answer,s,1(<sound if done>,<time zone>,<seconds>)).
+; The event bridge answers with AMI Setvar on this channel: PBX_ANSWER ok or refused, PBX_UNTIL the Unix
+; time a change lasts until. WaitForCondition (app_waitforcond) polls for it, so the phone never says
+; "done" before it was done, and says "try later" when nobody answered (the bridge or Django is down).
+exten => s,1,Set(LOCAL(secs)=${FILTER(0123456789,${ARG3})})
+ same => n,WaitForCondition(#,#["#{PBX_ANSWER}" != ""],${IF($[0${secs} > 0]?${secs}:5)},0.1)
+ same => n,Set(LOCAL(answer)=${FILTER(a-z,${PBX_ANSWER})})
+ same => n,GotoIf($["${answer}" = "ok"]?ok,1)
+ same => n,GotoIf($["${answer}" = ""]?later,1)
+ same => n,Playback(feature-not-avail-line)
+ same => n,Return(refused)
+exten => ok,1,Playback(${ARG1})
+ same => n,Set(LOCAL(until)=${FILTER(0123456789,${PBX_UNTIL})})
+ same => n,GotoIf($[0${until} > 0]?until,1)
+ same => n,Return(ok)
+exten => until,1,SayUnixTime(${until},${ARG2},HM)
+ same => n,Return(ok)
+exten => later,1,Playback(please-try-call-later)
+ same => n,Return(later)
 """.replace("<DIAL_SAFE>", DIAL_SAFE).replace("<ENDPOINT_CHARS>", ENDPOINT_CHARS)

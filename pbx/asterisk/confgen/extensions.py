@@ -337,13 +337,14 @@ class TenantDialplan:
                 dp.exten(str(status.code), "Goto", self.target(status.forward_to_id))
 
     def presence(self) -> None:
-        """*20<code> / *21: pbx-presence writes AstDB and the BLF presence, and tells the database."""
+        """*20<code> / *21: pbx-presence asks the orchestrator (do_set_presence) and says what it answered;
+        the company's time zone is where the phone says until when."""
         dp, p, tid = self.dp, self.p, self.t.id
+        zone = w.time_zone(self.t.time_zone, f"time zone of company {tid}")
         dp.context(f"{p}-presence")
         for status in self.t.statuses:
-            state = w.name(status.asterisk_state, "presence state")
-            dp.exten(str(status.code), "Gosub", f"pbx-presence,s,1({tid},{status.code},{state})")
-        dp.exten("clear", "Gosub", f"pbx-presence,s,1({tid},,available)")
+            dp.exten(str(status.code), "Gosub", f"pbx-presence,s,1({tid},{status.code},{zone})")
+        dp.exten("clear", "Gosub", f"pbx-presence,s,1({tid},,{zone})")
         dp.exten("i", "Playback", SOUND_INVALID)
 
     def agent_codes(self) -> None:
@@ -375,8 +376,11 @@ class TenantDialplan:
             dp.same("Playback", recorded)
             dp.same("Read", "PBX_OK,if-correct-press&digits/1,1,,1,5")
             dp.same("GotoIf", f'$["${{FILTER(0123456789,${{PBX_OK}})}}" != "1"]?{p}-recprompt,{prompt_id},1')
-            dp.same("UserEvent", f"PbxPromptRecorded,Tenant: {self.t.id},Prompt: {prompt_id},User: ${{PBX_USER}},File: {recorded}")
-            dp.same("Playback", SOUND_THANKS)
+            dp.same("MSet", "PBX_ANSWER=,PBX_UNTIL=")
+            dp.same("UserEvent", f"PbxPromptRecorded,Tenant: {self.t.id},Prompt: {prompt_id},"
+                                 f"User: ${{FILTER(0123456789,${{PBX_USER}})}},File: {recorded}")
+            # The orchestrator converts and installs the file before it answers: give it time.
+            dp.same("Gosub", f"pbx-feature-answer,s,1({SOUND_THANKS},,15)")
             dp.same("Hangup")
         dp.exten("i", "Hangup")
 
