@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+import zoneinfo
+from datetime import datetime, timedelta
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -15,6 +16,38 @@ from pbx.signals import state_changed_on_commit
 from pbx.validators import validate_plain_text
 
 from .base import record, require_same_tenant, require_self_or_admin, snapshot
+
+FALLBACK_MINUTES = 60  # a status set from a phone that needs an end time, when nothing else says when
+
+
+def default_until(status: PresenceStatus, at: datetime | None = None) -> datetime:
+    """When a status set without an end time (from a phone: *20<code>) ends: the status's own default
+    duration, else the end of today's working day in the company's schedules, else FALLBACK_MINUTES."""
+    at = at or timezone.now()
+    if status.default_minutes:
+        return at + timedelta(minutes=status.default_minutes)
+    closing = _closing_time(status.tenant, at)
+    return closing if closing is not None else at + timedelta(minutes=FALLBACK_MINUTES)
+
+
+def _closing_time(tenant, at: datetime) -> datetime | None:
+    """The latest closing time still ahead today among the company's schedules (a special day's hours win)."""
+    from pbx.models import Schedule
+
+    zone = zoneinfo.ZoneInfo(tenant.time_zone)
+    local = at.astimezone(zone)
+    today = local.date()
+    closings = []
+    for schedule in Schedule.objects.filter(tenant=tenant).prefetch_related("weekly_hours", "special_days"):
+        special = next((day for day in schedule.special_days.all() if day.start_date <= today <= day.end_date), None)
+        if special is not None:
+            if not special.is_closed and special.close_time:
+                closings.append(special.close_time)
+            continue
+        closings.extend(rule.close_time for rule in schedule.weekly_hours.all() if rule.weekday == today.weekday())
+    ahead = [datetime.combine(today, t, tzinfo=zone) for t in closings]
+    ahead = [end for end in ahead if end > local]
+    return max(ahead) if ahead else None
 
 
 def presence_event(presence: UserPresence) -> dict:

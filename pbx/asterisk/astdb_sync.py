@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import concurrent.futures
+import contextlib
 import logging
 import os
 import re
@@ -424,6 +425,21 @@ def write_state(tenant_id: int, kind: str, object_id: int, *, writer: StateWrite
     return (writer or get_writer()).submit(node, change.send, change=(kind, object_id))
 
 
+_collecting = threading.local()
+
+
+@contextlib.contextmanager
+def collect_writes():
+    """The writes that changes committed in this thread queue meanwhile (their futures), for a caller that
+    must know Asterisk has them before it says so (a feature code's answer to the phone)."""
+    previous = getattr(_collecting, "futures", None)
+    _collecting.futures = futures = []
+    try:
+        yield futures
+    finally:
+        _collecting.futures = previous
+
+
 def on_state_changed(sender, *, tenant_id: int, kind: str, object_id: int, **kwargs):
     """Receiver of ``pbx.signals.state_changed`` (sent on commit)."""
     if kind == "voicemail":
@@ -434,6 +450,9 @@ def on_state_changed(sender, *, tenant_id: int, kind: str, object_id: int, **kwa
         log.exception("AstDB: could not queue the write of %s %s", kind, object_id)
         return None
     future.add_done_callback(_log_failure)
+    collecting = getattr(_collecting, "futures", None)
+    if collecting is not None:
+        collecting.append(future)
     return future
 
 
@@ -512,6 +531,7 @@ __all__ = [
     "StateChange",
     "StateWriter",
     "close_writer",
+    "collect_writes",
     "desired_members",
     "desired_presence",
     "get_writer",

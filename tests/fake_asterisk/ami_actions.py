@@ -334,6 +334,8 @@ def setvar(srv, s, req):
         srv.state.astdb[f"/{family}/{key}"] = value
     elif ch is not None:
         ch.variables[name] = value
+        # pbx_builtin_setvar_helper publishes the change (ast_channel_publish_varset) like a dialplan Set.
+        srv.world.emit(ev.event("VarSet", "dialplan,all", ev.chan(ch), Variable=name, Value=value))
     else:
         srv.state.globals[name] = value
     return [ack(req, "Variable Set")]

@@ -57,6 +57,7 @@ class Person:
     direct_number: str = ""
     agent: bool = False
     console: bool = False  # operator or company admin: sits at the console, answers at once
+    admin: bool = False  # company admin: the devices' set_var has PBX_ADMIN=1 (*99 prompt recording)
 
 
 @dataclass
@@ -81,18 +82,21 @@ class DemoWorld:
     main_number: str = ""
     presence: dict[int, tuple[str, str]] = field(default_factory=dict)  # user -> (asterisk state, message)
     statuses: list[tuple[int, str, bool]] = field(default_factory=list)  # status id, message, needs end time
+    status_codes: set[int] = field(default_factory=set)  # every status's *20<code>
+    prompt_ids: set[int] = field(default_factory=set)  # *99<prompt id>
+    time_zone: str = "Europe/Stockholm"
 
 
 def load_world(slug: str = "demo") -> DemoWorld:
     """The company as the orchestrator would have configured Asterisk for it (sync: reads the database)."""
-    from pbx.models import Number, PresenceStatus, Queue, QueueAgent, Tenant, User, UserPresence
+    from pbx.models import Number, PresenceStatus, Prompt, Queue, QueueAgent, Tenant, User, UserPresence
 
     tenant = Tenant.objects.get(slug=slug)
     people: dict[int, Person] = {}
     for user in User.objects.filter(tenant=tenant, is_active=True).prefetch_related("devices").order_by("extension"):
         endpoints = [d.endpoint for d in user.devices.all() if d.is_enabled]
         people[user.pk] = Person(user.pk, user.display_name, user.extension, endpoints, user.direct_number,
-                                 user.is_agent, user.is_operator or user.is_company_admin)
+                                 user.is_agent, user.is_operator or user.is_company_admin, user.is_company_admin)
     numbers = {n.destination.queue_id: n.e164 for n in Number.objects.filter(tenant=tenant, destination__kind="queue")
                .select_related("destination")}
     main = Number.objects.filter(tenant=tenant, kind=Number.Kind.MAIN).order_by("id").values_list("e164", flat=True)
@@ -108,7 +112,10 @@ def load_world(slug: str = "demo") -> DemoWorld:
         presence[row.user_id] = (row.status.asterisk_state, row.message or row.status.name)
     statuses = [(s.pk, s.default_message or s.name, s.needs_end_time)
                 for s in PresenceStatus.objects.filter(tenant=tenant, forward_to__isnull=True).order_by("sort_order")]
-    return DemoWorld(tenant.pk, tenant.country_code or "46", people, queues, main_number, presence, statuses)
+    codes = set(PresenceStatus.objects.filter(tenant=tenant).values_list("code", flat=True))
+    prompts = set(Prompt.objects.filter(tenant=tenant).values_list("pk", flat=True))
+    return DemoWorld(tenant.pk, tenant.country_code or "46", people, queues, main_number, presence, statuses,
+                     codes, prompts, tenant.time_zone)
 
 
 def load_worlds(slug: str = "demo") -> list[DemoWorld]:
@@ -159,9 +166,14 @@ def install(fake, world: DemoWorld, *others: DemoWorld) -> DemoState:
 
 def _install_company(state: DemoState, world: DemoWorld) -> None:
     t = world.tenant_id
+    state.feature_settings[t] = {"status_codes": set(world.status_codes), "prompt_ids": set(world.prompt_ids),
+                                 "time_zone": world.time_zone}
     for person in world.people.values():
         for endpoint in person.endpoints:
-            state.add_endpoint(endpoint, person.name, answer="manual", context=f"t{t}-internal")
+            ep = state.add_endpoint(endpoint, person.name, answer="manual", context=f"t{t}-internal")
+            # pjsip set_var of our devices (confgen/pjsip.py): who is calling, for the dialplan's feature codes
+            ep.variables = {"PBX_TENANT": str(t), "PBX_USER": str(person.user_id),
+                            **({"PBX_ADMIN": "1"} if person.admin else {})}
         devices = "&".join(f"PJSIP/{e}" for e in person.endpoints)
         if person.extension:
             state.add_hint(person.extension, f"t{t}-hints", f"{devices},CustomPresence:t{t}-u{person.user_id}")

@@ -18,13 +18,14 @@ from . import events as ev
 from .ami_server import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAmiServer
 from .ari_server import FakeAriServer
 from .calls import CallMixin
+from .feature_codes import FeatureCodeMixin
 from .originate import OriginateMixin
 from .state import AsteriskState
 from .transfers import TransferMixin
 from .world import World
 
 
-class FakeAsterisk(TransferMixin, OriginateMixin, CallMixin, World):
+class FakeAsterisk(FeatureCodeMixin, TransferMixin, OriginateMixin, CallMixin, World):
     def __init__(self, state: AsteriskState | None = None, *, time_scale: float = 1.0, host: str = "127.0.0.1",
                  ami_username: str = DEFAULT_USERNAME, ami_secret: str = DEFAULT_SECRET,
                  ari_username: str = DEFAULT_USERNAME, ari_password: str = DEFAULT_SECRET,

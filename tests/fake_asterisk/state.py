@@ -79,6 +79,7 @@ class Endpoint:
     answer: str = "auto"
     contact: str = ""
     context: str = "internal"  # the endpoint's dialplan context
+    variables: dict[str, str] = field(default_factory=dict)  # pjsip set_var: set on each of its channels
 
     @property
     def device(self) -> str:
@@ -238,6 +239,9 @@ class AsteriskState:
         self.extra_devices: dict[str, str] = {}  # other device states (MWI:..., Queue:...)
         self.presence: dict[str, tuple[str, str, str]] = {}  # "CustomPresence:x" -> (state, subtype, message)
         self.globals: dict[str, str] = {}
+        # tenant id → what its generated dialplan knows for feature codes (feature_codes.py):
+        # {"status_codes": {1, 4}, "prompt_ids": {7}, "time_zone": "Europe/Stockholm"}
+        self.feature_settings: dict[int, dict] = {}
         self.mailboxes: dict[str, tuple[int, int, int]] = {}  # "1001@default" -> (urgent, new, old)
         self.queue_log: list[str] = []
         self.processed_calls = 0

@@ -523,9 +523,16 @@ class FeatureCodeUsed(Event):
     user_id: int | None
     feature: str
     values: dict = field(default_factory=dict)
+    channel: str = ""  # the channel that raised it: the one the orchestrator answers on (PBX_ANSWER)
+    call_id: str = ""  # its Linkedid (on-demand recording acts on that call)
 
     def audience(self) -> list[int] | None:
         return [self.user_id] if self.user_id is not None else []
+
+    def message(self) -> dict:
+        data = Event.message(self)
+        data.pop("channel", None)  # Asterisk's name for the phone's line is nothing a browser needs
+        return data
 
 
 # The Asterisk node ------------------------------------------------------------------------

@@ -65,7 +65,8 @@ class NodeBridge:
     def __init__(self, node: str, *, resolver: Resolver, state: LiveState, ami=None,
                  persist: Callable[[d.CallRecord], Any] | None = persist_call,
                  send: Callable[..., None] | None = None, clock: Callable[[], float] = time.time,
-                 threaded: bool = True, astdb: Callable | None = None, node_row=None):
+                 threaded: bool = True, astdb: Callable | None = None, node_row=None,
+                 dialplan_options: dict | None = None):
         self.node = node
         self.node_row = node_row  # the AsteriskNode, for the AstDB rewrite
         self.resolver = resolver
@@ -89,6 +90,7 @@ class NodeBridge:
         self.ari = None  # the node's AriClient (service.Bridge sets it), or None without ARI
         self.hold_music: dict[str, set[str]] = {}  # holder's Uniqueid → its hold's music channels
         self._ari_tasks: set[asyncio.Task] = set()
+        self.dialplan = dialplan_consumer(self, dialplan_options)
 
     # ------------------------------------------------------------------------ the AMI client's callbacks
 
@@ -193,6 +195,7 @@ class NodeBridge:
         """Handle what is queued (within ``timeout``), then stop."""
         for task in list(self._ari_tasks):
             task.cancel()
+        await self.dialplan.stop()
         if self._consumer is None:
             return
         self._queue.put_nowait(None)
@@ -243,6 +246,7 @@ class NodeBridge:
                 self.synced = False
                 booted_anyway = True  # the resynchronisation below rebuilds the live state (if the store is back)
             await self._run(self._deliver, events)
+            self.dialplan.submit(events)
             self.handled += len(batch)
             booted = booted_anyway or any(isinstance(e, d.NodeBooted) for e in events)
             if any(isinstance(e, d.NodeShutdown) for e in events):
@@ -344,6 +348,13 @@ class NodeBridge:
                 await sync_to_async(rewrite, thread_sensitive=True)(self.node_row, self.ami)
         except Exception:
             log.exception("%s: AstDB rewrite failed", self.node)
+
+
+def dialplan_consumer(bridge: NodeBridge, options: dict | None = None):
+    """The node's consumer of the dialplan's UserEvents (``dialplan_events``), answering on its AMI connection."""
+    from .dialplan_events import DialplanEvents
+
+    return DialplanEvents(bridge.node, lambda: bridge.ami, **(options or {}))
 
 
 def _astdb_rewrite() -> Callable | None:

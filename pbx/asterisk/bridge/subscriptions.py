@@ -327,7 +327,9 @@ _USER_EVENT_CHANNEL = frozenset({*_FIELDS, "Event", "Privilege", "UserEvent", "T
 
 def on_user_event(raw: Raw, at: float, r: Resolver):
     kind = text(raw, "UserEvent")
-    if kind not in CALLBACK_EVENTS and kind not in FEATURE_EVENTS:
+    # Any other Pbx* event is ours too: it reaches the dialplan events' consumer, which logs it as a bug
+    # (an event nobody consumes), instead of vanishing here.
+    if kind not in CALLBACK_EVENTS and kind not in FEATURE_EVENTS and not kind.startswith("Pbx"):
         return None
     tenant = text(raw, "Tenant")
     tenant_id = int(tenant) if tenant.isdigit() else None
@@ -344,7 +346,8 @@ def on_user_event(raw: Raw, at: float, r: Resolver):
                                    f"t{tenant_id}-q{queue}" if queue.isdigit() else "", number_)
     user = text(raw, "User")
     values = {k: text(raw, k) for k in raw if k not in _USER_EVENT_CHANNEL}
-    return d.FeatureCodeUsed(tenant_id, at, int(user) if user.isdigit() else None, kind, values)
+    return d.FeatureCodeUsed(tenant_id, at, int(user) if user.isdigit() else None, kind, values,
+                             channel=text(raw, "Channel"), call_id=text(raw, "Linkedid"))
 
 
 SUBSCRIPTIONS: dict[str, Parser] = {

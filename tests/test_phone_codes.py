@@ -1,0 +1,393 @@
+"""Feature codes from a phone, end to end: the fake Asterisk runs the generated dialplan's priorities for the
+dialled code (tests/fake_asterisk/feature_codes.py: the UserEvent with its real headers) → the event bridge's
+subscription table → pbx/asterisk/bridge/dialplan_events → the do_* action (audit row, database) → on commit
+the AstDB/queue member write through AMI and the browser event → the bridge's Setvar of PBX_ANSWER on the
+dialling channel → what the dialplan then plays (the phone says the truth).
+
+The bridge runs in the test's event loop (as in test_call_control); the handlers run in asgiref's sync
+thread on this test's transaction, and the on-commit work of each handler is carried out as it returns
+(``captureOnCommitCallbacks``), as a real commit would.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from asgiref.sync import sync_to_async
+from django.test import TestCase
+
+from pbx.asterisk import astdb_sync
+from pbx.asterisk.bridge import dialplan_events
+from pbx.demo import tone_wav
+from pbx.models import AuditLog, PresenceStatus, Prompt, Queue, QueueAgent, Tenant, UserPresence
+from tests.fake_asterisk.demo_traffic import install, load_worlds
+from tests.test_call_control import (  # noqa: F401 - fixtures
+    PBX,
+    default_node,
+    pushed,
+    test_connection,
+    until,
+    until_async,
+    world_resolver,
+)
+
+# ----------------------------------------------------------------------------------------------- the world
+
+
+def run_committing(handler, event):
+    """The handler, then its on-commit work (inside the test's transaction nothing commits by itself)."""
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return dialplan_events.run_handler(handler, event)
+
+
+@pytest.fixture
+def worlds(demo, exempel):
+    return load_worlds("demo")
+
+
+@pytest.fixture
+async def phones(worlds, default_node, pushed, test_connection, settings, tmp_path):
+    """Fake Asterisk + the running Bridge; the node's AMI (the AstDB writer's) points at the fake."""
+    from channels.layers import channel_layers
+    from django.core.cache import cache
+    from django.db import connections
+
+    from pbx.asterisk.ami import AmiClient
+    from pbx.asterisk.bridge import state as live
+    from pbx.asterisk.bridge.service import Bridge
+    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
+
+    settings.ASTERISK_SOUNDS_DIR = tmp_path / "sounds"
+    channel_layers.backends.clear()
+    live._process_state = None
+    cache.clear()
+    connection = test_connection
+
+    def share():
+        connections["default"] = connection
+
+    await sync_to_async(share)()
+    fake = FakeAsterisk(time_scale=1.0)
+    install(fake, *worlds)
+    await fake.start(ami_port=0, ari_port=None)
+
+    def point_node():
+        default_node.ami_host, default_node.ami_port = "127.0.0.1", fake.ami.port
+        default_node.ami_username, default_node.ami_secret = DEFAULT_USERNAME, DEFAULT_SECRET
+        default_node.save()
+
+    await sync_to_async(point_node)()
+    await sync_to_async(astdb_sync.close_writer)()
+
+    def client(node, node_bridge):
+        return AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0,
+                         ping_interval=60.0, on_event=node_bridge.on_event, on_connect=node_bridge.on_connect,
+                         on_disconnect=node_bridge.on_disconnect, reconnect_min=0.05, reconnect_max=0.2)
+
+    async def no_astdb(node, ami):
+        return None
+
+    bridge = Bridge([default_node], state=live.live_state(), resolver=lambda: world_resolver(worlds),
+                    client_factory=client, ari_factory=None, threaded=False, persist=None, astdb=no_astdb,
+                    dialplan_options={"thread_sensitive": True, "run": run_committing})
+    await bridge.start()
+    (_node, node_bridge), = bridge.nodes
+    await until(lambda: node_bridge.synced)
+    world = Phones(fake, bridge, worlds[0], [])
+    world.worlds = worlds
+    try:
+        yield world
+    finally:
+        await bridge.stop()
+        await sync_to_async(astdb_sync.close_writer)()
+        await fake.stop()
+
+        def unshare():
+            del connections["default"]
+
+        await sync_to_async(unshare)()
+        live._process_state = None
+
+
+class Phones(PBX):
+    def phone(self, user) -> str:
+        return next(w.people[user.pk].endpoints[0] for w in self.worlds if user.pk in w.people)
+
+    async def dial(self, user, digits: str, **kwargs):
+        dial = self.fake.dial_feature_code(self.phone(user), digits, **kwargs)
+        await _wait(dial)
+        return dial
+
+    def queue_name(self, queue) -> str:
+        return f"t{queue.tenant_id}-q{queue.pk}"
+
+    def interface(self, user) -> str:
+        return f"local/{user.pk}@t{user.tenant_id}-agents/n"
+
+    def answers(self, dial) -> list[str]:
+        return [r.get("Value") for r in self.fake.ami.actions("Setvar")
+                if r.get("Channel") == dial.channel.name and r.get("Variable") == "PBX_ANSWER"]
+
+
+async def _wait(dial, timeout: float = 10.0) -> None:
+    import asyncio
+
+    await asyncio.wait_for(dial.done.wait(), timeout)
+
+
+async def db(func, *args):
+    return await sync_to_async(func)(*args)
+
+
+def pushed_types(pushed, kind: str) -> list[dict]:
+    return [event for _groups, event in pushed if event.get("type") == kind]
+
+
+# ----------------------------------------------------------------------------------------------- queues
+
+
+async def test_star45_logs_the_agent_in_and_the_phone_hears_ok_only_after_the_member_exists(phones, bob, demo, pushed):
+    support = demo.queues["Support"]
+    await db(lambda: QueueAgent.objects.filter(queue=support, user=bob).update(logged_in=False))
+    phones.fake.state.queues[phones.queue_name(support)].members.pop(phones.interface(bob), None)
+
+    dial = await phones.dial(bob, f"*45{support.extension}")
+
+    (user_event,) = [e for e in phones.fake.events_named("UserEvent")]
+    assert dict(user_event)["UserEvent"] == "PbxQueueAgent" and dict(user_event)["QueueExtension"] == support.extension
+    adds = phones.fake.ami.actions("QueueAdd")
+    assert [(a.get("Queue"), a.get("Interface").lower()) for a in adds] == \
+        [(phones.queue_name(support), phones.interface(bob))]
+    assert phones.interface(bob) in phones.fake.state.queues[phones.queue_name(support)].members
+    assert (await db(lambda: QueueAgent.objects.get(queue=support, user=bob))).logged_in
+    assert any(e["user_id"] == bob.pk and e["logged_in"] for e in pushed_types(pushed, "agent.changed"))
+    assert await db(lambda: AuditLog.objects.filter(action="queue_login", actor=bob).count()) == 1
+    assert phones.answers(dial) == ["ok"] and dial.played == ["agent-loginok"]
+    # The answer went out after the member was added: the phone never says "ok" before it is true.
+    names = [r.action for r in phones.fake.ami.actions()]
+    assert names.index("QueueAdd") < max(i for i, n in enumerate(names) if n == "Setvar")
+
+
+async def test_star45_without_an_extension_logs_in_to_all_the_agents_queues(phones, bob, demo):
+    await db(lambda: QueueAgent.objects.filter(user=bob).update(logged_in=False))
+    for queue in phones.fake.state.queues.values():
+        queue.members.pop(phones.interface(bob), None)
+    dial = await phones.dial(bob, "*45")
+    assert dial.answer == "ok"
+    assert await db(lambda: sorted(QueueAgent.objects.filter(user=bob, logged_in=True).values_list("queue_id", flat=True))) \
+        == sorted(q.pk for q in demo.queues.values())
+
+
+async def test_star45_by_someone_who_is_no_agent_of_the_queue_is_heard_as_a_refusal(phones, eva, demo):
+    dial = await phones.dial(eva, f"*45{demo.queues['Support'].extension}")
+    assert phones.answers(dial) == ["refused"] and dial.played == ["feature-not-avail-line"]
+    assert phones.fake.ami.actions("QueueAdd") == []
+    assert not await db(lambda: QueueAgent.objects.filter(user=eva).exists())
+
+
+async def test_star45_of_another_companys_queue_extension_is_refused(phones, bob, exempel):
+    other = await db(lambda: Queue.objects.create(tenant=exempel.tenant, name="Kundtjänst", extension="210"))
+    await db(lambda: QueueAgent.objects.create(tenant=exempel.tenant, queue=other, user=exempel.agents[0]))
+    dial = await phones.dial(bob, "*45210")
+    assert dial.answer == "refused" and not dial.heard_ok
+    assert phones.fake.ami.actions("QueueAdd") == []
+    assert not await db(lambda: QueueAgent.objects.filter(queue=other, logged_in=True).exists())
+
+
+async def test_a_forged_event_naming_another_company_is_not_acted_on(phones, carol, demo):
+    """Carol's phone is Exempel AB's: an event from it claiming Demo AB is dropped; the phone hears 'try later'."""
+    phones.fake.answer_timeout_scale = 0.1
+    ep = phones.fake.state.endpoints[phones.phone(carol)]
+    ep.variables = {**ep.variables, "PBX_TENANT": str(demo.tenant.pk)}
+    dial = phones.fake.dial_feature_code(phones.phone(carol), "*450")
+    dial.channel.context = f"t{demo.tenant.pk}-internal"  # as if the dialplan were Demo's
+    await _wait(dial)
+    assert phones.answers(dial) == [] and dial.played == ["please-try-call-later"]
+    assert await db(lambda: AuditLog.objects.filter(action="queue_login").count()) == 0
+
+
+async def test_star46_logs_out_and_removes_the_member(phones, bob, demo, pushed):
+    support = demo.queues["Support"]
+    dial = await phones.dial(bob, f"*46{support.extension}")
+    assert dial.played == ["agent-loggedoff"]
+    assert [(a.get("Queue"), a.get("Interface").lower()) for a in phones.fake.ami.actions("QueueRemove")] == \
+        [(phones.queue_name(support), phones.interface(bob))]
+    assert phones.interface(bob) not in phones.fake.state.queues[phones.queue_name(support)].members
+    assert not (await db(lambda: QueueAgent.objects.get(queue=support, user=bob))).logged_in
+    assert any(e["user_id"] == bob.pk and not e["logged_in"] for e in pushed_types(pushed, "agent.changed"))
+
+
+async def test_star47_pauses_with_the_default_reason_and_resumes(phones, bob, demo):
+    support = demo.queues["Support"]
+    first = await phones.dial(bob, f"*47{support.extension}")
+    assert first.played == ["beep"]
+    (pause,) = phones.fake.ami.actions("QueuePause")
+    assert (pause.get("Queue"), pause.get("Paused"), pause.get("Reason")) == (phones.queue_name(support), "true", "Break")
+    member = phones.fake.state.queues[phones.queue_name(support)].members[phones.interface(bob)]
+    assert member.paused
+    agent = await db(lambda: QueueAgent.objects.get(queue=support, user=bob))
+    assert agent.paused and agent.pause_reason == "Break"
+    await phones.dial(bob, f"*47{support.extension}")
+    assert not member.paused
+    assert not (await db(lambda: QueueAgent.objects.get(queue=support, user=bob))).paused
+
+
+async def test_star47_when_not_logged_in_is_refused(phones, bob, demo):
+    support = demo.queues["Support"]
+    await db(lambda: QueueAgent.objects.filter(queue=support, user=bob).update(logged_in=False))
+    dial = await phones.dial(bob, f"*47{support.extension}")
+    assert dial.answer == "refused" and phones.fake.ami.actions("QueuePause") == []
+
+
+# ----------------------------------------------------------------------------------------------- presence
+
+
+def astdb_key(user, name) -> str:
+    return f"/pbx/t{user.tenant_id}/u{user.pk}/{name}"
+
+
+async def test_star20_sets_a_status_that_survives_the_astdb_rewrite(phones, eva, demo, pushed, default_node):
+    away = await db(lambda: PresenceStatus.objects.get(tenant=demo.tenant, name="Borta"))
+    dial = await phones.dial(eva, f"*20{away.code}")
+    assert dial.played == ["beep"] and phones.answers(dial) == ["ok"]
+    row = await db(lambda: UserPresence.objects.get(user=eva))
+    assert row.status_id == away.pk and row.until is None
+    assert any(e["user_id"] == eva.pk and e["status_id"] == away.pk for e in pushed_types(pushed, "presence.changed"))
+    await until(lambda: phones.fake.state.astdb.get(astdb_key(eva, "status")) == str(away.code))
+    await until(lambda: phones.fake.state.presence.get(f"CustomPresence:t{demo.tenant.pk}-u{eva.pk}", ("",))[0] == "away")
+    # The bridge's reconnect rewrites AstDB from the database: the status stays.
+    (_node, node_bridge), = phones.bridge.nodes
+    state = await db(astdb_sync.load_node_state, default_node)
+    await astdb_sync.rewrite_all(default_node, node_bridge.ami, state=state)
+    assert phones.fake.state.astdb[astdb_key(eva, "status")] == str(away.code)
+
+
+async def test_star20_for_a_status_needing_an_end_time_takes_its_default_and_says_until_when(phones, eva, demo):
+    lunch = await db(lambda: PresenceStatus.objects.get(tenant=demo.tenant, name="Lunch"))
+    await db(lambda: PresenceStatus.objects.filter(pk=lunch.pk).update(default_minutes=45))
+    before = time.time()
+    dial = await phones.dial(eva, f"*20{lunch.code}")
+    row = await db(lambda: UserPresence.objects.get(user=eva))
+    assert row.status_id == lunch.pk and abs(row.until.timestamp() - (before + 45 * 60)) < 30
+    (until_set,) = [r for r in phones.fake.ami.actions("Setvar") if r.get("Variable") == "PBX_UNTIL"]
+    assert until_set.get("Channel") == dial.channel.name and int(until_set.get("Value")) == int(row.until.timestamp())
+    assert dial.played == ["beep", f"time:{int(row.until.timestamp())}"]
+
+
+async def test_star20_of_an_unknown_code_plays_invalid_and_star21_clears(phones, eva, demo, pushed):
+    dial = await phones.dial(eva, "*2077")
+    assert dial.played == ["invalid"] and phones.fake.events_named("UserEvent") == []
+    away = await db(lambda: PresenceStatus.objects.get(tenant=demo.tenant, name="Borta"))
+    await phones.dial(eva, f"*20{away.code}")
+    cleared = await phones.dial(eva, "*21")
+    assert cleared.played == ["beep"]
+    assert (await db(lambda: UserPresence.objects.get(user=eva))).status_id is None
+    await until(lambda: phones.fake.state.astdb.get(astdb_key(eva, "status")) == "")
+
+
+async def test_star20_sets_only_the_dialling_persons_own_status(phones, carol, eva, exempel):
+    """Exempel AB's status code from Carol's phone changes Carol, never a Demo AB person."""
+    away = await db(lambda: PresenceStatus.objects.get(tenant=exempel.tenant, name="Borta"))
+    dial = await phones.dial(carol, f"*20{away.code}")
+    assert dial.answer == "ok"
+    assert (await db(lambda: UserPresence.objects.get(user=carol))).status_id == away.pk
+    assert (await db(lambda: UserPresence.objects.filter(user=eva, status__isnull=False).exists())) is False
+
+
+# ----------------------------------------------------------------------------------------------- recording keys
+
+
+async def set_licences(tenant_id: int, count: int) -> None:
+    await db(lambda: Tenant.objects.filter(pk=tenant_id).update(max_recording_channels=count))
+
+
+async def test_star9_and_star7_during_a_call_record_pause_resume_and_stop(phones, olle):
+    await set_licences(phones.t, 1)
+    call = await phones.talking_with(olle, "+46701000021")
+    mine = phones.leg(call, olle)["channel"]
+    caller = next(p["channel"] for p in call["parties"] if p["role"] == "caller")
+
+    start = phones.fake.press_feature_key(mine, "*9")
+    await _wait(start)
+    assert start.answer == "ok" and start.played == ["beep"]
+    (mixmonitor,) = phones.fake.ami.actions("MixMonitor")
+    assert mixmonitor.get("Channel") == caller
+    await phones.wait_call(call["id"], lambda c: c["recording"])
+
+    pause = phones.fake.press_feature_key(mine, "*7")
+    await _wait(pause)
+    resume = phones.fake.press_feature_key(mine, "*7")
+    await _wait(resume)
+    assert [(r.get("State")) for r in phones.fake.ami.actions("MixMonitorMute")] == ["1", "0"]
+    stop = phones.fake.press_feature_key(mine, "*9")
+    await _wait(stop)
+    assert phones.fake.ami.actions("StopMixMonitor")[-1].get("Channel") == caller
+    assert [a.action for a in await db(lambda: list(AuditLog.objects.filter(object_type="call").order_by("id")))] == [
+        "call_record_start", "call_record_pause", "call_record_resume", "call_record_stop"]
+    assert all(d.answer == "ok" for d in (pause, resume, stop))
+
+
+async def test_star9_without_licences_is_heard_as_a_refusal(phones, olle):
+    await set_licences(phones.t, 0)
+    call = await phones.talking_with(olle, "+46701000022")
+    key = phones.fake.press_feature_key(phones.leg(call, olle)["channel"], "*9")
+    await _wait(key)
+    assert key.answer == "refused" and key.played == ["feature-not-avail-line"]
+    assert phones.fake.ami.actions("MixMonitor") == []
+
+
+# ----------------------------------------------------------------------------------------------- prompts by phone
+
+
+async def test_star99_installs_the_recording_as_the_prompt(phones, alice, demo, settings):
+    prompt = await db(lambda: Prompt.objects.filter(tenant=demo.tenant).order_by("id").first())
+    sound = settings.ASTERISK_SOUNDS_DIR / f"t{demo.tenant.pk}" / f"prompt-{prompt.pk}.wav"
+    dial = await phones.dial(alice, f"*99{prompt.pk}", recording=tone_wav(2.5, 550),
+                             sounds_dir=settings.ASTERISK_SOUNDS_DIR)
+    assert phones.answers(dial) == ["ok"] and dial.played == ["auth-thankyou"]
+    fresh = await db(lambda: Prompt.objects.get(pk=prompt.pk))
+    assert 2400 <= fresh.duration_ms <= 2600
+    assert sound.is_file() and sound.with_suffix(".wav16").is_file()
+    assert not (settings.ASTERISK_SOUNDS_DIR / f"t{demo.tenant.pk}" / f"recorded-prompt-{prompt.pk}.wav").exists()
+    assert await db(lambda: AuditLog.objects.filter(actor=alice, object_type="pbx.prompt", action="changed").count()) == 1
+
+
+async def test_star99_is_refused_to_someone_who_is_no_company_admin(phones, bob, demo, settings):
+    """Even a phone that claims PBX_ADMIN (a wrong set_var) gets nothing past the action's own check."""
+    prompt = await db(lambda: Prompt.objects.filter(tenant=demo.tenant).order_by("id").first())
+    ep = phones.fake.state.endpoints[phones.phone(bob)]
+    ep.variables = {**ep.variables, "PBX_ADMIN": "1"}
+    dial = await phones.dial(bob, f"*99{prompt.pk}", recording=tone_wav(1.0, 550),
+                             sounds_dir=settings.ASTERISK_SOUNDS_DIR)
+    assert dial.answer == "refused" and dial.played == ["feature-not-avail-line"]
+    assert (await db(lambda: Prompt.objects.get(pk=prompt.pk))).duration_ms == prompt.duration_ms
+
+
+async def test_star99_of_another_companys_prompt_goes_nowhere(phones, carol, demo, settings):
+    prompt = await db(lambda: Prompt.objects.filter(tenant=demo.tenant).order_by("id").first())
+    dial = await phones.dial(carol, f"*99{prompt.pk}", recording=tone_wav(1.0, 550),
+                             sounds_dir=settings.ASTERISK_SOUNDS_DIR)
+    assert phones.fake.events_named("UserEvent") == [] and not dial.heard_ok
+    assert (await db(lambda: Prompt.objects.get(pk=prompt.pk))).duration_ms == prompt.duration_ms
+
+
+# ----------------------------------------------------------------------------------------------- no answer
+
+
+async def test_without_the_bridge_the_phone_says_try_later_never_ok(phones, bob, demo):
+    phones.fake.answer_timeout_scale = 0.1
+    await phones.bridge.stop()
+    dial = await phones.dial(bob, f"*46{demo.queues['Support'].extension}")
+    assert dial.answer == "" and dial.played == ["please-try-call-later"]
+    assert (await db(lambda: QueueAgent.objects.get(queue=demo.queues["Support"], user=bob))).logged_in
+
+
+async def test_an_event_nobody_consumes_is_logged_as_a_bug(phones, bob, caplog):
+    from pbx.asterisk.bridge.domain import FeatureCodeUsed
+
+    (_node, node_bridge), = phones.bridge.nodes
+    event = FeatureCodeUsed(phones.t, time.time(), bob.pk, "PbxSomethingNew", {}, channel="", call_id="")
+    answer = await node_bridge.dialplan.handle(event)
+    assert answer.result == "refused"
+    assert "nothing consumes it" in caplog.text
