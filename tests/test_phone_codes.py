@@ -21,16 +21,14 @@ from pbx.asterisk import astdb_sync
 from pbx.asterisk.bridge import dialplan_events
 from pbx.demo import tone_wav
 from pbx.models import AuditLog, PresenceStatus, Prompt, Queue, QueueAgent, Tenant, UserPresence
+from tests import test_call_control as call_control
 from tests.fake_asterisk.demo_traffic import install, load_worlds
-from tests.test_call_control import (  # noqa: F401 - fixtures
-    PBX,
-    default_node,
-    pushed,
-    test_connection,
-    until,
-    until_async,
-    world_resolver,
-)
+from tests.test_call_control import PBX, until, world_resolver
+
+# The call control tests' fixtures: the default node, captured pushes, this test's shared connection.
+default_node = call_control.default_node
+pushed = call_control.pushed
+test_connection = call_control.test_connection
 
 # ----------------------------------------------------------------------------------------------- the world
 
@@ -154,7 +152,7 @@ async def test_star45_logs_the_agent_in_and_the_phone_hears_ok_only_after_the_me
 
     dial = await phones.dial(bob, f"*45{support.extension}")
 
-    (user_event,) = [e for e in phones.fake.events_named("UserEvent")]
+    (user_event,) = phones.fake.events_named("UserEvent")
     assert dict(user_event)["UserEvent"] == "PbxQueueAgent" and dict(user_event)["QueueExtension"] == support.extension
     adds = phones.fake.ami.actions("QueueAdd")
     assert [(a.get("Queue"), a.get("Interface").lower()) for a in adds] == \
