@@ -126,7 +126,8 @@ def real_capture_resolver(name: str) -> Resolver:
         for endpoint in person["endpoints"].values():
             resolver.alias_endpoint(endpoint, tenant_id, person["user_pk"])
         resolver.alias_extension(tenant_id, person["extension"], person["user_pk"])
-    resolver.alias_endpoint(about["trunk"]["endpoint"], tenant_id, kind=TRUNK)
+    if "trunk" in about:  # a capture of phones only (a feature code) has none
+        resolver.alias_endpoint(about["trunk"]["endpoint"], tenant_id, kind=TRUNK)
     if "queue" in about:
         resolver.alias_queue(about["queue"]["name"], tenant_id, about["queue"]["queue_pk"])
     return resolver
