@@ -172,8 +172,10 @@ def _install_company(state: DemoState, world: DemoWorld) -> None:
         for endpoint in person.endpoints:
             ep = state.add_endpoint(endpoint, person.name, answer="manual", context=f"t{t}-internal")
             # pjsip set_var of our devices (confgen/pjsip.py): who is calling, for the dialplan's feature codes
-            ep.variables = {"PBX_TENANT": str(t), "PBX_USER": str(person.user_id),
-                            **({"PBX_ADMIN": "1"} if person.admin else {})}
+            ep.variables = {"PBX_TENANT": str(t), "PBX_USER": str(person.user_id), "PBX_COPTS": "T",
+                            **({"PBX_MAILBOX": f"{person.extension}@t{t}"} if person.extension else {}),
+                            **({"PBX_ADMIN": "1"} if person.admin else {}),
+                            "DYNAMIC_FEATURES": "pbxrec#pbxrecpause"}
         devices = "&".join(f"PJSIP/{e}" for e in person.endpoints)
         if person.extension:
             state.add_hint(person.extension, f"t{t}-hints", f"{devices},CustomPresence:t{t}-u{person.user_id}")

@@ -63,9 +63,33 @@ class FeatureCodeMixin:
         ch.variables[name] = value
         self.emit(ev.event("VarSet", "dialplan,all", ev.chan(ch), Variable=name, Value=value))
 
+    def _frames_of(self, ch: Channel) -> list[dict[str, str]]:
+        """The channel's Gosub stack: per frame, its local variables in the order they were first set."""
+        stacks = self.__dict__.setdefault("_gosub_frames", {})
+        return stacks.setdefault(ch.uniqueid, [{}])
+
+    def _local(self, ch: Channel, name: str, value: str) -> None:
+        """Set(LOCAL(name)=...): app_stack.c keeps it in the Gosub frame; the VarSet names it LOCAL(name)."""
+        self._frames_of(ch)[-1][name] = value
+        self.emit(ev.event("VarSet", "dialplan,all", ev.chan(ch), Variable=f"LOCAL({name})", Value=value))
+
     def _gosub_args(self, ch: Channel, *args: str) -> None:
+        """Gosub(...(args)): a new frame with LOCAL(ARG1..n) and LOCAL(ARGC), as app_stack.c gosub_exec sets them."""
+        self._frames_of(ch).append({})
         for n, value in enumerate(args, 1):
-            self._var(ch, f"ARG{n}", value)
+            self._local(ch, f"ARG{n}", value)
+        self._local(ch, "ARGC", str(len(args)))
+
+    def _return(self, ch: Channel, context: str, exten: str, priority: int, value: str) -> None:
+        """Return(value): the frame's locals are unset newest first (frame_destroy: only those with a value emit
+        a VarSet, named without LOCAL()), then GOSUB_RETVAL."""
+        self._exten(ch, context, exten, priority, "Return", value)
+        frames = self._frames_of(ch)
+        frame = frames.pop() if len(frames) > 1 else {}
+        for name, old in reversed(frame.items()):
+            if old:
+                self._var(ch, name, "")
+        self._var(ch, "GOSUB_RETVAL", value)
 
     # ------------------------------------------------------------------ dialling a code
     def dial_feature_code(self, endpoint: str, digits: str, *, recording: bytes | None = None,
@@ -79,6 +103,7 @@ class FeatureCodeMixin:
         ch.dnid = digits
         for name, value in ep.variables.items():
             self._var(ch, name, value)
+        self._var(ch, "SIPDOMAIN", self.host)  # chan_pjsip: the domain of the INVITE's request URI
         dial = FeatureDial(ch, digits)
         task = asyncio.get_running_loop().create_task(self._run_code(dial, recording, sounds_dir))
         self._tasks.add(task)
@@ -95,35 +120,47 @@ class FeatureCodeMixin:
             presence = re.fullmatch(r"\*20(\d{1,2})|\*21", digits)
             prompt = re.fullmatch(r"\*99(\d+)", digits)
             if agent:
-                await self._agent_code(dial, internal, tenant, agent[1], agent[2])
+                end = await self._agent_code(dial, internal, tenant, agent[1], agent[2])
             elif presence:
-                await self._presence_code(dial, internal, tenant, presence[1], settings)
+                end = await self._presence_code(dial, internal, tenant, presence[1], settings)
             elif prompt:
-                await self._prompt_code(dial, internal, tenant, prompt[1], settings, recording, sounds_dir)
+                end = await self._prompt_code(dial, internal, tenant, prompt[1], settings, recording, sounds_dir)
             else:
                 self.dialplan_hangup(ch, cause=1)  # no such extension
                 return
-            self.dialplan_hangup(ch)
+            if ch.uniqueid not in self.state.channels:
+                return
+            if end is not None:
+                # The dialplan falls off the end (autofallthrough): SoftHangupRequest while the snapshot still
+                # names the subroutine's last priority, then the Hangup at the caller's next, missing, priority
+                # with cause 0, as the real capture phone_code_login shows.
+                self.emit(ev.call_event("SoftHangupRequest", ch, Cause="16"))
+                self.set_dialplan(ch, *end)
+                self.dialplan_hangup(ch, cause=0)
+            else:
+                self.dialplan_hangup(ch)
         finally:
+            self.__dict__.get("_gosub_frames", {}).pop(ch.uniqueid, None)
             dial.done.set()
 
     async def _agent_code(self, dial: FeatureDial, internal: str, tenant: int, code: str, queue_ext: str) -> None:
         ch = dial.channel
-        pattern = "_*4[567]X." if queue_ext else "_*4[567]"
-        self._exten(ch, internal, pattern, 1, "Set", f"PBX_QEXT={queue_ext}")
+        # A pattern's Newexten names the dialled digits (Exten and Extension), never the pattern.
+        self._exten(ch, internal, ch.exten, 1, "Set", f"PBX_QEXT={queue_ext}")
         self._var(ch, "PBX_QEXT", queue_ext)
-        self._exten(ch, internal, pattern, 2, "Goto", f"t{tenant}-agentcode,{code},1")
+        self._exten(ch, internal, ch.exten, 2, "Goto", f"t{tenant}-agentcode,{code},1")
         action, sound = AGENT_CODES[code]
         self._exten(ch, f"t{tenant}-agentcode", code, 1, "Gosub", f"pbx-agent,s,1({tenant},{action},{sound})")
         self._gosub_args(ch, str(tenant), action, sound)
         user = self._person_steps(ch, "pbx-agent")
-        if not user:
-            return
-        await self._ask(dial, "pbx-agent", 5, "PbxQueueAgent",
-                        [("Action", action), ("Tenant", str(tenant)), ("User", user), ("QueueExtension", queue_ext)],
-                        sound, "", 5)
-        self._exten(ch, "pbx-agent", "s", 7, "Return", "")
-        self._var(ch, "GOSUB_RETVAL", "")
+        if user:
+            await self._ask(dial, "pbx-agent", 5, "PbxQueueAgent",
+                            [("Action", action), ("Tenant", str(tenant)), ("User", user), ("QueueExtension", queue_ext)],
+                            sound, "", 5)
+            self._return(ch, "pbx-agent", "s", 7, "")
+        else:
+            self._return(ch, "pbx-agent", "denied", 2, "")
+        return (f"t{tenant}-agentcode", code, 2)
 
     async def _presence_code(self, dial: FeatureDial, internal: str, tenant: int, code: str | None,
                              settings: dict) -> None:
@@ -133,34 +170,35 @@ class FeatureCodeMixin:
             self._exten(ch, internal, "*21", 1, "Goto", f"t{tenant}-presence,clear,1")
             exten, code = "clear", ""
         else:
-            self._exten(ch, internal, f"_*20{'X' * len(code)}", 1, "Goto", f"t{tenant}-presence,{code},1")
+            self._exten(ch, internal, ch.exten, 1, "Goto", f"t{tenant}-presence,{code},1")
             exten = code
             if int(code) not in settings.get("status_codes", ()) or code != str(int(code)):
                 self._exten(ch, f"t{tenant}-presence", "i", 1, "Playback", "invalid")
                 dial.played.append("invalid")
-                return
+                return (f"t{tenant}-presence", "i", 2)
         self._exten(ch, f"t{tenant}-presence", exten, 1, "Gosub", f"pbx-presence,s,1({tenant},{code},{zone})")
         self._gosub_args(ch, str(tenant), code, zone)
         user = self._person_steps(ch, "pbx-presence")
-        if not user:
-            return
-        await self._ask(dial, "pbx-presence", 5, "PbxPresence", [("Tenant", str(tenant)), ("User", user), ("Code", code)],
-                        "beep", zone, 5)
-        self._exten(ch, "pbx-presence", "s", 7, "Return", "")
-        self._var(ch, "GOSUB_RETVAL", "")
+        if user:
+            await self._ask(dial, "pbx-presence", 5, "PbxPresence",
+                            [("Tenant", str(tenant)), ("User", user), ("Code", code)], "beep", zone, 5)
+            self._return(ch, "pbx-presence", "s", 7, "")
+        else:
+            self._return(ch, "pbx-presence", "denied", 2, "")
+        return (f"t{tenant}-presence", exten, 2)
 
     async def _prompt_code(self, dial: FeatureDial, internal: str, tenant: int, prompt_id: str, settings: dict,
                            recording: bytes | None, sounds_dir: Path | None) -> None:
         ch = dial.channel
         context = f"t{tenant}-recprompt"
-        self._exten(ch, internal, "_*99X.", 1, "Goto", f"{context},{prompt_id},1")
+        self._exten(ch, internal, ch.exten, 1, "Goto", f"{context},{prompt_id},1")
         if int(prompt_id) not in settings.get("prompt_ids", ()):
             self._exten(ch, context, "i", 1, "Hangup", "")
-            return
+            return None
         admin = ch.variables.get("PBX_ADMIN", "")
-        self._exten(ch, context, prompt_id, 1, "ExecIf", f'$["{admin}" != "1"]?Hangup()')
+        self._exten(ch, context, prompt_id, 1, "ExecIf", f'{int(admin != "1")}?Hangup()')
         if admin != "1":
-            return
+            return None
         self._exten(ch, context, prompt_id, 2, "Answer", "")
         self.set_state(ch, 6)
         recorded = f"custom/t{tenant}/recorded-prompt-{prompt_id}"
@@ -175,7 +213,7 @@ class FeatureCodeMixin:
         self._exten(ch, context, prompt_id, 5, "Read", "PBX_OK,if-correct-press&digits/1,1,,1,5")
         self._var(ch, "PBX_OK", "1")
         self._var(ch, "READSTATUS", "OK")
-        self._exten(ch, context, prompt_id, 6, "GotoIf", f'$["1" != "1"]?{context},{prompt_id},1')
+        self._exten(ch, context, prompt_id, 6, "GotoIf", f"0?{context},{prompt_id},1")
         self._exten(ch, context, prompt_id, 7, "MSet", "PBX_ANSWER=,PBX_UNTIL=")
         self._var(ch, "PBX_ANSWER", "")
         self._var(ch, "PBX_UNTIL", "")
@@ -188,6 +226,7 @@ class FeatureCodeMixin:
         self._gosub_args(ch, "auth-thankyou", "", "15")
         await self._feature_answer(dial, "auth-thankyou", "", 15)
         self._exten(ch, context, prompt_id, 10, "Hangup", "")
+        return None
 
     # ------------------------------------------------------------------ in-call keys
     def press_feature_key(self, channel: Channel | str, key: str) -> FeatureDial:
@@ -208,6 +247,7 @@ class FeatureCodeMixin:
             own = {**(ep.variables if ep is not None else {}), **ch.variables}
             tenant = re.sub(r"\D", "", own.get("PBX_TENANT", ""))
             user = re.sub(r"\D", "", own.get("PBX_USER", ""))
+            self._gosub_args(ch)  # the applicationmap's Gosub(pbx-ondemand-rec,<key>,1): a frame without arguments
             self._exten(ch, "pbx-ondemand-rec", what, 1, "MSet", "PBX_ANSWER=,PBX_UNTIL=")
             self._var(ch, "PBX_ANSWER", "")
             self._var(ch, "PBX_UNTIL", "")
@@ -217,19 +257,19 @@ class FeatureCodeMixin:
             self._exten(ch, "pbx-ondemand-rec", what, 3, "Gosub", "pbx-feature-answer,s,1(beep,,3)")
             self._gosub_args(ch, "beep", "", "3")
             await self._feature_answer(dial, "beep", "", 3)
-            self._exten(ch, "pbx-ondemand-rec", what, 4, "Return", "")
-            self._var(ch, "GOSUB_RETVAL", "")
+            self._return(ch, "pbx-ondemand-rec", what, 4, "")
         finally:
             if ch.uniqueid in self.state.channels:
                 self.set_dialplan(ch, *where)
+            self.__dict__.get("_gosub_frames", {}).pop(ch.uniqueid, None)
             dial.done.set()
 
     # ------------------------------------------------------------------ the shared subroutines
     def _person_steps(self, ch: Channel, context: str) -> str:
         user = re.sub(r"\D", "", ch.variables.get("PBX_USER", ""))
         self._exten(ch, context, "s", 1, "Set", f"LOCAL(user)={user}")
-        self._var(ch, "user", user)
-        self._exten(ch, context, "s", 2, "GotoIf", f'$["{user}" = ""]?denied,1')
+        self._local(ch, "user", user)
+        self._exten(ch, context, "s", 2, "GotoIf", f"{int(not user)}?denied,1")
         if not user:
             self._exten(ch, context, "denied", 1, "Playback", SOUND_REFUSED)
             return ""
@@ -256,7 +296,7 @@ class FeatureCodeMixin:
     async def _feature_answer(self, dial: FeatureDial, sound: str, zone: str, seconds: int) -> None:
         ch, ctx = dial.channel, "pbx-feature-answer"
         self._exten(ch, ctx, "s", 1, "Set", f"LOCAL(secs)={seconds}")
-        self._var(ch, "secs", str(seconds))
+        self._local(ch, "secs", str(seconds))
         self._exten(ch, ctx, "s", 2, "WaitForCondition", f'#,#["#{{PBX_ANSWER}}" != ""],{seconds},0.1')
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds * self.answer_timeout_scale
@@ -268,37 +308,34 @@ class FeatureCodeMixin:
         dial.answer = answer
         self._var(ch, "WAITFORCONDITIONSTATUS", "TRUE" if answer else "TIMEOUT")
         self._exten(ch, ctx, "s", 3, "Set", f"LOCAL(answer)={answer}")
-        self._var(ch, "answer", answer)
-        self._exten(ch, ctx, "s", 4, "GotoIf", f'$["{answer}" = "ok"]?ok,1')
+        self._local(ch, "answer", answer)
+        self._exten(ch, ctx, "s", 4, "GotoIf", f"{int(answer == 'ok')}?ok,1")
         if answer == "ok":
             self._exten(ch, ctx, "ok", 1, "Playback", sound)
             dial.played.append(sound)
             self._var(ch, "PLAYBACKSTATUS", "SUCCESS")
             until = re.sub(r"\D", "", ch.variables.get("PBX_UNTIL", ""))
             self._exten(ch, ctx, "ok", 2, "Set", f"LOCAL(until)={until}")
-            self._var(ch, "until", until)
-            self._exten(ch, ctx, "ok", 3, "GotoIf", f"$[0{until} > 0]?until,1")
+            self._local(ch, "until", until)
+            self._exten(ch, ctx, "ok", 3, "GotoIf", f"{int(bool(until))}?until,1")
             if until:
                 self._exten(ch, ctx, "until", 1, "SayUnixTime", f"{until},{zone},HM")
                 dial.played.append(f"time:{until}")
-                self._exten(ch, ctx, "until", 2, "Return", "ok")
+                self._return(ch, ctx, "until", 2, "ok")
             else:
-                self._exten(ch, ctx, "ok", 4, "Return", "ok")
-            self._var(ch, "GOSUB_RETVAL", "ok")
+                self._return(ch, ctx, "ok", 4, "ok")
             return
-        self._exten(ch, ctx, "s", 5, "GotoIf", f'$["{answer}" = "" | "{answer}" = "later"]?later,1')
+        self._exten(ch, ctx, "s", 5, "GotoIf", f"{int(answer in ('', 'later'))}?later,1")
         if answer in ("", "later"):
             self._exten(ch, ctx, "later", 1, "Playback", SOUND_LATER)
             dial.played.append(SOUND_LATER)
             self._var(ch, "PLAYBACKSTATUS", "SUCCESS")
-            self._exten(ch, ctx, "later", 2, "Return", "later")
-            self._var(ch, "GOSUB_RETVAL", "later")
+            self._return(ch, ctx, "later", 2, "later")
             return
         self._exten(ch, ctx, "s", 6, "Playback", SOUND_REFUSED)
         dial.played.append(SOUND_REFUSED)
         self._var(ch, "PLAYBACKSTATUS", "SUCCESS")
-        self._exten(ch, ctx, "s", 7, "Return", "refused")
-        self._var(ch, "GOSUB_RETVAL", "refused")
+        self._return(ch, ctx, "s", 7, "refused")
 
 
 def _tenant_of(context: str) -> int:
