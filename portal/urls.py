@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views
-from .views import callerid, calling, console, forwarding, history, overview, queues, status, voicemail
+from .views import callerid, calling, console, forwarding, history, overview, phone_codes, queues, status, voicemail
 
 app_name = "portal"
 
@@ -27,6 +27,7 @@ me = [
     path("me/queues/", queues.queues, name="me_queues"),
     path("me/queues/<int:agent_id>/", queues.queue_agent, name="me_queue_agent"),
     path("me/calls/", history.calls, name="me_calls"),
+    path("me/phone-codes/", phone_codes.phone_codes, name="me_phone_codes"),
 ]
 
 # The operator console ("telefonist"): one live page; its data comes over ws/console/ (portal/consumers.py).

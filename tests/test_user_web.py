@@ -41,7 +41,8 @@ pytestmark = pytest.mark.django_db
 
 STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
 SV_PO = Path(django_settings.BASE_DIR) / "locale" / "sv" / "LC_MESSAGES" / "django.po"
-PAGES = ["/me/", "/me/status/", "/me/profiles/", "/me/caller-id/", "/me/voicemail/", "/me/queues/", "/me/calls/"]
+PAGES = ["/me/", "/me/status/", "/me/profiles/", "/me/caller-id/", "/me/voicemail/", "/me/queues/", "/me/calls/",
+         "/me/phone-codes/"]
 
 
 # -- helpers ------------------------------------------------------------------------------------

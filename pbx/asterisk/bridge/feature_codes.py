@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.conf import settings
+from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from pbx.audio import AudioError
@@ -94,10 +95,16 @@ def queue_agent(event: FeatureCodeUsed) -> Done:
         if not working:
             raise Refused("not logged in to that queue")
         pause = any(not a.paused for a in working)
-        reason = str(DEFAULT_PAUSE_REASON) if pause else ""
+        reason = pause_reason_for(actor) if pause else ""
         for agent in working:
             do_queue_pause(actor, agent, paused=pause, reason=reason)
     return Done()
+
+
+def pause_reason_for(actor: User) -> str:
+    """The default pause reason in the person's language (the console shows it as they would have typed it)."""
+    with translation.override(actor.language or actor.tenant.language or settings.LANGUAGE_CODE):
+        return str(DEFAULT_PAUSE_REASON)
 
 
 # ------------------------------------------------------------------------------------------- presence
