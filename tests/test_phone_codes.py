@@ -391,3 +391,45 @@ async def test_an_event_nobody_consumes_is_logged_as_a_bug(phones, bob, caplog):
     answer = await node_bridge.dialplan.handle(event)
     assert answer.result == "refused"
     assert "nothing consumes it" in caplog.text
+
+
+async def test_a_failing_handler_is_heard_as_try_later_and_the_bridge_goes_on(phones, eva, demo):
+    (_node, node_bridge), = phones.bridge.nodes
+
+    def broken(event):
+        raise RuntimeError("a bug in a handler")
+
+    node_bridge.dialplan.handlers = {**dialplan_events.HANDLERS, "PbxPresence": broken}
+    away = await db(lambda: PresenceStatus.objects.get(tenant=demo.tenant, name="Borta"))
+    first = await phones.dial(eva, f"*20{away.code}")
+    assert phones.answers(first) == ["later"] and first.played == ["please-try-call-later"]
+    node_bridge.dialplan.handlers = dialplan_events.HANDLERS
+    second = await phones.dial(eva, f"*20{away.code}")
+    assert second.answer == "ok" and (await db(lambda: UserPresence.objects.get(user=eva))).status_id == away.pk
+
+
+# ----------------------------------------------------------------------------------------------- default end
+
+
+@pytest.mark.parametrize("local, expected", [
+    ("2026-03-02 10:00", "2026-03-02 17:00"),  # a Monday: Kontorstid closes at 17
+    ("2026-01-05 10:00", "2026-01-05 13:00"),  # Trettondagsafton: the special day's hours win
+    ("2026-03-02 18:30", "2026-03-02 19:30"),  # after closing: the fixed fallback (60 min)
+    ("2026-03-01 10:00", "2026-03-01 11:00"),  # a Sunday: closed all day
+])
+def test_a_status_needing_an_end_time_ends_with_the_working_day(demo, local, expected):
+    import datetime as dt
+    import zoneinfo
+
+    from pbx.actions.presence import default_until
+    from pbx.models import Schedule, SpecialDay
+
+    zone = zoneinfo.ZoneInfo("Europe/Stockholm")
+    at = dt.datetime.strptime(local, "%Y-%m-%d %H:%M").replace(tzinfo=zone)
+    schedule = Schedule.objects.get(tenant=demo.tenant, name="Kontorstid")
+    SpecialDay.objects.filter(schedule=schedule, is_closed=False).update(
+        start_date=dt.date(2026, 1, 5), end_date=dt.date(2026, 1, 5))
+    lunch = PresenceStatus.objects.get(tenant=demo.tenant, name="Lunch")
+    assert default_until(lunch, at).astimezone(zone).strftime("%Y-%m-%d %H:%M") == expected
+    lunch.default_minutes = 30
+    assert default_until(lunch, at) == at + dt.timedelta(minutes=30)
