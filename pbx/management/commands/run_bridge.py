@@ -32,11 +32,14 @@ class Command(BaseCommand):
 
     async def run(self, names: list[str]) -> None:
         from pbx.asterisk.bridge.service import Bridge
-        from pbx.asterisk.bridge.state import LiveState, store_from_settings
+        from pbx.asterisk.bridge.state import live_state
 
         nodes = await sync_to_async(load_nodes)(names)
-        store = store_from_settings()
-        bridge = Bridge(nodes, state=LiveState(store))
+        # This process's live state: what the bridge writes is what its own readers see (the dialplan events'
+        # handlers find the call an on-demand recording key was pressed in), with the memory store too.
+        state = live_state()
+        store = state.store
+        bridge = Bridge(nodes, state=state)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
