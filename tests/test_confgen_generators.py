@@ -289,7 +289,8 @@ exten => *98,1,Answer()
 exten => *8,1,Pickup()
  same => n,Hangup()
 exten => _**X.,1,Goto(t7-pickup,${FILTER(0123456789,${EXTEN:2})},1)
-; record a prompt by phone (company admins): *99<prompt id>
+; record a prompt by phone (company admins): *99<prompt id> (X. needs two digits: X for one)
+exten => _*99X,1,Goto(t7-recprompt,${FILTER(0123456789,${EXTEN:3})},1)
 exten => _*99X.,1,Goto(t7-recprompt,${FILTER(0123456789,${EXTEN:3})},1)
 
 """

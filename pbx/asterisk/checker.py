@@ -485,8 +485,9 @@ class Checker:
         for context in self.dialplan.contexts.values():
             for extension in context.extensions.values():
                 for priority in extension.priorities.values():
-                    if priority.app == "Record":
-                        self.recorded.add(split_args(priority.data)[0].rsplit(".", 1)[0])
+                    if priority.app == "Record":  # a sound name, possibly under ${ASTDATADIR}/sounds/
+                        name = split_args(priority.data)[0].rsplit(".", 1)[0]
+                        self.recorded.add(name.removeprefix("${ASTDATADIR}/sounds/"))
                     if priority.app in ("Set", "MSet"):
                         self.taint(priority.data, priority.app)
         for context in self.dialplan.contexts.values():

@@ -202,7 +202,9 @@ class FeatureCodeMixin:
         self._exten(ch, context, prompt_id, 2, "Answer", "")
         self.set_state(ch, 6)
         recorded = f"custom/t{tenant}/recorded-prompt-{prompt_id}"
-        self._exten(ch, context, prompt_id, 3, "Record", f"{recorded}.wav,3,300")
+        # The dialplan records to ${ASTDATADIR}/sounds/custom/... (an absolute path: see confgen's record_prompt).
+        custom = Path(sounds_dir) if sounds_dir is not None else Path("/var/lib/asterisk/sounds/custom")
+        self._exten(ch, context, prompt_id, 3, "Record", f"{custom}/t{tenant}/recorded-prompt-{prompt_id}.wav,3,300")
         if recording is not None and sounds_dir is not None:
             path = Path(sounds_dir) / f"t{tenant}" / f"recorded-prompt-{prompt_id}.wav"
             path.parent.mkdir(parents=True, exist_ok=True)

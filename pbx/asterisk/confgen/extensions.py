@@ -194,8 +194,9 @@ class TenantDialplan:
         dp.exten("*8", "Pickup")
         dp.same("Hangup")
         dp.exten("_**X.", "Goto", f"{p}-pickup,${{FILTER(0123456789,${{EXTEN:2}})}},1")
-        dp.comment("record a prompt by phone (company admins): *99<prompt id>")
-        dp.exten("_*99X.", "Goto", f"{p}-recprompt,${{FILTER(0123456789,${{EXTEN:3}})}},1")
+        dp.comment("record a prompt by phone (company admins): *99<prompt id> (X. needs two digits: X for one)")
+        for pattern in ("_*99X", "_*99X."):
+            dp.exten(pattern, "Goto", f"{p}-recprompt,${{FILTER(0123456789,${{EXTEN:3}})}},1")
 
     def emergency(self) -> None:
         dp, p = self.dp, self.p
@@ -372,7 +373,10 @@ class TenantDialplan:
             recorded = f"custom/{p}/recorded-prompt-{prompt_id}"
             dp.exten(str(prompt_id), "ExecIf", '$["${PBX_ADMIN}" != "1"]?Hangup()')
             dp.same("Answer")
-            dp.same("Record", f"{recorded}.wav,3,300")
+            # An absolute path: Asterisk 22's Record makes the destination directory from a relative name
+            # including the file's own name (app_record.c create_destination_directory), leaving a directory
+            # "recorded-prompt-<id>" beside the file.
+            dp.same("Record", f"${{ASTDATADIR}}/sounds/{recorded}.wav,3,300")
             dp.same("Playback", recorded)
             dp.same("Read", "PBX_OK,if-correct-press&digits/1,1,,1,5")
             dp.same("GotoIf", f'$["${{FILTER(0123456789,${{PBX_OK}})}}" != "1"]?{p}-recprompt,{prompt_id},1')
