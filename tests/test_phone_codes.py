@@ -158,6 +158,10 @@ async def test_star45_logs_the_agent_in_and_the_phone_hears_ok_only_after_the_me
     assert [(a.get("Queue"), a.get("Interface").lower()) for a in adds] == \
         [(phones.queue_name(support), phones.interface(bob))]
     assert phones.interface(bob) in phones.fake.state.queues[phones.queue_name(support)].members
+    (_node, node_bridge), = phones.bridge.nodes
+    listing = await node_bridge.ami.action({"Action": "QueueStatus", "Queue": phones.queue_name(support)})
+    assert any(item.get("Event") == "QueueMember" and item.get("Location", "").lower() == phones.interface(bob)
+               for item in listing)
     assert (await db(lambda: QueueAgent.objects.get(queue=support, user=bob))).logged_in
     assert any(e["user_id"] == bob.pk and e["logged_in"] for e in pushed_types(pushed, "agent.changed"))
     assert await db(lambda: AuditLog.objects.filter(action="queue_login", actor=bob).count()) == 1

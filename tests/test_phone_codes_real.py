@@ -27,8 +27,12 @@ NAME = "phone_code_login"
 CHANNEL = "PJSIP/t1-fdabe0abad-00000001"
 
 
+def _records(name: str) -> list[dict]:
+    return [json.loads(line) for line in (REAL / "ami" / f"{name}.jsonl").read_text(encoding="utf-8").splitlines()]
+
+
 def records() -> list[dict]:
-    return [json.loads(line) for line in (REAL / "ami" / f"{NAME}.jsonl").read_text(encoding="utf-8").splitlines()]
+    return _records(NAME)
 
 
 def replayed() -> list[d.Event]:
@@ -110,27 +114,36 @@ def demo_world(demo, exempel):
     return load_worlds("demo")
 
 
-async def test_the_fakes_star45_matches_the_real_asterisk_event_for_event(demo_world, bob, demo):
+@pytest.mark.parametrize("name, digits, channel, uniqueid", [
+    ("phone_code_login", "*45200", CHANNEL, "1796591885.1"),
+    ("phone_code_status", "*201", "PJSIP/t1-fdabe0abad-00000007", "1796591918.7"),
+])
+async def test_the_fakes_feature_codes_match_the_real_asterisk_event_for_event(demo_world, bob, demo, name, digits,
+                                                                                channel, uniqueid):
     from pbx.asterisk.ami import AmiClient
     from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
     from tests.fake_asterisk.demo_traffic import install
 
-    about = real_capture_map(NAME)
+    about = real_capture_map(name)
     real_bob = about["people"]["bob"]
     if demo.tenant.pk != about["tenant"]["pk"] or bob.pk != real_bob["user_pk"]:
         pytest.skip("the test database numbers Demo AB / Bob differently from the capture")
-    real = shape([e for _at, e in events_of(NAME)], CHANNEL, {CHANNEL: "<bob>", "1796591885.1": "<uid>"})
+    real = shape([e for _at, e in events_of(name)], channel, {channel: "<bob>", uniqueid: "<uid>"})
+    # What the bridge answered in the capture, sent again to the fake on its channel.
+    answers = [(a["Variable"], a["Value"]) for a in (parse_event(r["raw"]) for r in _records(name)
+                                                     if r["dir"] == "send" and r["conn"] == "ami")
+               if a.get("Action") == "Setvar" and a.get("Channel") == channel]
 
     fake = FakeAsterisk(time_scale=1.0)
     install(fake, *demo_world)
     await fake.start(ami_port=0, ari_port=None)
     seen: list[dict] = []
-    answered = asyncio.Event()
+    raised = asyncio.Event()
 
     def on_event(raw):
         seen.append(dict(raw))
         if raw.get("Event") == "UserEvent":
-            answered.set()
+            raised.set()
 
     ami = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0, ping_interval=60.0,
                     on_event=on_event)
@@ -138,14 +151,35 @@ async def test_the_fakes_star45_matches_the_real_asterisk_event_for_event(demo_w
         await ami.start()
         await ami.wait_connected(5)
         endpoint = demo_world[0].people[bob.pk].endpoints[0]
-        dial = fake.dial_feature_code(endpoint, "*45200")
-        await asyncio.wait_for(answered.wait(), 5)
-        await ami.action({"Action": "Setvar", "Channel": dial.channel.name, "Variable": "PBX_ANSWER", "Value": "ok"})
+        dial = fake.dial_feature_code(endpoint, digits)
+        await asyncio.wait_for(raised.wait(), 5)
+        for variable, value in answers:
+            await ami.action({"Action": "Setvar", "Channel": dial.channel.name, "Variable": variable, "Value": value})
         await asyncio.wait_for(dial.done.wait(), 10)
         await asyncio.sleep(0.2)
     finally:
         await ami.stop()
         await fake.stop()
-    mine = shape(seen, dial.channel.name, {dial.channel.name: "<bob>", dial.channel.uniqueid: "<uid>",
-                                           f"t1-{endpoint}": "t1-fdabe0abad"})
+    mine = shape(seen, dial.channel.name, {dial.channel.name: "<bob>", dial.channel.uniqueid: "<uid>"})
     assert mine == real
+
+
+def test_the_real_status_code_wrote_astdb_before_the_phone_was_told_until_when():
+    """*201 (Lunch, needs an end time): the keys and the BLF presence reached Asterisk first, then PBX_UNTIL (the
+    end the database has), then PBX_ANSWER; the dialplan said the time with SayUnixTime in the company's zone."""
+    name, channel = "phone_code_status", "PJSIP/t1-fdabe0abad-00000007"
+    core = BridgeCore("real", real_capture_resolver(name))
+    used = [e for at, raw in events_of(name) for e in core.process(raw, at) if isinstance(e, d.FeatureCodeUsed)]
+    assert [(u.feature, u.values.get("Code"), u.channel) for u in used] == [("PbxPresence", "1", channel)]
+    sent = [(r["conn"], parse_event(r["raw"])) for r in _records(name) if r["dir"] == "send"]
+    writes = [(conn, a["Action"], a.get("Key") or a.get("Variable"), a.get("Val") or a.get("Value")) for conn, a in sent
+              if a.get("Action") in ("DBPut", "Setvar")]
+    until = real_capture_map(name)["status"]["until"]
+    assert writes == [
+        ("ami-2", "DBPut", "t1/u3/dnd", "0"), ("ami-2", "DBPut", "t1/u3/status", "1"),
+        ("ami-2", "DBPut", "t1/u3/status_until", str(until)),
+        ("ami-2", "Setvar", "PRESENCE_STATE(CustomPresence:t1-u3)", writes[3][3]),
+        ("ami", "Setvar", "PBX_UNTIL", str(until)), ("ami", "Setvar", "PBX_ANSWER", "ok"),
+    ]
+    said = [e["AppData"] for _at, e in events_of(name) if e.get("Application") == "SayUnixTime"]
+    assert said == [f"{until},Europe/Stockholm,HM"]
