@@ -437,3 +437,31 @@ def test_a_status_needing_an_end_time_ends_with_the_working_day(demo, local, exp
     assert default_until(lunch, at).astimezone(zone).strftime("%Y-%m-%d %H:%M") == expected
     lunch.default_minutes = 30
     assert default_until(lunch, at) == at + dt.timedelta(minutes=30)
+
+
+# ----------------------------------------------------------------------------------------------- hostile input
+
+
+@pytest.mark.parametrize("feature, values", [
+    ("PbxQueueAgent", {"Action": "login", "QueueExtension": "200\r\nAction: Command"}),
+    ("PbxQueueAgent", {"Action": "Command", "QueueExtension": "200"}),
+    ("PbxPresence", {"Code": "1,2"}),
+    ("PbxPresence", {"Code": "123"}),
+    ("PbxPromptRecorded", {"Prompt": "../../etc/passwd"}),
+    ("PbxOnDemandRecording", {"Key": "start;stop"}),
+])
+def test_what_the_dialplan_event_says_is_only_text_and_odd_text_is_refused(demo, bob, feature, values):
+    from pbx.asterisk.bridge.domain import FeatureCodeUsed
+
+    event = FeatureCodeUsed(demo.tenant.pk, time.time(), bob.pk, feature, values, channel="PJSIP/x-1", call_id="1.1")
+    before = AuditLog.objects.count()
+    answer = dialplan_events.run_handler(dialplan_events.HANDLERS[feature], event)
+    assert answer.result == "refused" and AuditLog.objects.count() == before
+
+
+def test_an_event_naming_a_person_of_another_company_is_refused(demo, carol):
+    from pbx.asterisk.bridge.domain import FeatureCodeUsed
+
+    event = FeatureCodeUsed(demo.tenant.pk, time.time(), carol.pk, "PbxPresence", {"Code": ""}, channel="PJSIP/x-1")
+    assert dialplan_events.run_handler(feature_codes.presence, event).result == "refused"
+    assert not UserPresence.objects.filter(user=carol, status__isnull=False).exists()

@@ -107,7 +107,6 @@ class DialplanEvents:
         # False: handlers run in their own worker threads (own database connections), so a slow one (a prompt
         # being converted, a recording waiting for Asterisk) never holds up the event pipeline's thread.
         self.thread_sensitive = thread_sensitive
-        self.answered: list[tuple[str, str, Answer]] = []  # (event, channel, answer), the latest few
         self._tasks: set[asyncio.Task] = set()
 
     def submit(self, events) -> None:
@@ -163,8 +162,8 @@ class DialplanEvents:
                                   "Value": values[variable]})
         except AsteriskError as exc:  # the caller hung up before the answer: nobody left to tell
             log.info("%s: could not answer %s on %s: %s", self.node, event.feature, event.channel, exc.message)
-            return
-        self.answered = [*self.answered[-99:], (event.feature, event.channel, answer)]
+        except ValueError as exc:  # a channel name the AMI client will not put on the wire (a line break)
+            log.warning("%s: not answering %s on %r: %s", self.node, event.feature, event.channel, exc)
 
     async def stop(self) -> None:
         for task in list(self._tasks):
