@@ -98,7 +98,7 @@ def originated_applications() -> set[str]:
 def test_nothing_the_demo_dialplan_uses_is_left_unloaded(demo_dialplan):
     used = used_in(demo_dialplan)
     assert {"Dial", "Queue", "VoiceMail", "ExecIf"} <= used["applications"]
-    assert {"DB", "PRESENCE_STATE", "FILTER"} <= used["functions"]
+    assert {"DB", "EXTENSION_STATE", "FILTER"} <= used["functions"]
     assert problems(used) == []
 
 
