@@ -126,6 +126,8 @@ def _build(name: str, slug: str, index: int, node: AsteriskNode | None, password
     office = _save(Office(tenant=tenant, name="Stockholm", address="Drottninggatan 1"))
     cost = _save(CostCentre(tenant=tenant, name="Växeln", code=f"CC{index}00"))
     area = f"+468{index}55"  # e.g. +46815500xx for company 1
+    # The platform's operator gives each demo company its block of numbers before it uses any.
+    actions.do_assign_numbers(None, tenant, f"{area}0000", f"{area}9999", note="Demo block")
 
     people: list[User] = []
     for n, (first, last, role) in enumerate(PEOPLE.get(slug, PEOPLE["demo"])):

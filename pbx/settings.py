@@ -5,6 +5,7 @@ console e-mail, a development SECRET_KEY that is refused when DEBUG is off.
 """
 
 import os
+import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -177,6 +178,16 @@ ASTERISK_ARI_APP = os.environ.get("ASTERISK_ARI_APP", "orchestrator")
 # asterisk_conf/sorcery.conf gives PJSIP a writable memory wizard, so new phones are created
 # through ARI instead of reloading res_pjsip. Set to 0 for an Asterisk without it.
 ASTERISK_PJSIP_DYNAMIC = env_bool("ASTERISK_PJSIP_DYNAMIC", default=True)
+# SIP trunks are recognised by the provider's addresses before any authentication (pjsip identify),
+# so they may name only narrow public networks: at least this prefix length...
+PBX_TRUNK_MIN_PREFIX_V4 = int(os.environ.get("PBX_TRUNK_MIN_PREFIX_V4", "24"))
+PBX_TRUNK_MIN_PREFIX_V6 = int(os.environ.get("PBX_TRUNK_MIN_PREFIX_V6", "48"))
+# ...and never the stack's own networks (comma-separated; the node's public address belongs here).
+# Loopback, private and reserved ranges are refused whatever this says (pbx/validators.py).
+PBX_STACK_NETWORKS = [
+    n.strip() for n in os.environ.get("PBX_STACK_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n.strip()
+] + ([os.environ["ASTERISK_EXTERNAL_ADDRESS"]]
+     if re.fullmatch(r"[0-9.]+|[0-9A-Fa-f:]+", os.environ.get("ASTERISK_EXTERNAL_ADDRESS", "")) else [])
 # How long a call-control action waits for the event bridge to carry it out through AMI.
 ASTERISK_CONTROL_TIMEOUT = float(os.environ.get("ASTERISK_CONTROL_TIMEOUT", "10"))
 

@@ -5,6 +5,7 @@ printable text but never control characters (a newline in a name would start a n
 generated Asterisk file).
 """
 
+import ipaddress
 import re
 
 from django.core.exceptions import ValidationError
@@ -81,3 +82,133 @@ validate_networks = RegexValidator(
     _("Comma-separated IP addresses or networks, e.g. 192.0.2.10,198.51.100.0/24."),
     code="bad_networks",
 )
+
+
+# -- SIP trunks: how a provider's traffic is recognised ----------------------------------------------
+#
+# PJSIP picks the endpoint of an incoming request by the first identifier that matches (the global
+# ``endpoint_identifier_order``); an ``identify`` section matches on the source address alone, before
+# any authentication. So a trunk's addresses decide whose calls it takes: they must be the provider's
+# own public addresses, never a wide network, the node itself or another company's trunk.
+
+TRUNK_HOST_MAX_LENGTH = 100  # sip:user@host:port stays well inside pjsip's 256-character URI buffer
+TRUNK_MATCH_MAX_ENTRIES = 16
+IPV4_MATCH_RE = re.compile(r"[0-9]{1,3}(\.[0-9]{1,3}){3}(/[0-9]{1,2})?\Z")
+IPV6_MATCH_RE = re.compile(r"[0-9A-Fa-f:]{2,39}(/[0-9]{1,3})?\Z")
+DNS_LABEL_RE = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)\Z")
+# Names that only ever resolve inside a site or a container network.
+INTERNAL_SUFFIXES = (".local", ".localhost", ".localdomain", ".internal", ".lan", ".home", ".corp", ".arpa",
+                     ".intranet", ".private")
+
+# Special-purpose ranges (IANA IPv4/IPv6 special-purpose registries) plus multicast: nothing a SIP
+# provider sends from on the internet.
+NON_PUBLIC_NETWORKS = tuple(ipaddress.ip_network(n) for n in (
+    "0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16", "172.16.0.0/12",
+    "192.0.0.0/24", "192.0.2.0/24", "192.88.99.0/24", "192.168.0.0/16", "198.18.0.0/15", "198.51.100.0/24",
+    "203.0.113.0/24", "224.0.0.0/4", "240.0.0.0/4",
+    "::/8", "64:ff9b::/96", "64:ff9b:1::/48", "100::/64", "2001::/23", "2001:db8::/32", "2002::/16",
+    "3fff::/20", "5f00::/16", "fc00::/7", "fe80::/10", "fec0::/10", "ff00::/8",
+))
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def stack_networks() -> tuple[Network, ...]:
+    """The networks of the stack itself (settings.PBX_STACK_NETWORKS): a trunk never matches them."""
+    from django.conf import settings
+
+    return tuple(ipaddress.ip_network(n, strict=False) for n in settings.PBX_STACK_NETWORKS)
+
+
+def _min_prefix(network: Network) -> int:
+    from django.conf import settings
+
+    return settings.PBX_TRUNK_MIN_PREFIX_V4 if network.version == 4 else settings.PBX_TRUNK_MIN_PREFIX_V6
+
+
+def trunk_network(entry: str) -> Network:
+    """One entry of a trunk's "match" list as a network, or a ValidationError saying why not."""
+    if not (IPV4_MATCH_RE.match(entry) or IPV6_MATCH_RE.match(entry)):
+        raise ValidationError(
+            _("%(value)s is not an IP address or network (no host names, ports or masks), e.g. 81.2.3.4 or "
+              "81.2.3.0/24."),
+            code="bad_network", params={"value": entry},
+        )
+    try:
+        network = ipaddress.ip_network(entry, strict=True)
+    except ValueError as exc:
+        if "host bits set" in str(exc):
+            raise ValidationError(
+                _("%(value)s has host bits set; write the network as %(network)s."), code="host_bits",
+                params={"value": entry, "network": ipaddress.ip_network(entry, strict=False)},
+            ) from exc
+        raise ValidationError(
+            _("%(value)s is not an IP address or network, e.g. 81.2.3.4 or 81.2.3.0/24."),
+            code="bad_network", params={"value": entry},
+        ) from exc
+    minimum = _min_prefix(network)
+    if network.prefixlen < minimum:
+        raise ValidationError(
+            _("%(value)s is too wide: a trunk matches single addresses or networks of at most /%(prefix)s."),
+            code="too_wide", params={"value": entry, "prefix": minimum},
+        )
+    if any(network.overlaps(special) for special in NON_PUBLIC_NETWORKS):
+        raise ValidationError(
+            _("%(value)s is not a public internet address (loopback, private, link-local or reserved); "
+              "a provider sends calls from its public addresses."),
+            code="not_public", params={"value": entry},
+        )
+    if any(network.overlaps(own) for own in stack_networks()):
+        raise ValidationError(
+            _("%(value)s is an address of this service itself; a trunk cannot match it."),
+            code="own_network", params={"value": entry},
+        )
+    return network
+
+
+def trunk_networks(value: str) -> list[Network]:
+    """Every network of a comma-separated "match" value, each checked by :func:`trunk_network`."""
+    entries = (value or "").split(",")
+    if len(entries) > TRUNK_MATCH_MAX_ENTRIES:
+        raise ValidationError(
+            _("At most %(n)s addresses or networks."), code="too_many", params={"n": TRUNK_MATCH_MAX_ENTRIES}
+        )
+    return [trunk_network(entry) for entry in entries]
+
+
+def validate_trunk_match(value: str) -> None:
+    """The addresses a trunk is recognised by (empty is fine: see the trunk's host)."""
+    if value:
+        trunk_networks(value)
+
+
+def trunk_host_address(value: str) -> Network | None:
+    """The host as a single-address network when it is an IP address, None when it is a name."""
+    if IPV4_MATCH_RE.match(value) or (":" in value and IPV6_MATCH_RE.match(value)):
+        if "/" in value:
+            raise ValidationError(_("A host is one address, not a network."), code="bad_host")
+        return trunk_network(value)
+    return None
+
+
+def validate_trunk_host(value: str) -> None:
+    """A provider's host: a public IP address or a real DNS name (two labels or more), no port."""
+    value = value or ""
+    if len(value) > TRUNK_HOST_MAX_LENGTH:
+        raise ValidationError(
+            _("A host name has at most %(n)s characters."), code="too_long", params={"n": TRUNK_HOST_MAX_LENGTH}
+        )
+    if trunk_host_address(value) is not None:
+        return
+    labels = value.split(".")
+    if (
+        len(labels) < 2
+        or not all(DNS_LABEL_RE.match(label) for label in labels)
+        or labels[-1].isdigit()
+        or value.lower().endswith(INTERNAL_SUFFIXES)
+    ):
+        raise ValidationError(
+            _("%(value)s is not a public host name or IP address, e.g. sip.operator.se (the port has its "
+              "own field)."),
+            code="bad_host", params={"value": value},
+        )

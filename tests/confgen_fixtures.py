@@ -63,6 +63,6 @@ def tiny_snapshot() -> s.Snapshot:
         s.Number(142, 7, "+46701110002", "mobile", 32, 56, None, None, None, "", 151),
         s.Number(143, 7, "+46812349999", "reserved", None, None, None, None, None, "+46812340000", None),
     ]
-    tenant.trunks = [s.Trunk(151, 7, False, "sip.operator.example:5060", "t7user;x", "pa;ss--word", True, "192.0.2.10")]
+    tenant.trunks = [s.Trunk(151, 7, False, "sip.operator.example", "t7user;x", "pa;ss--word", True, "81.2.3.10", 5060)]
     shared = s.Trunk(161, 1, True, "trunk.platform.example", "", "", False, "")
     return s.Snapshot(tenants=[tenant], shared_trunks=[shared])

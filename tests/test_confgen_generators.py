@@ -128,7 +128,7 @@ from_domain = sip.operator.example
 [t7-trunk-151]
 type = identify
 endpoint = t7-trunk-151
-match = 192.0.2.10
+match = 81.2.3.10
 
 ; ==== shared ====
 
@@ -141,12 +141,8 @@ qualify_frequency = 60
 context = from-trunk
 aors = trunk-161
 from_domain = trunk.platform.example
-
-[trunk-161]
-type = identify
-endpoint = trunk-161
-match = trunk.platform.example
 """
+    # A host name is never an identify match: its DNS, not the operator, would decide what it covers.
 
 
 def test_pjsip_starts_with_the_header_and_the_templates_and_sets_no_transport():

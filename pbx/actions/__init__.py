@@ -19,6 +19,7 @@ from .directory import (
     sync_staff_flag,
 )
 from .errors import ActionRefused, CallGone
+from .numbers import do_assign_numbers, do_unassign_numbers, do_verify_mobile_number
 from .objects import do_delete_object, do_save_object
 from .presence import do_activate_profile, do_clear_presence, do_set_presence
 from .prompts import do_upload_prompt
@@ -43,6 +44,7 @@ __all__ += [
     "do_create_forwarding_profile", "do_delete_forwarding_profile", "do_delete_voicemail", "do_mark_voicemail_heard",
     "do_save_forwarding_profile", "do_save_forwarding_rule", "do_set_caller_id",
 ]
+__all__ += ["do_assign_numbers", "do_unassign_numbers", "do_verify_mobile_number"]
 __all__ += [
     "ActionRefused", "CallGone", "do_answer_waiting_call", "do_cancel_transfer", "do_click_to_call",
     "do_complete_transfer", "do_hangup_call", "do_hold_call", "do_listen_in", "do_record_call", "do_transfer_call",

@@ -8,6 +8,7 @@ from pbx.models import UserPresence
 from pbx.signals import config_changed_on_commit
 
 from .base import record, require_company_admin, snapshot, tenant_id_of
+from .numbers import DELETE_POLICIES, POLICIES
 
 # Rows that are fast state, not structure: they never trigger a config render.
 STATE_MODELS = {UserPresence}
@@ -17,6 +18,9 @@ def _after_change(obj: models.Model) -> None:
     tenant_id = tenant_id_of(obj)
     if tenant_id is not None and type(obj) not in STATE_MODELS:
         config_changed_on_commit(tenant_id)
+    _check, follow_up = POLICIES.get(type(obj), (None, None))
+    if follow_up is not None:
+        follow_up(obj)
 
 
 def do_save_object(actor, obj: models.Model, *, save_related=None) -> models.Model:
@@ -28,6 +32,9 @@ def do_save_object(actor, obj: models.Model, *, save_related=None) -> models.Mod
     if hasattr(obj, "inherit_tenant"):
         obj.inherit_tenant()
     require_company_admin(actor, obj)
+    check, _follow_up = POLICIES.get(type(obj), (None, None))
+    if check is not None:
+        check(actor, obj)
     with transaction.atomic():
         before = None
         if obj.pk is not None:
@@ -42,6 +49,9 @@ def do_save_object(actor, obj: models.Model, *, save_related=None) -> models.Mod
 
 def do_delete_object(actor, obj: models.Model) -> None:
     require_company_admin(actor, obj)
+    check = DELETE_POLICIES.get(type(obj))
+    if check is not None:
+        check(actor, obj)
     with transaction.atomic():
         before = snapshot(obj)
         tenant_id = tenant_id_of(obj)
@@ -49,3 +59,6 @@ def do_delete_object(actor, obj: models.Model) -> None:
         obj.delete()
         if tenant_id is not None:
             config_changed_on_commit(tenant_id)
+        _check, follow_up = POLICIES.get(type(obj), (None, None))
+        if follow_up is not None:
+            follow_up(obj)

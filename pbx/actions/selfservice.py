@@ -16,6 +16,7 @@ from pbx import voicemail_store
 from pbx.asterisk.astdb import MAX_SCHEDULED_PROFILES
 from pbx.events import send_event_on_commit
 from pbx.models import ForwardingProfile, ForwardingRule, Number, User, VoicemailBox
+from pbx.numbering import usable_number_ids
 from pbx.signals import state_changed_on_commit
 from pbx.validators import validate_plain_text
 
@@ -131,11 +132,13 @@ def do_delete_forwarding_profile(actor, profile: ForwardingProfile) -> None:
 
 def caller_id_choices(user: User) -> QuerySet[Number]:
     """The numbers a person may present: the company's main numbers, numbers anyone may show,
-    and the person's own direct and mobile numbers."""
+    and the person's own direct and mobile numbers, each only if assigned (or a verified mobile)."""
     if not user.tenant_id:
         return Number.objects.none()
     main_first = Case(When(kind=Number.Kind.MAIN, then=0), When(usable_as_caller_id=True, then=1), default=2)
-    return Number.objects.filter(tenant_id=user.tenant_id).filter(
+    # Only numbers the operator assigned the company (or verified mobile numbers): never anyone else's.
+    usable = usable_number_ids([user.tenant_id])
+    return Number.objects.filter(tenant_id=user.tenant_id, pk__in=usable).filter(
         Q(kind=Number.Kind.MAIN)
         | Q(usable_as_caller_id=True)
         | Q(user=user, kind__in=[Number.Kind.DIRECT, Number.Kind.MOBILE])

@@ -6,9 +6,9 @@ from django import forms
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from pbx.models import Destination, Number, SipTrunk
+from pbx.models import Destination, Number, NumberAssignment, SipTrunk
 
-from .base import ScopedModelAdmin, ScopedModelForm
+from .base import VIEW_ONLY, ScopedModelAdmin, ScopedModelForm
 
 
 class NumberForm(ScopedModelForm):
@@ -26,14 +26,16 @@ class NumberForm(ScopedModelForm):
 @admin.register(Number)
 class NumberAdmin(ScopedModelAdmin):
     form = NumberForm
-    list_display = ("e164", "kind", "label", "destination", "user", "schedule", "usable_as_caller_id")
-    list_filter = ("kind", "usable_as_caller_id", "schedule", "trunk")
+    list_display = ("e164", "kind", "label", "destination", "user", "schedule", "usable_as_caller_id", "is_verified")
+    list_filter = ("kind", "usable_as_caller_id", "is_verified", "schedule", "trunk")
+    # A mobile number is the person's own; the platform's operator checks it before it is used.
+    superuser_only_fields = ("is_verified",)
     list_select_related = ("destination__user", "destination__queue", "destination__menu", "destination__voicemail_box",
                            "destination__conference", "user", "schedule", "tenant")
     search_fields = ("e164", "label", "forward_to", "user__first_name", "user__last_name", "user__email")
     autocomplete_fields = ("user", "destination", "schedule", "closed_destination", "welcome_prompt", "trunk")
     fieldsets = (
-        (None, {"fields": ("tenant", "e164", "kind", "label", "user", "usable_as_caller_id")}),
+        (None, {"fields": ("tenant", "e164", "kind", "label", "user", "usable_as_caller_id", "is_verified")}),
         (_("Where calls go"), {"fields": ("welcome_prompt", "destination", "schedule", "closed_destination")}),
         (_("Reserved number"), {"fields": ("forward_to",)}),
         (_("Operator"), {"fields": ("trunk",)}),
@@ -46,15 +48,48 @@ class SipTrunkForm(ScopedModelForm):
         fields = "__all__"
         widgets = {"password": forms.PasswordInput(render_value=True)}
 
+    def clean_identify_match(self):
+        # "81.2.3.4, 81.2.3.5" and one address a line are what people paste; stored as Asterisk reads it.
+        value = self.cleaned_data.get("identify_match", "")
+        return ",".join(part.strip() for part in value.replace("\n", ",").split(",") if part.strip())
+
+    def clean_host(self):
+        return (self.cleaned_data.get("host") or "").strip().rstrip(".").lower()
+
 
 @admin.register(SipTrunk)
 class SipTrunkAdmin(ScopedModelAdmin):
     form = SipTrunkForm
     # A shared trunk carries every company's calls on the node: the operator's decision.
     superuser_only_fields = ("is_shared",)
-    list_display = ("name", "host", "username", "register", "is_enabled", "is_shared")
+    list_display = ("name", "host", "port", "identify_match", "username", "register", "is_enabled", "is_shared")
     list_filter = ("register", "is_enabled", "is_shared")
     search_fields = ("name", "host", "username")
+    fields = ("tenant", "name", "host", "port", "username", "password", "register", "identify_match", "is_enabled",
+              "is_shared")
+
+
+class NumberAssignmentForm(ScopedModelForm):
+    class Meta:
+        model = NumberAssignment
+        fields = "__all__"
+
+    def clean_first(self):
+        return self.clean_phone("first")
+
+    def clean_last(self):
+        return self.clean_phone("last")
+
+
+@admin.register(NumberAssignment)
+class NumberAssignmentAdmin(ScopedModelAdmin):
+    """The platform's operator gives numbers to companies; a company admin sees what it was given."""
+
+    form = NumberAssignmentForm
+    company_admin_permissions = VIEW_ONLY
+    list_display = ("__str__", "note", "created_at")
+    search_fields = ("first", "last", "note")
+    fields = ("tenant", "first", "last", "note")
 
 
 class DestinationForm(ScopedModelForm):

@@ -86,15 +86,19 @@ def _user_keys(user_filter: dict, parts: Iterable[str], *, whole: bool = False) 
     from django.db.models import Q
 
     from pbx.models import ForwardingProfile, ForwardingRule, User, UserPresence
+    from pbx.numbering import usable_number_ids
 
     parts = set(parts)
     state: dict[Key, str] = {}
     users = list(
         User.objects.filter(tenant__isnull=False, is_active=True, **user_filter)
-        .order_by("id").values_list("id", "tenant_id", "call_waiting", "caller_id_number__e164")
+        .order_by("id").values_list("id", "tenant_id", "call_waiting", "caller_id_number__e164", "caller_id_number_id")
     )
     if not users:
         return state
+    # A chosen number that is no longer assigned (or an unverified mobile) is never presented.
+    usable = usable_number_ids({u[1] for u in users if u[4] is not None}) if "user" in parts else set()
+    users = [(uid, tid, cw, cli if number_id in usable else None) for uid, tid, cw, cli, number_id in users]
     ids = [u[0] for u in users]
     prefix = {uid: f"t{tid}/u{uid}" for uid, tid, _cw, _cli in users}
     if "user" in parts:

@@ -12,6 +12,8 @@ what is wrong. An empty list means the configuration may be applied. It fails on
   are allowed only if whitelisted, and those may only reach each other;
 - ``${EXTEN}`` reaching ``Dial()`` unless through ``FILTER()`` (also through a variable set from
   it), and ``${EXTEN}`` used unfiltered at all in a pattern that matches any character;
+- a trunk's ``identify`` that matches a wide, non-public or the node's own network, or overlaps another
+  company's (:mod:`pbx.asterisk.identify_check`);
 - text that is not escaped where a person could have typed it: an unescaped ``;`` or a block
   comment, a caller ID or mailbox line that does not parse back, a ``CALLERID(name)`` set to
   anything but plain text, and any application or function the generators never write.
@@ -26,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pbx.asterisk.confgen.dialplan_shared import SHARED_SUBROUTINES
+from pbx.asterisk.identify_check import check_identifies
 from pbx.asterisk.confgen.parse import (
     BlockDifference,
     ConfFile,
@@ -650,6 +653,8 @@ class Checker:
         else:
             self.endpoints = {name for name, kind in self.pjsip_objects if kind == "endpoint"}
         self.check_pjsip()
+        if self.pjsip_text:
+            check_identifies(self.pjsip_text, self.add)
         self.check_queues()
         self.check_voicemail()
         self.check_dialplan()

@@ -16,6 +16,10 @@ from __future__ import annotations
 import sys
 from urllib.parse import quote
 
+from django.core.exceptions import ValidationError
+
+from pbx.validators import trunk_host_address, trunk_networks, validate_trunk_host
+
 from . import writer as w
 from .extensions import RECORDING_FEATURES
 from .snapshot import Snapshot, Tenant, Trunk
@@ -59,6 +63,9 @@ rewrite_contact = yes
 dtmf_mode = rfc4733
 send_pai = yes
 trust_id_inbound = no
+; Recognised by its identify's source addresses only: with the default "username,ip" anyone who
+; writes the trunk's endpoint name in a From header would be taken for the trunk, unauthenticated.
+identify_by = ip
 """
 
 
@@ -128,10 +135,18 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
 def _trunk(out: w.ConfWriter, trunk: Trunk, context: str) -> None:
     """Registration, auth, aor, endpoint and identify of one operator trunk."""
     name = w.name(trunk.endpoint, f"trunk {trunk.id}")
-    host = trunk.host
-    if not w.NAME_RE.match(host.replace(":", "")):
-        raise w.ConfigError(f"trunk {trunk.id}: {host!r} is not a host name or address")
     what = f"trunk {trunk.id}"
+    # The same validators as the form and the action: a row that got past neither never renders.
+    try:
+        validate_trunk_host(trunk.host)
+        networks = trunk_networks(trunk.identify_match) if trunk.identify_match else []
+        address = trunk_host_address(trunk.host)
+    except ValidationError as exc:
+        raise w.ConfigError(f"{what}: {' '.join(exc.messages)}") from exc
+    if trunk.port is not None and not 0 < trunk.port < 65536:
+        raise w.ConfigError(f"{what}: port {trunk.port} is not a port")
+    host = f"[{trunk.host}]" if address is not None and address.version == 6 else trunk.host
+    hostport = f"{host}:{trunk.port}" if trunk.port else host
     if trunk.username:
         # A user name goes into SIP URIs percent-encoded, so '@', ';' or '<' cannot break them.
         user = quote(trunk.username, safe="-_.!~*'()&=+$,")
@@ -144,8 +159,8 @@ def _trunk(out: w.ConfWriter, trunk: Trunk, context: str) -> None:
             out.section(name)
             out.raw("type = registration")
             out.raw(f"outbound_auth = {name}")
-            out.raw(f"server_uri = sip:{host}")
-            out.option("client_uri", f"sip:{user}@{host}", f"user name of {what}")
+            out.raw(f"server_uri = sip:{hostport}")
+            out.option("client_uri", f"sip:{user}@{hostport}", f"user name of {what}")
             out.option("contact_user", user, f"user name of {what}")
             out.raw("retry_interval = 60")
             out.raw("forbidden_retry_interval = 600")
@@ -154,7 +169,7 @@ def _trunk(out: w.ConfWriter, trunk: Trunk, context: str) -> None:
             out.raw("line = yes")
     out.section(name)
     out.raw("type = aor")
-    out.raw(f"contact = sip:{host}")
+    out.raw(f"contact = sip:{hostport}")
     out.raw("qualify_frequency = 60")
     out.section(name, "pbx-trunk")
     out.raw(f"context = {context}")
@@ -162,9 +177,18 @@ def _trunk(out: w.ConfWriter, trunk: Trunk, context: str) -> None:
     if trunk.username:
         out.raw(f"outbound_auth = {name}")
         out.option("from_user", quote(trunk.username, safe="-_.!~*'()&=+$,"), f"user name of {what}")
-    out.raw(f"from_domain = {host.split(':')[0]}")
-    out.section(name)
-    out.raw("type = identify")
-    out.raw(f"endpoint = {name}")
-    match = trunk.identify_match or host.split(":")[0]
-    out.option("match", match, f"addresses of {what}")
+    out.raw(f"from_domain = {host}")
+    # A host name is never written as a match: pjsip would resolve it at load time, and whoever
+    # runs its DNS could point it at the node or at another company's phones.
+    if not networks and address is not None:
+        networks = [address]
+    if networks:
+        out.section(name)
+        out.raw("type = identify")
+        out.raw(f"endpoint = {name}")
+        out.raw(f"match = {','.join(match_text(n) for n in networks)}")
+
+
+def match_text(network) -> str:
+    """``81.2.3.4`` for one address, ``81.2.3.0/24`` for a network (what the admin typed)."""
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else network.with_prefixlen

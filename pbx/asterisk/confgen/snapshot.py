@@ -89,6 +89,7 @@ class Trunk:
     password: str
     register: bool
     identify_match: str
+    port: int | None = None
 
     @property
     def endpoint(self) -> str:
@@ -253,6 +254,7 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
     Inactive companies, people, disabled devices and trunks are left out.
     """
     from pbx import models as m
+    from pbx.numbering import is_usable
 
     tenant_q = Q(is_active=True)
     if tenant_ids is not None:
@@ -310,21 +312,28 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
 
     for row in rows(
         m.SipTrunk, "id", "tenant_id", "is_shared", "host", "username", "password", "register", "identify_match",
-        is_enabled=True, is_shared=False,
+        "port", is_enabled=True, is_shared=False,
     ):
         tenants[row[1]].trunks.append(Trunk(*row))
     shared = [
         Trunk(*row)
         for row in m.SipTrunk.objects.filter(is_enabled=True, is_shared=True).order_by("id").values_list(
-            "id", "tenant_id", "is_shared", "host", "username", "password", "register", "identify_match"
+            "id", "tenant_id", "is_shared", "host", "username", "password", "register", "identify_match", "port"
         )
     ]
 
-    for row in rows(
+    # Numbers the operator did not assign the company (and unverified mobile numbers) stay out of
+    # the dialplan and the caller ID altogether, whatever rows the company holds.
+    ranges: dict[int, list[tuple[str, str]]] = {}
+    for tid, first, last in rows(m.NumberAssignment, "tenant_id", "first", "last"):
+        ranges.setdefault(tid, []).append((first, last or first))
+    for *row, verified in rows(
         m.Number, "id", "tenant_id", "e164", "kind", "user_id", "destination_id", "schedule_id",
-        "closed_destination_id", "welcome_prompt_id", "forward_to", "trunk_id",
+        "closed_destination_id", "welcome_prompt_id", "forward_to", "trunk_id", "is_verified",
     ):
         number = Number(*row)
+        if not is_usable(number.kind, number.e164, verified, ranges.get(number.tenant_id, [])):
+            continue
         tenant = tenants[number.tenant_id]
         tenant.numbers.append(number)
         dest = tenant.destinations.get(number.destination_id) if number.destination_id else None
@@ -390,11 +399,15 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
         if node is not None:
             node_q &= (Q(tenant__node=node) | Q(tenant__node__isnull=True)) if node.is_default else Q(tenant__node=node)
         shared_ids = [t.id for t in shared]
+        node_ranges: dict[int, list[tuple[str, str]]] = {}
+        for tid, first, last in m.NumberAssignment.objects.filter(node_q).values_list("tenant_id", "first", "last"):
+            node_ranges.setdefault(tid, []).append((first, last or first))
         snapshot.inbound = [
             (tid, cc if COUNTRY_CODE_RE.match(cc or "") else "", e164)
-            for tid, cc, e164 in m.Number.objects.filter(node_q)
+            for tid, cc, e164, kind, verified in m.Number.objects.filter(node_q)
             .filter(Q(trunk__isnull=True) | Q(trunk_id__in=shared_ids))
-            .order_by("tenant_id", "id").values_list("tenant_id", "tenant__country_code", "e164")
+            .order_by("tenant_id", "id").values_list("tenant_id", "tenant__country_code", "e164", "kind", "is_verified")
+            if is_usable(kind, e164, verified, node_ranges.get(tid, []))
         ]
     return snapshot
 
