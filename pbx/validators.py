@@ -176,6 +176,11 @@ def trunk_networks(value: str) -> list[Network]:
     return [trunk_network(entry) for entry in entries]
 
 
+def network_text(network: Network) -> str:
+    """``81.2.3.4`` for one address, ``81.2.3.0/24`` for a network: as an admin writes them."""
+    return str(network.network_address) if network.prefixlen == network.max_prefixlen else network.with_prefixlen
+
+
 def validate_trunk_match(value: str) -> None:
     """The addresses a trunk is recognised by (empty is fine: see the trunk's host)."""
     if value:

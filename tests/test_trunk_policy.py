@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pbx import actions
 from pbx.asterisk.apply import apply_node, read_running
@@ -22,6 +24,7 @@ from pbx.asterisk.checker import check
 from pbx.asterisk.confgen import ConfigError, render, render_from_db
 from pbx.asterisk.confgen.parse import expanded, parse_conf
 from pbx.models import AuditLog, SipTrunk
+from pbx.validators import NON_PUBLIC_NETWORKS, network_text, stack_networks, trunk_networks
 from tests.confgen_fixtures import tiny_snapshot
 from tests.fake_asterisk.pbx_fixtures import *  # noqa: F403 - fake, node, applied
 
@@ -289,3 +292,28 @@ def test_the_checker_reads_an_identify_however_it_is_written():
     files["pjsip.conf"] += "\n[sneaky]\ntype=identify\nendpoint = t7-trunk-151\nmatch = 10.0.0.0/8\n"
     findings = [str(f) for f in check(files) if f.code == "trunk-identify"]
     assert any("10.0.0.0/8" in f and "company 7" in f for f in findings)
+
+
+# -- whatever is typed -----------------------------------------------------------------------------------------
+
+ADDRESS_LIKE = st.one_of(
+    st.ip_addresses().map(str),
+    st.tuples(st.ip_addresses(), st.integers(0, 128)).map(lambda t: f"{t[0]}/{t[1]}"),
+    st.from_regex(r"[0-9a-f:./, \[\];]{1,40}", fullmatch=True),
+    st.text(max_size=30),
+)
+
+
+@given(st.lists(ADDRESS_LIKE, min_size=1, max_size=4).map(",".join))
+@settings(max_examples=500, deadline=None, database=None)
+def test_any_match_is_refused_or_only_narrow_public_networks(value):
+    """Whatever is typed, what passes covers no loopback, private, reserved or stack address and no
+    network wider than the minimum prefix; what the generator writes reads back as the same networks."""
+    try:
+        networks = trunk_networks(value)
+    except ValidationError:
+        return
+    for network in networks:
+        assert network.prefixlen >= (24 if network.version == 4 else 48)
+        assert not any(network.overlaps(n) for n in NON_PUBLIC_NETWORKS + stack_networks())
+    assert trunk_networks(",".join(network_text(n) for n in networks)) == networks

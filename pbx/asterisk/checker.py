@@ -28,7 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from pbx.asterisk.confgen.dialplan_shared import SHARED_SUBROUTINES
-from pbx.asterisk.identify_check import check_identifies
 from pbx.asterisk.confgen.parse import (
     BlockDifference,
     ConfFile,
@@ -49,6 +48,7 @@ from pbx.asterisk.confgen.parse import (
     split_args,
     split_condition,
 )
+from pbx.asterisk.identify_check import check_identifies
 
 TENANT_RE = re.compile(r"^t(\d+)-")
 ENTRY_GLOBALS = {"from-trunk"}  # contexts outside companies that may jump into them (inbound only)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from django.core.exceptions import ValidationError
 
 from pbx.asterisk.confgen.parse import parse_conf
-from pbx.validators import trunk_network
+from pbx.validators import network_text, trunk_network
 
 IDENTIFY_RE = re.compile(r"^[ \t]*type[ \t]*=>?[ \t]*identify[ \t]*$", re.M)
 TRUNK_RE = re.compile(r"^(?:t(\d+)-)?trunk-(\d+)$")
@@ -31,7 +31,7 @@ def company_label(tenant_id: str | None) -> str:
         from pbx.models import Tenant
 
         name = Tenant.objects.filter(pk=int(tenant_id)).values_list("name", flat=True).first()
-    except Exception:  # noqa: BLE001 - a checker run without a database (tests, a copied file) still names the id
+    except Exception:  # a checker run without a database (tests, a copied file) still names the id
         name = None
     return f"company {tenant_id} ({name})" if name else f"company {tenant_id}"
 
@@ -73,6 +73,6 @@ def check_identifies(text: str, add: Callable[[str, int, str, str], None]) -> No
                     for other_owner, other_section, other, _line in seen:
                         if other_owner != owner and network.overlaps(other):
                             add("pjsip.conf", option.line, "trunk-identify",
-                                f"{who}: {entry} overlaps {other} of {company_label(other_owner)} "
+                                f"{who}: {entry} overlaps {network_text(other)} of {company_label(other_owner)} "
                                 f"(identify {other_section}): their calls could not be told apart")
                     seen.append((owner, section.name, network, option.line))

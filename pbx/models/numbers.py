@@ -6,6 +6,7 @@ from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from pbx.validators import (
+    network_text,
     trunk_host_address,
     trunk_networks,
     validate_dialable,
@@ -243,4 +244,4 @@ class SipTrunk(TenantOwned):
                     raise ValidationError({field: _(
                         "%(value)s overlaps the addresses of another company's trunk: calls from there "
                         "cannot be told apart."
-                    ) % {"value": network}})
+                    ) % {"value": network_text(network)}})

@@ -18,7 +18,7 @@ from urllib.parse import quote
 
 from django.core.exceptions import ValidationError
 
-from pbx.validators import trunk_host_address, trunk_networks, validate_trunk_host
+from pbx.validators import network_text, trunk_host_address, trunk_networks, validate_trunk_host
 
 from . import writer as w
 from .extensions import RECORDING_FEATURES
@@ -186,9 +186,4 @@ def _trunk(out: w.ConfWriter, trunk: Trunk, context: str) -> None:
         out.section(name)
         out.raw("type = identify")
         out.raw(f"endpoint = {name}")
-        out.raw(f"match = {','.join(match_text(n) for n in networks)}")
-
-
-def match_text(network) -> str:
-    """``81.2.3.4`` for one address, ``81.2.3.0/24`` for a network (what the admin typed)."""
-    return str(network.network_address) if network.prefixlen == network.max_prefixlen else network.with_prefixlen
+        out.raw(f"match = {','.join(network_text(n) for n in networks)}")
