@@ -8,7 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pbx.models.numbers import covers
+
+def covers(first: str, last: str, e164: str) -> bool:
+    """Whether ``e164`` lies in ``first``..``last`` (same length, compared as digits)."""
+    return len(e164) == len(first) and first <= e164 <= last
 
 
 def assigned_ranges(tenant_ids: Iterable[int] | None = None) -> dict[int, list[tuple[str, str]]]:
@@ -43,3 +46,22 @@ def usable_number_ids(tenant_ids: Iterable[int]) -> set[int]:
         .values_list("pk", "tenant_id", "kind", "e164", "is_verified")
         if is_usable(kind, e164, verified, ranges.get(tenant_id, []))
     }
+
+
+class NumberPolicy:
+    """Which E.164 numbers each company may route and present, read once for the checker."""
+
+    def __init__(self, ranges: dict[int, list[tuple[str, str]]], mobiles: set[tuple[int, str]]):
+        self.ranges, self.mobiles = ranges, mobiles
+
+    @classmethod
+    def from_db(cls) -> NumberPolicy:
+        from pbx.models import Number
+
+        mobiles = set(Number.objects.filter(kind="mobile", is_verified=True).values_list("tenant_id", "e164"))
+        return cls(assigned_ranges(), mobiles)
+
+    def allows(self, tenant_id: int, e164: str) -> bool:
+        return (tenant_id, e164) in self.mobiles or any(
+            covers(first, last, e164) for first, last in self.ranges.get(tenant_id, [])
+        )

@@ -240,3 +240,44 @@ def test_the_migration_assigns_what_each_company_already_has(demo, exempel):
     assert usable_number_ids([demo.tenant.pk, exempel.tenant.pk]) == everything
     assert Number.objects.get(pk=mobile.pk).is_verified is True
     assert not NumberAssignment.objects.filter(first=mobile.e164).exists()
+
+
+# -- the checker, independently of the generator ---------------------------------------------------------------
+
+
+def forced_files(demo) -> dict[str, str]:
+    """Demo AB's generated files with ARBITRARY forced in by hand: routed, sent from from-trunk, shown."""
+    files = render_from_db()
+    t, main = demo.tenant.pk, demo.main_number.e164
+    text = files["extensions.conf"]
+    text = text.replace(f"[t{t}-inbound]\n", f"[t{t}-inbound]\nexten => {ARBITRARY},1,Goto(t{t}-hangup,s,1)\n", 1)
+    text = text.replace("[from-trunk]\n", f"[from-trunk]\nexten => {ARBITRARY},1,Goto(t{t}-inbound,{ARBITRARY},1)\n", 1)
+    dialout = text.index(f"[t{t}-dialout]")
+    text = text[:dialout] + text[dialout:].replace(f"?{main}:", f"?{ARBITRARY}:", 1)
+    files["extensions.conf"] = text
+    return files
+
+
+def test_the_checker_refuses_a_number_forced_into_the_dialplan(demo, exempel):
+    from pbx.asterisk.checker import check
+    from pbx.numbering import NumberPolicy
+
+    policy = NumberPolicy.from_db()
+    assert [f for f in check(render_from_db(), numbers=policy) if f.code == "unassigned-number"] == []
+    findings = [str(f) for f in check(forced_files(demo), numbers=policy) if f.code == "unassigned-number"]
+    t = demo.tenant.pk
+    assert len(findings) == 3, findings
+    assert any(f"{ARBITRARY} is routed by company {t}" in f for f in findings)
+    assert sum(f"{ARBITRARY} reaches company {t}" in f for f in findings) == 2  # from-trunk and caller ID
+
+
+def test_the_checker_refuses_exempel_abs_number_routed_by_demo_ab(demo, exempel):
+    from pbx.asterisk.checker import check
+    from pbx.numbering import NumberPolicy
+
+    files = render_from_db()
+    t, theirs = demo.tenant.pk, exempel.main_number.e164
+    files["extensions.conf"] = files["extensions.conf"].replace(
+        f"[t{t}-inbound]\n", f"[t{t}-inbound]\nexten => {theirs},1,Goto(t{t}-hangup,s,1)\n", 1)
+    findings = [str(f) for f in check(files, numbers=NumberPolicy.from_db()) if f.code == "unassigned-number"]
+    assert findings and theirs in findings[0]

@@ -58,6 +58,7 @@ from pbx.asterisk.confgen import GENERATORS, ConfigError, render_from_db, render
 from pbx.asterisk.confgen.parse import block_difference, context_blocks, layout
 from pbx.asterisk.errors import AsteriskError
 from pbx.asterisk.plan import Plan, plan_changes
+from pbx.numbering import NumberPolicy
 
 log = logging.getLogger(__name__)
 
@@ -367,11 +368,13 @@ class ApplyJob:
         sounds = Path(settings.ASTERISK_SOUNDS_DIR)
         base = _base_files()
         stock = stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR)
+        numbers = NumberPolicy.from_db()
         if incremental:
-            findings = check_changes(self.running, self.files, sounds_dir=sounds, base=base, stock_sounds=stock)
+            findings = check_changes(self.running, self.files, sounds_dir=sounds, base=base, stock_sounds=stock,
+                                     numbers=numbers)
             self.result.check_scope = "what changed"
         else:
-            findings = check(self.files, sounds_dir=sounds, base=base, stock_sounds=stock)
+            findings = check(self.files, sounds_dir=sounds, base=base, stock_sounds=stock, numbers=numbers)
             self.result.check_scope = "whole node"
         self._time("check")
         if findings:

@@ -12,6 +12,8 @@ what is wrong. An empty list means the configuration may be applied. It fails on
   are allowed only if whitelisted, and those may only reach each other;
 - ``${EXTEN}`` reaching ``Dial()`` unless through ``FILTER()`` (also through a variable set from
   it), and ``${EXTEN}`` used unfiltered at all in a pattern that matches any character;
+- a number routed to a company, sent to it from ``from-trunk`` or shown as its default caller ID that
+  the operator did not assign it (given ``numbers``);
 - a trunk's ``identify`` that matches a wide, non-public or the node's own network, or overlaps another
   company's (:mod:`pbx.asterisk.identify_check`);
 - text that is not escaped where a person could have typed it: an unescaped ``;`` or a block
@@ -73,6 +75,8 @@ VAR_RE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?=[}:])")
 SAFE_CALLERID_NAME_RE = re.compile(r'^[^"<>\\;,|${}\[\]()=&^`\x00-\x1f]*$')
 CALLERID_RE = re.compile(r'^"[^"<>\\;]*"(?: <[0-9+]*>)?$')
 SOUND_APPS = {"Background": 0, "Playback": 0, "Read": 1}
+INBOUND_TARGET_RE = re.compile(r"^t(\d+)-inbound,(\+[0-9]+),1$")
+CALLERID_CONSTANT_RE = re.compile(r"(?:^CALLERID\(num\)=|[?:])(\+[0-9]+)(?=[:)}]|$)")
 SOUND_TOKEN_RE = re.compile(r"^custom/[A-Za-z0-9_/-]+$")
 
 
@@ -188,8 +192,9 @@ class Names:
 
 class Checker:
     def __init__(self, files: dict[str, str], sounds_dir: Path | None, base: dict[str, str] | None = None,
-                 focus: Focus | None = None, stock_sounds: frozenset[str] | None = None):
+                 focus: Focus | None = None, stock_sounds: frozenset[str] | None = None, numbers=None):
         self.findings: list[Finding] = []
+        self.numbers = numbers  # a pbx.numbering.NumberPolicy: which company may use which number
         self.sounds_dir = sounds_dir
         self.stock_sounds = stock_sounds
         self.focus = focus
@@ -508,6 +513,31 @@ class Checker:
                     self.add(file, line, "cross-tenant", f"{context.name} must match numbers exactly, not the pattern {extension.name}")
                 for priority in extension.priorities.values():
                     self.application(file, context, extension, priority.app, priority.data, priority.line)
+            if self.numbers is not None:
+                self.check_numbers(file, context)
+
+    def check_numbers(self, file: str, context: Context) -> None:
+        """An E.164 number reaches a company's inbound context, ``from-trunk`` or its default caller ID
+        only if the operator assigned it to that company (or it is a verified mobile number)."""
+        owner = tenant_of(context.name)
+        if owner is not None and context.name == f"t{owner}-inbound":
+            for extension in context.extensions.values():
+                if extension.name.startswith("+") and not self.numbers.allows(int(owner), extension.name):
+                    line = min(p.line for p in extension.priorities.values()) if extension.priorities else context.line
+                    self.add(file, line, "unassigned-number",
+                             f"{extension.name} is routed by company {owner}, which it is not assigned to")
+        for extension in context.extensions.values():
+            for priority in extension.priorities.values():
+                found = None
+                if context.name in ENTRY_GLOBALS and priority.app == "Goto":
+                    target = INBOUND_TARGET_RE.match(priority.data)
+                    found = (target.group(1), target.group(2)) if target else None
+                elif owner is not None and priority.app == "Set" and priority.data.startswith("CALLERID(num)="):
+                    shown = CALLERID_CONSTANT_RE.search(priority.data)
+                    found = (owner, shown.group(1)) if shown else None
+                if found and not self.numbers.allows(int(found[0]), found[1]):
+                    self.add(file, priority.line, "unassigned-number",
+                             f"{found[1]} reaches company {found[0]} (routing or caller ID) but is not assigned to it")
 
     def taint(self, data: str, app: str) -> None:
         if "${" not in data:
@@ -722,7 +752,8 @@ def _mentioning(text: str, tokens: set[str], skip: set[str], origin: dict[str, i
 
 
 def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sounds_dir: Path | None = None,
-                  base: dict[str, str] | None = None, stock_sounds: frozenset[str] | None = None) -> list[Finding]:
+                  base: dict[str, str] | None = None, stock_sounds: frozenset[str] | None = None,
+                  numbers=None) -> list[Finding]:
     """Findings for ``new_files``, checking only what differs from ``old_files``.
 
     Valid when ``old_files`` passed :func:`check` (the running configuration did): changed and
@@ -735,7 +766,7 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
     if old_files == new_files:
         return []
     if set(old_files) != set(new_files) or any(_preamble(old_files[n]) != _preamble(new_files[n]) for n in new_files):
-        return check(new_files, sounds_dir=sounds_dir, base=base, stock_sounds=stock_sounds)
+        return check(new_files, sounds_dir=sounds_dir, base=base, stock_sounds=stock_sounds, numbers=numbers)
     with gc_paused():
         new_dp = new_files.get("extensions.conf", "")
         dialplan, pjsip, queues = (_difference(old_files, new_files, name)
@@ -764,7 +795,7 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
         if music_changed:  # a music class may be gone: every queue naming a class is checked
             queue_sections = {n for n in context_blocks(new_files.get("queues.conf", "")) if n}
         focus = Focus(frozenset(contexts), frozenset(pjsip_sections), frozenset(queue_sections))
-        checker = Checker(new_files, sounds_dir, base, focus=focus, stock_sounds=stock_sounds)
+        checker = Checker(new_files, sounds_dir, base, focus=focus, stock_sounds=stock_sounds, numbers=numbers)
         # Taint comes from anywhere in the file: variables set from ${EXTEN} in unchanged contexts too.
         for app, data in _exten_assignments(new_dp):
             checker.taint(data, app)
@@ -772,15 +803,16 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
 
 
 def check(files: dict[str, str], *, sounds_dir: Path | None = None, base: dict[str, str] | None = None,
-          stock_sounds: frozenset[str] | None = None) -> list[Finding]:
+          stock_sounds: frozenset[str] | None = None, numbers=None) -> list[Finding]:
     """Findings for a set of generated files (empty: safe to apply).
 
     ``sounds_dir`` is where ``custom/`` prompts live (settings.ASTERISK_SOUNDS_DIR); ``base`` the
     hand-written config, whose contexts and objects may be referred to; ``stock_sounds`` the names of
-    the installed stock prompts (:func:`stock_prompts`), None to leave them unchecked.
+    the installed stock prompts (:func:`stock_prompts`), None to leave them unchecked; ``numbers`` a
+    :class:`pbx.numbering.NumberPolicy` (the operator's assignments), None to leave numbers unchecked.
     """
     with gc_paused():
-        return Checker(files, sounds_dir, base, stock_sounds=stock_sounds).run()
+        return Checker(files, sounds_dir, base, stock_sounds=stock_sounds, numbers=numbers).run()
 
 
 @functools.lru_cache(maxsize=4)

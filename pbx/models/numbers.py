@@ -5,6 +5,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from pbx.numbering import covers
 from pbx.validators import (
     network_text,
     trunk_host_address,
@@ -162,11 +163,6 @@ class NumberAssignment(TenantOwned):
                     {"first": _("%(range)s overlaps %(other)s, assigned to %(whose)s.")
                      % {"range": str(self), "other": str(other), "whose": whose}}
                 )
-
-
-def covers(first: str, last: str, e164: str) -> bool:
-    """Whether ``e164`` lies in ``first``..``last`` (same length, compared as digits)."""
-    return len(e164) == len(first) and first <= e164 <= last
 
 
 def validate_silently(value: str) -> bool:

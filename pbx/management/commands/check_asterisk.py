@@ -11,6 +11,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from pbx.asterisk.checker import check, stock_prompts
 from pbx.asterisk.confgen import GENERATORS, ConfigError, render_from_db
+from pbx.numbering import NumberPolicy
 
 
 def read_dir(directory: Path, names) -> dict[str, str]:
@@ -35,7 +36,7 @@ class Command(BaseCommand):
                 raise CommandError(str(exc)) from exc
         base_files = read_dir(Path(base), GENERATORS) if base else None
         findings = check(files, sounds_dir=Path(settings.ASTERISK_SOUNDS_DIR), base=base_files,
-                         stock_sounds=stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR))
+                         stock_sounds=stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR), numbers=NumberPolicy.from_db())
         for finding in findings:
             self.stdout.write(str(finding))
         if findings:
