@@ -4,8 +4,9 @@ With nothing set, the project runs embedded: SQLite file, in-memory channel laye
 console e-mail, a development SECRET_KEY that is refused when DEBUG is off.
 """
 
+import contextlib
+import ipaddress
 import os
-import re
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -184,10 +185,15 @@ PBX_TRUNK_MIN_PREFIX_V4 = int(os.environ.get("PBX_TRUNK_MIN_PREFIX_V4", "24"))
 PBX_TRUNK_MIN_PREFIX_V6 = int(os.environ.get("PBX_TRUNK_MIN_PREFIX_V6", "48"))
 # ...and never the stack's own networks (comma-separated; the node's public address belongs here).
 # Loopback, private and reserved ranges are refused whatever this says (pbx/validators.py).
+# A typo here stops the start (ValueError) rather than leaving the node unprotected.
+# ASTERISK_STACK_NETS (the networks allowed to reach AMI/ARI) count as the stack's too.
 PBX_STACK_NETWORKS = [
-    n.strip() for n in os.environ.get("PBX_STACK_NETWORKS", "127.0.0.0/8,::1/128").split(",") if n.strip()
-] + ([os.environ["ASTERISK_EXTERNAL_ADDRESS"]]
-     if re.fullmatch(r"[0-9.]+|[0-9A-Fa-f:]+", os.environ.get("ASTERISK_EXTERNAL_ADDRESS", "")) else [])
+    str(ipaddress.ip_network(n, strict=False))
+    for n in (os.environ.get("PBX_STACK_NETWORKS", "127.0.0.0/8,::1/128") + ","
+              + os.environ.get("ASTERISK_STACK_NETS", "")).replace(",", " ").split()
+]
+with contextlib.suppress(ValueError):  # a host name there is resolved by Asterisk, not known here
+    PBX_STACK_NETWORKS.append(str(ipaddress.ip_network(os.environ.get("ASTERISK_EXTERNAL_ADDRESS", ""))))
 # How long a call-control action waits for the event bridge to carry it out through AMI.
 ASTERISK_CONTROL_TIMEOUT = float(os.environ.get("ASTERISK_CONTROL_TIMEOUT", "10"))
 
