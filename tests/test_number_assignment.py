@@ -9,6 +9,7 @@ dialplan and the caller ID (AstDB ``cli``).
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -18,11 +19,14 @@ from django.urls import reverse
 
 from pbx import actions
 from pbx.actions.selfservice import caller_id_choices
+from pbx.asterisk.apply import apply_node
 from pbx.asterisk.astdb import astdb_keys_for
+from pbx.asterisk.checker import check
 from pbx.asterisk.confgen import render_from_db
 from pbx.models import AuditLog, Destination, Number, NumberAssignment
-from pbx.numbering import usable_number_ids
+from pbx.numbering import NumberPolicy, usable_number_ids
 from pbx.signals import state_changed
+from tests.fake_asterisk.pbx_fixtures import *  # noqa: F403 - fake, node, applied
 
 ARBITRARY = "+46812345678"  # nobody's: the kind of number finding 4 added and presented
 EXEMPEL_FREE = "+4682551111"  # inside Exempel AB's block, not in use yet
@@ -259,9 +263,6 @@ def forced_files(demo) -> dict[str, str]:
 
 
 def test_the_checker_refuses_a_number_forced_into_the_dialplan(demo, exempel):
-    from pbx.asterisk.checker import check
-    from pbx.numbering import NumberPolicy
-
     policy = NumberPolicy.from_db()
     assert [f for f in check(render_from_db(), numbers=policy) if f.code == "unassigned-number"] == []
     findings = [str(f) for f in check(forced_files(demo), numbers=policy) if f.code == "unassigned-number"]
@@ -272,12 +273,28 @@ def test_the_checker_refuses_a_number_forced_into_the_dialplan(demo, exempel):
 
 
 def test_the_checker_refuses_exempel_abs_number_routed_by_demo_ab(demo, exempel):
-    from pbx.asterisk.checker import check
-    from pbx.numbering import NumberPolicy
-
     files = render_from_db()
     t, theirs = demo.tenant.pk, exempel.main_number.e164
     files["extensions.conf"] = files["extensions.conf"].replace(
         f"[t{t}-inbound]\n", f"[t{t}-inbound]\nexten => {theirs},1,Goto(t{t}-hangup,s,1)\n", 1)
     findings = [str(f) for f in check(files, numbers=NumberPolicy.from_db()) if f.code == "unassigned-number"]
     assert findings and theirs in findings[0]
+
+
+# -- to the fake Asterisk -------------------------------------------------------------------------------------
+
+
+def test_an_assigned_number_reaches_asterisk_and_leaves_it_when_taken_back(applied, fake, superuser, alice, demo):
+    block = actions.do_assign_numbers(superuser, demo.tenant, "+46812345600", "+46812345699")
+    destination = Destination.objects.filter(tenant=demo.tenant, kind="user").first()
+    actions.do_save_object(alice, Number(tenant=demo.tenant, e164="+46812345678", kind="main", destination=destination))
+    assert apply_node(applied, tenant_ids=[demo.tenant.pk]).ok
+    added = {(r.get("Context"), r.get("Extension")) for r in fake.ami.actions("DialplanExtensionAdd")}
+    assert (f"t{demo.tenant.pk}-inbound", "+46812345678") in added
+    fake.ami.received.clear()
+    actions.do_unassign_numbers(superuser, block)
+    result = apply_node(applied, tenant_ids=[demo.tenant.pk])
+    assert result.ok, result.message
+    removed = {(r.get("Context"), r.get("Extension")) for r in fake.ami.actions("DialplanExtensionRemove")}
+    assert (f"t{demo.tenant.pk}-inbound", "+46812345678") in removed
+    assert "+46812345678" not in (Path(applied.generated_dir) / "extensions.conf").read_text()

@@ -317,3 +317,15 @@ def test_any_match_is_refused_or_only_narrow_public_networks(value):
         assert network.prefixlen >= (24 if network.version == 4 else 48)
         assert not any(network.overlaps(n) for n in NON_PUBLIC_NETWORKS + stack_networks())
     assert trunk_networks(",".join(network_text(n) for n in networks)) == networks
+
+
+def test_a_trunk_saved_in_the_admin_reaches_asterisk(applied, fake, as_alice, demo):
+    response = as_alice.post(ADD, trunk_form(host="sip.operator.se", identify_match="81.2.3.0/24"))
+    assert response.status_code == 302, form_errors(response)
+    trunk = SipTrunk.objects.get(tenant=demo.tenant, name="Egen")
+    result = apply_node(applied, tenant_ids=[demo.tenant.pk])
+    assert result.ok, result.message
+    assert "res_pjsip.so" in [r.get("Module") for r in fake.ami.actions("Reload")]
+    running = read_running(Path(applied.generated_dir))["pjsip.conf"]
+    assert f"[t{demo.tenant.pk}-trunk-{trunk.pk}]\ntype = identify\nendpoint = t{demo.tenant.pk}-trunk-{trunk.pk}\n" \
+           "match = 81.2.3.0/24\n" in running
