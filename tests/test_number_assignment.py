@@ -27,6 +27,7 @@ from pbx.models import AuditLog, Destination, Number, NumberAssignment
 from pbx.numbering import NumberPolicy, usable_number_ids
 from pbx.signals import state_changed
 from tests.fake_asterisk.pbx_fixtures import *  # noqa: F403 - fake, node, applied
+from tests.test_admin_forms import form_data
 
 ARBITRARY = "+46812345678"  # nobody's: the kind of number finding 4 added and presented
 EXEMPEL_FREE = "+4682551111"  # inside Exempel AB's block, not in use yet
@@ -298,3 +299,19 @@ def test_an_assigned_number_reaches_asterisk_and_leaves_it_when_taken_back(appli
     removed = {(r.get("Context"), r.get("Extension")) for r in fake.ami.actions("DialplanExtensionRemove")}
     assert (f"t{demo.tenant.pk}-inbound", "+46812345678") in removed
     assert "+46812345678" not in (Path(applied.generated_dir) / "extensions.conf").read_text()
+
+
+def test_a_company_admin_cannot_give_a_person_an_unassigned_caller_id_in_the_admin(alice, eva, demo):
+    forced = Number.objects.create(tenant=demo.tenant, e164=ARBITRARY, kind="main", usable_as_caller_id=True)
+    client = client_of(alice)
+    url = reverse("admin:pbx_user_change", args=[eva.pk])
+    response = client.post(url, form_data(client.get(url), caller_id_number=str(forced.pk)))
+    assert response.status_code == 200
+    assert "cannot be this person's caller ID" in " ".join(response.context["adminform"].form.errors["caller_id_number"])
+    eva.refresh_from_db()
+    assert eva.caller_id_number is None
+    main = demo.main_number
+    response = client.post(url, form_data(client.get(url), caller_id_number=str(main.pk)))
+    assert response.status_code == 302
+    eva.refresh_from_db()
+    assert eva.caller_id_number == main

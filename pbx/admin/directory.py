@@ -14,6 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from pbx.actions import do_create_device, do_create_user, do_regenerate_device_secret, do_save_object, sync_staff_flag
+from pbx.actions.selfservice import caller_id_choices
 from pbx.models import CostCentre, Department, Device, Office, User
 
 from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
@@ -53,6 +54,16 @@ class UserNumbersMixin:
 
     def clean_mobile_number(self):
         return self.clean_phone("mobile_number")
+
+    def clean_caller_id_number(self):
+        """The same choices as the person's own caller-ID page: assigned numbers the person may show."""
+        number = self.cleaned_data.get("caller_id_number")
+        if number is not None and self.instance.pk and not caller_id_choices(self.instance).filter(pk=number.pk).exists():
+            raise ValidationError(
+                _("%(number)s cannot be this person's caller ID: the company was not assigned it, or it is not theirs "
+                  "to show."), code="caller_id", params={"number": number.e164},
+            )
+        return number
 
 
 class UserChangeForm(UserNumbersMixin, ScopedModelForm):
