@@ -117,6 +117,11 @@ def build_world(tenants: int = TENANTS, users_per: int = USERS, queues_per: int 
             numbers.append(m.Number(tenant=tenant, e164=f"+46{10000000 + n * 100 + k + 1}", kind="direct",
                                     user=user, destination=user_dest[user.id]))
     m.Number.objects.bulk_create(numbers, batch_size=5000)
+    # Each company's block of 100, as the platform's operator assigns them (unassigned ones never render).
+    m.NumberAssignment.objects.bulk_create([
+        m.NumberAssignment(tenant=tenant, first=f"+46{10000000 + n * 100}", last=f"+46{10000000 + n * 100 + 99}")
+        for n, tenant in enumerate(tenant_rows)
+    ], batch_size=5000)
     m.PresenceStatus.objects.bulk_create([
         m.PresenceStatus(tenant=t, name=name, code=code, asterisk_state=state,
                          forward_to=vm_dest[t.id] if code == 4 else None)

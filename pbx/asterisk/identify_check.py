@@ -17,7 +17,7 @@ from django.core.exceptions import ValidationError
 from pbx.asterisk.confgen.parse import parse_conf
 from pbx.validators import network_text, trunk_network
 
-IDENTIFY_RE = re.compile(r"^[ \t]*type[ \t]*=>?[ \t]*identify[ \t]*$", re.M)
+IDENTIFY_RE = re.compile(r"[ \t]*type[ \t]*=>?[ \t]*identify[ \t]*(;.*)?\Z")
 TRUNK_RE = re.compile(r"^(?:t(\d+)-)?trunk-(\d+)$")
 FIELD = "match IP addresses"
 
@@ -37,14 +37,23 @@ def company_label(tenant_id: str | None) -> str:
 
 
 def _identify_blocks(text: str) -> list[tuple[str, int]]:
-    """(section text, first line) of every section that declares ``type = identify``."""
+    """(section text, first line) of every section that declares ``type = identify``.
+
+    The word is looked for with ``str.find`` and only its lines are matched: a node's pjsip.conf
+    is megabytes of device sections, and this runs on every apply."""
     blocks = []
-    for match in IDENTIFY_RE.finditer(text):
-        start = text.rfind("\n[", 0, match.start())
-        start = 0 if start == -1 else start + 1
-        end = text.find("\n[", match.end())
-        end = len(text) if end == -1 else end
-        blocks.append((text[start:end], text.count("\n", 0, start) + 1))
+    position = text.find("identify")
+    while position != -1:
+        line_start = text.rfind("\n", 0, position) + 1
+        line_end = text.find("\n", position)
+        line_end = len(text) if line_end == -1 else line_end
+        if IDENTIFY_RE.match(text, line_start, line_end):
+            start = text.rfind("\n[", 0, line_start)
+            start = 0 if start == -1 else start + 1
+            end = text.find("\n[", line_end)
+            end = len(text) if end == -1 else end
+            blocks.append((text[start:end], text.count("\n", 0, start) + 1))
+        position = text.find("identify", line_end)
     return blocks
 
 
