@@ -10,9 +10,11 @@ authentication before its address.
 from __future__ import annotations
 
 import dataclasses
+import importlib
 from pathlib import Path
 
 import pytest
+from django.apps import apps
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.urls import reverse
 from hypothesis import given, settings
@@ -329,3 +331,14 @@ def test_a_trunk_saved_in_the_admin_reaches_asterisk(applied, fake, as_alice, de
     running = read_running(Path(applied.generated_dir))["pjsip.conf"]
     assert f"[t{demo.tenant.pk}-trunk-{trunk.pk}]\ntype = identify\nendpoint = t{demo.tenant.pk}-trunk-{trunk.pk}\n" \
            "match = 81.2.3.0/24\n" in running
+
+
+def test_the_migration_moves_a_port_out_of_the_host(demo):
+    migration = importlib.import_module("pbx.migrations.0005_trunk_policy_number_assignment")
+    with_port = SipTrunk.objects.create(tenant=demo.tenant, name="Gammal", host="sip.operator.se:5080")
+    odd = SipTrunk.objects.create(tenant=demo.tenant, name="Konstig", host="127.0.0.1:5038:x")
+    migration.split_host_port(apps, None)
+    with_port.refresh_from_db()
+    odd.refresh_from_db()
+    assert (with_port.host, with_port.port) == ("sip.operator.se", 5080)
+    assert (odd.host, odd.port) == ("127.0.0.1:5038:x", None)  # left for the generator to refuse, and an admin to fix

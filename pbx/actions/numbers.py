@@ -56,16 +56,20 @@ def check_assignment(actor, assignment: NumberAssignment) -> None:
     assignment.full_clean()
 
 
-def refresh_caller_ids(tenant_id: int) -> None:
-    """The people's chosen caller IDs live in AstDB; an assignment change may make one presentable or not."""
-    for user_id in User.objects.filter(tenant_id=tenant_id, caller_id_number__isnull=False).values_list("pk", flat=True):
+def refresh_caller_ids(tenant_id: int, number: Number | None = None) -> None:
+    """The people's chosen caller IDs live in AstDB (``cli``); an assignment change, or a number's
+    new e164 or verification, may make one presentable or not: their keys are written again."""
+    people = User.objects.filter(tenant_id=tenant_id, caller_id_number__isnull=False)
+    if number is not None:
+        people = people.filter(caller_id_number=number)
+    for user_id in people.values_list("pk", flat=True):
         state_changed_on_commit(tenant_id, "caller_id", user_id)
 
 
 # model → (check before a save, follow-up after a save or delete)
 POLICIES = {
     SipTrunk: (check_trunk, None),
-    Number: (check_number, lambda obj: refresh_caller_ids(obj.tenant_id)),
+    Number: (check_number, lambda obj: refresh_caller_ids(obj.tenant_id, obj) if obj.pk else None),
     NumberAssignment: (check_assignment, lambda obj: refresh_caller_ids(obj.tenant_id)),
 }
 DELETE_POLICIES = {NumberAssignment: check_assignment_delete, SipTrunk: check_trunk_delete}
@@ -96,5 +100,5 @@ def do_verify_mobile_number(actor, number: Number, verified: bool = True) -> Num
         number.save(update_fields=["is_verified"])
         record(actor, "verified" if verified else "unverified", number, before, snapshot(number))
         config_changed_on_commit(number.tenant_id)
-        refresh_caller_ids(number.tenant_id)
+        refresh_caller_ids(number.tenant_id, number)
     return number
