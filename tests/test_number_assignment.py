@@ -236,7 +236,7 @@ def test_every_demo_number_is_assigned(demo, exempel):
 
 
 def test_the_migration_assigns_what_each_company_already_has(demo, exempel):
-    migration = importlib.import_module("pbx.migrations.0005_trunk_policy_number_assignment")
+    migration = importlib.import_module("pbx.migrations.0006_trunk_policy_number_assignment")
     mobile = Number.objects.create(tenant=demo.tenant, e164="+46709998877", kind="mobile", user=demo.users[0])
     NumberAssignment.objects.all().delete()
     assert usable_number_ids([demo.tenant.pk, exempel.tenant.pk]) == set()

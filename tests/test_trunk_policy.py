@@ -334,7 +334,7 @@ def test_a_trunk_saved_in_the_admin_reaches_asterisk(applied, fake, as_alice, de
 
 
 def test_the_migration_moves_a_port_out_of_the_host(demo):
-    migration = importlib.import_module("pbx.migrations.0005_trunk_policy_number_assignment")
+    migration = importlib.import_module("pbx.migrations.0006_trunk_policy_number_assignment")
     with_port = SipTrunk.objects.create(tenant=demo.tenant, name="Gammal", host="sip.operator.se:5080")
     odd = SipTrunk.objects.create(tenant=demo.tenant, name="Konstig", host="127.0.0.1:5038:x")
     migration.split_host_port(apps, None)

@@ -33,7 +33,7 @@ def split_host_port(apps, schema_editor):
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('pbx', '0004_user_names_plain_text'),
+        ('pbx', '0005_presence_default_minutes'),
     ]
 
     operations = [
