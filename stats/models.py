@@ -24,6 +24,22 @@ class CallLog(TenantOwned):
         NO_ANSWER = "no_answer", _("No answer")
         BUSY = "busy", _("Busy")
         FAILED = "failed", _("Failed")
+        VOICEMAIL = "voicemail", _("Voicemail")
+
+    class ForwardReason(models.TextChoices):
+        STATUS = "status", _("Status")
+        ALWAYS = "always", _("Profile: always")
+        BUSY = "busy", _("Profile: busy")
+        NO_ANSWER = "no_answer", _("Profile: no answer")
+        UNREACHABLE = "unreachable", _("Profile: unreachable")
+
+    class QueueResult(models.TextChoices):
+        ANSWERED = "answered", _("Answered")
+        ABANDONED = "abandoned", _("Abandoned")
+        NO_AGENTS = "noagents", _("No agents")
+        CLOSED = "closed", _("Closed")
+        OVERFLOW = "overflow", _("Overflow (queue full)")
+        TIMEOUT = "timeout", _("Maximum wait reached")
 
     node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
     linkedid = models.CharField(_("call id"), max_length=64)
@@ -57,8 +73,19 @@ class CallLog(TenantOwned):
         _("wait (s)"), default=0,
         help_text=_("In a queue: from joining it to an agent answering (or hanging up). Otherwise: until answered."),
     )
+    queue_result = models.CharField(
+        _("queue result"), max_length=10, choices=QueueResult.choices, blank=True,
+        help_text=_("How the call's first queue ended for it (empty: no queue)."),
+    )
     talk_s = models.FloatField(_("talk (s)"), default=0)
     result = models.CharField(_("result"), max_length=10, choices=Result.choices)
+    forwarded_from = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("forwarded by"), help_text=_("The person whose status or forwarding profile sent the call on."),
+    )
+    forwarded_to = models.CharField(_("forwarded to"), max_length=80, blank=True)
+    forward_reason = models.CharField(_("forward reason"), max_length=12, choices=ForwardReason.choices, blank=True)
+    voicemail_box = models.CharField(_("voicemail box"), max_length=20, blank=True)
     hangup_cause = models.SmallIntegerField(_("hangup cause"), null=True, blank=True)
     transfers = models.JSONField(_("transfers"), default=list, blank=True)
     recorded = models.BooleanField(_("recorded"), default=False)
@@ -70,7 +97,7 @@ class CallLog(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    tenant_references = ("caller", "answered_by", "queue")
+    tenant_references = ("caller", "answered_by", "queue", "forwarded_from")
 
     class Meta:
         verbose_name = _("call")
@@ -84,7 +111,8 @@ class CallLog(TenantOwned):
 
 
 class QueueEvent(TenantOwned):
-    """One line of the queue log: a caller entered, was connected, abandoned, completed, timed out."""
+    """One line of the queue log: a caller entered, was connected, abandoned, completed, timed out, or met
+    the queue without agents, closed or full (those calls never entered it: one row, no "enter")."""
 
     class Kind(models.TextChoices):
         ENTER = "enter", _("Entered")
@@ -93,6 +121,9 @@ class QueueEvent(TenantOwned):
         COMPLETE = "complete", _("Completed")
         TIMEOUT = "timeout", _("Left unanswered")
         RING_NO_ANSWER = "ringnoanswer", _("Agent did not answer")
+        NO_AGENTS = "noagents", _("No agents")
+        CLOSED = "closed", _("Closed")
+        OVERFLOW = "overflow", _("Overflow (queue full)")
 
     node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
     key = models.CharField(_("key"), max_length=160)

@@ -4,6 +4,8 @@ The snapshot is built by hand with fixed ids, so these are the files byte for by
 generator shows up here as a readable diff of the Asterisk config it would produce.
 """
 
+import dataclasses
+
 from pbx.asterisk.checker import check
 from pbx.asterisk.confgen import confbridge, extensions, features, musiconhold, pjsip, queues, render, voicemail
 from pbx.asterisk.confgen.parse import context_blocks
@@ -359,10 +361,13 @@ def test_person_context_carries_out_the_verdict():
     assert dialplan_context('t7-person') == """\
 [t7-person]
 exten => status,1,Goto(t7-status-fwd,${PBX_ST},1)
-exten => forward,1,Goto(t7-forward,${PBX_FWD},1)
-exten => vmbusy,1,VoiceMail(${PBX_VM},b)
+exten => forward,1,UserEvent(PbxForward,Tenant: 7,User: ${FILTER(0123456789,${PBX_PERSON})},Reason: ${FILTER(a-z,${PBX_STEP})},To: ${FILTER(+0123456789,${PBX_FWD})})
+ same => n,Goto(t7-forward,${PBX_FWD},1)
+exten => vmbusy,1,UserEvent(PbxVoicemail,Tenant: 7,User: ${FILTER(0123456789,${PBX_PERSON})},Mailbox: ${PBX_VM})
+ same => n,VoiceMail(${PBX_VM},b)
  same => n,Hangup()
-exten => vmunavail,1,VoiceMail(${PBX_VM},u)
+exten => vmunavail,1,UserEvent(PbxVoicemail,Tenant: 7,User: ${FILTER(0123456789,${PBX_PERSON})},Mailbox: ${PBX_VM})
+ same => n,VoiceMail(${PBX_VM},u)
  same => n,Hangup()
 exten => busy,1,Busy(10)
 exten => hangup,1,Hangup()
@@ -374,7 +379,8 @@ exten => i,1,Hangup()
 def test_status_forward_sends_vacation_to_the_shared_mailbox():
     assert dialplan_context('t7-status-fwd') == """\
 [t7-status-fwd]
-exten => 4,1,Goto(t7-voicemail,800,1)
+exten => 4,1,UserEvent(PbxForward,Tenant: 7,User: ${FILTER(0123456789,${PBX_PERSON})},Reason: status,To: dest:53)
+ same => n,Goto(t7-voicemail,800,1)
 
 """
 
@@ -508,10 +514,31 @@ exten => s,1,Set(__PBX_QUEUE=61)
  same => n,GotoIf($["${QUEUESTATUS}" = "JOINEMPTY" | "${QUEUESTATUS}" = "LEAVEEMPTY"]?noagents,1)
  same => n,GotoIf($["${QUEUESTATUS}" = "JOINUNAVAIL" | "${QUEUESTATUS}" = "LEAVEUNAVAIL"]?noagents,1)
  same => n,Goto(overflow,1)
-exten => overflow,1,Goto(t7-menu-81,s,1)
-exten => noagents,1,Goto(t7-voicemail,800,1)
+exten => overflow,1,UserEvent(PbxQueueResult,Tenant: 7,Queue: 61,Result: ${IF($["${QUEUESTATUS}" = "FULL"]?overflow:timeout)})
+ same => n,Goto(t7-menu-81,s,1)
+exten => noagents,1,UserEvent(PbxQueueResult,Tenant: 7,Queue: 61,Result: noagents)
+ same => n,Goto(t7-voicemail,800,1)
 
 """
+
+
+def test_a_queue_number_called_while_closed_is_logged_against_the_queue():
+    snap = tiny_snapshot()
+    (tenant,) = snap.tenants
+    main = tenant.numbers[0]
+    tenant.numbers[0] = dataclasses.replace(main, destination_id=52)  # Support queue 61, scheduled, closed → 53
+    files = render(snap)
+    blocks = context_blocks(files["extensions.conf"])
+    assert blocks["t7-closed"] == """\
+[t7-closed]
+exten => n141,1,UserEvent(PbxQueueResult,Tenant: 7,Queue: 61,Result: closed)
+ same => n,Goto(t7-voicemail,800,1)
+
+"""
+    assert "?t7-queue-61,s,1:t7-closed,n141,1)" in blocks["t7-inbound"]
+    assert check(files) == []
+    # A number that leads elsewhere (the fixture's menu) needs no such context.
+    assert "t7-closed" not in context_blocks(extensions.generate(tiny_snapshot()))
 
 
 def test_queue_callback_keeps_the_callers_position():
@@ -602,10 +629,13 @@ def test_voicemail_context_plays_the_greeting_of_a_shared_box():
     assert dialplan_context('t7-voicemail') == """\
 [t7-voicemail]
 exten => 1001,1,Answer()
+ same => n,UserEvent(PbxVoicemail,Tenant: 7,Mailbox: 1001)
  same => n,VoiceMail(1001@t7,u)
 exten => 1002,1,Answer()
+ same => n,UserEvent(PbxVoicemail,Tenant: 7,Mailbox: 1002)
  same => n,VoiceMail(1002@t7,u)
 exten => 800,1,Answer()
+ same => n,UserEvent(PbxVoicemail,Tenant: 7,Mailbox: 800)
  same => n,Playback(custom/t7/prompt-92)
  same => n,VoiceMail(800@t7,su)
 

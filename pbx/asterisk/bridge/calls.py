@@ -67,6 +67,9 @@ class CallTracker:
             d.QueueJoined: self._queue_joined,
             d.QueueAbandoned: self._queue_abandoned,
             d.QueueLeft: self._queue_left,
+            d.QueueMissed: self._queue_missed,
+            d.CallForwarded: self._forwarded,
+            d.VoicemailReached: self._voicemail,
             d.AgentOffered: self._agent,
             d.RecordingChanged: self._recording,
             d.SpyChanged: self._spy,
@@ -601,11 +604,13 @@ class CallTracker:
         call.visible = True  # a queue caller counts even when a Local channel holds its place (callback)
         self._claim(call, queue.tenant_id, fact.at, out)
         index = sum(1 for v in call.visits if v.queue.name == fact.queue and v.uniqueid == chan.uniqueid)
-        call.visits.append(Visit(queue, index, chan.uniqueid, fact.at, fact.position))
+        visit = Visit(queue, index, chan.uniqueid, fact.at, fact.position, joined_position=fact.position)
+        call.visits.append(visit)
+        self._renumber(fact.queue, fact.at, out, joining=visit)
         self._move(call, S.QUEUED, fact.at, out)
         if call.visible:
             out.append(d.QueueCallerJoined(call.tenant_id, fact.at, call.id, queue.queue_id, queue.name,
-                                           fact.position, call.caller))
+                                           visit.position, call.caller))
 
     def _queue_abandoned(self, fact: d.QueueAbandoned, out: Out) -> None:
         call = self.call_of(fact.channel)
@@ -614,6 +619,7 @@ class CallTracker:
             return
         visit.outcome = "abandon"
         visit.left_at = visit.left_at or fact.at
+        self._renumber(visit.queue.name, fact.at, out)
         if call.visible:
             out.append(d.QueueCallerAbandoned(call.tenant_id, fact.at, call.id, visit.queue.queue_id, visit.queue.name,
                                               fact.position, round(visit.left_at - visit.joined_at, 3)))
@@ -632,6 +638,7 @@ class CallTracker:
     def _leave_queue(self, call: Call, visit: Visit, at: float, out: Out) -> bool:
         if visit.left_at is None:
             visit.left_at = at
+            self._renumber(visit.queue.name, at, out)
         if visit.left_published:
             return False
         visit.left_published = True
@@ -639,6 +646,62 @@ class CallTracker:
             out.append(d.QueueCallerLeft(call.tenant_id, at, call.id, visit.queue.queue_id, visit.queue.name,
                                          visit.position))
         return True
+
+    def _renumber(self, queue: str, at: float, out: Out, joining: Visit | None = None) -> None:
+        """Number a queue's waiting callers 1..n as app_queue does (join_queue inserts at the position asked
+        for and renumbers those behind; leave_queue renumbers everyone after the one leaving), so No. 2
+        becomes No. 1 once No. 1 is answered. A call whose number changed is redrawn."""
+        waiting = [(v, call) for call in self.calls.values() for v in call.visits
+                   if v.queue.name == queue and v.left_at is None and v.entered and v is not joining]
+        waiting.sort(key=lambda item: (item[0].position, item[0].joined_at))
+        if joining is not None:
+            owner = next(c for c in self.calls.values() if joining in c.visits)
+            slot = max(0, min(len(waiting), joining.position - 1)) if joining.position > 0 else len(waiting)
+            waiting.insert(slot, (joining, owner))
+        for number, (visit, call) in enumerate(waiting, start=1):
+            if visit.position != number:
+                visit.position = number
+                if visit is not joining:
+                    self._emit(out, call, d.CallUpdated, at)
+
+    def _queue_missed(self, fact: d.QueueMissed, out: Out) -> None:
+        """The queue did not take the call: Queue() returned (timeout, full, emptied) or was never reached
+        (no agent logged in, the number's schedule closed). The visit says why; one that never entered is
+        added, so the call counts for that queue."""
+        chan = self._ensure(fact.channel, fact.at, out)
+        if chan is None:
+            return
+        call = self.calls[chan.call_id]
+        visit = call.visit(fact.queue, chan.uniqueid)
+        if visit is not None and visit.left_at is None:
+            self._leave_queue(call, visit, fact.at, out)
+        if visit is None or visit.outcome is not None:
+            queue = self.resolver.queue(fact.queue)
+            self._claim(call, queue.tenant_id, fact.at, out)
+            index = sum(1 for v in call.visits if v.queue.name == fact.queue and v.uniqueid == chan.uniqueid)
+            visit = Visit(queue, index, chan.uniqueid, fact.at, 0, left_at=fact.at, left_published=True,
+                          entered=False)
+            call.visits.append(visit)
+        visit.outcome = fact.result
+
+    def _forwarded(self, fact: d.CallForwarded, out: Out) -> None:
+        chan = self._ensure(fact.channel, fact.at, out)
+        if chan is None:
+            return
+        call = self.calls[chan.call_id]
+        if call.forward_reason:
+            return  # forwarded on again by the next person: the log keeps whom the caller wanted
+        call.forwarded_from, call.forward_reason, call.forwarded_to = fact.user_id, fact.reason, fact.to
+        self._emit(out, call, d.CallUpdated, fact.at)
+
+    def _voicemail(self, fact: d.VoicemailReached, out: Out) -> None:
+        chan = self._ensure(fact.channel, fact.at, out)
+        if chan is None:
+            return
+        call = self.calls[chan.call_id]
+        if call.voicemail_at is None:
+            call.voicemail_at, call.voicemail_box = fact.at, fact.mailbox
+            self._emit(out, call, d.CallUpdated, fact.at)
 
     def _agent(self, fact: d.AgentOffered, out: Out) -> None:
         at = fact.at

@@ -172,6 +172,34 @@ class AttendedTransferDone(Fact):
 
 
 @dataclass(slots=True, frozen=True)
+class CallForwarded(Fact):
+    """The dialplan sent a call to a person on (``UserEvent(PbxForward)``): their status or profile."""
+
+    channel: ChannelInfo
+    user_id: int | None
+    reason: str  # "status" | "always" | "busy" | "no_answer" | "unreachable"
+    to: str  # a number, or a destination as ``<kind>:<id>`` (a status's destination)
+
+
+@dataclass(slots=True, frozen=True)
+class VoicemailReached(Fact):
+    """The caller is about to leave a message (``UserEvent(PbxVoicemail)``)."""
+
+    channel: ChannelInfo
+    user_id: int | None  # the box's owner, when it is a person's own box
+    mailbox: str  # the box number
+
+
+@dataclass(slots=True, frozen=True)
+class QueueMissed(Fact):
+    """A queue could not take the call (``UserEvent(PbxQueueResult)``): no agents, closed, full, timeout."""
+
+    channel: ChannelInfo
+    queue: str  # Asterisk's name of the queue (t<tenant>-q<id>)
+    result: str  # "noagents" | "closed" | "overflow" | "timeout"
+
+
+@dataclass(slots=True, frozen=True)
 class QueueJoined(Fact):
     channel: ChannelInfo
     queue: str
@@ -558,7 +586,7 @@ class NodeShutdown(Event):
 
 @dataclass(slots=True)
 class QueueLogEntry:
-    kind: str  # "enter" | "connect" | "abandon" | "complete" | "timeout" | "ringnoanswer"
+    kind: str  # "enter" | "connect" | "abandon" | "complete" | "timeout" | "ringnoanswer" | "noagents" | ...
     queue: str
     queue_id: int | None
     uniqueid: str  # the caller's channel
@@ -604,3 +632,8 @@ class CallRecord:
     complete: bool  # False when the bridge lost sight of part of the call (restart, reconnect)
     loggable: bool  # False for a call no person took part in (a listen-in session, a Local test call)
     queue_log: list[QueueLogEntry] = field(default_factory=list)
+    queue_result: str = ""  # the first queue's outcome: "answered" | "abandoned" | "noagents" | ... | ""
+    forwarded_from_user_id: int | None = None
+    forwarded_to: str = ""
+    forward_reason: str = ""
+    voicemail_box: str = ""

@@ -92,10 +92,14 @@ class Visit:
     index: int
     uniqueid: str
     joined_at: float
-    position: int
+    position: int  # where it waits now: app_queue renumbers its callers whenever one joins or leaves
     left_at: float | None = None
     left_published: bool = False
-    outcome: str | None = None  # "connect" | "abandon"; None while waiting or after a timeout
+    # "connect" | "abandon"; the dialplan's "noagents" | "closed" | "overflow" | "timeout"; None while
+    # waiting, or after leaving without a word (a redirect out of Queue())
+    outcome: str | None = None
+    entered: bool = True  # False: the queue turned the call away before it joined (no agents, closed)
+    joined_position: int = 0
     connected_at: float | None = None
     agent: Party | None = None
     agent_member: str = ""
@@ -136,6 +140,12 @@ class Call:
     last_cause_text: str = ""
     complete: bool = True
     aliases: list[str] = field(default_factory=list)
+    # The first forward by a person's status or profile: whose, why, where to (the dialplan's PbxForward).
+    forwarded_from: int | None = None
+    forward_reason: str = ""
+    forwarded_to: str = ""
+    voicemail_at: float | None = None  # the caller reached voicemail (PbxVoicemail)
+    voicemail_box: str = ""
 
     def open_visit(self) -> Visit | None:
         for visit in reversed(self.visits):

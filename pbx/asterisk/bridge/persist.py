@@ -7,7 +7,7 @@ import logging
 
 from django.db import transaction
 
-from pbx.models import AsteriskNode, Queue, User
+from pbx.models import AsteriskNode, Destination, Queue, User
 from stats.models import CallLog, QueueEvent
 
 from .domain import CallRecord
@@ -22,6 +22,20 @@ def node_id(name: str) -> int | None:
     return AsteriskNode.objects.filter(name=name).values_list("pk", flat=True).first()
 
 
+def forward_target(tenant_id: int, to: str) -> str:
+    """Where a forward went, for people: a number as dialled, a status's destination (``dest:<id>``, the
+    dialplan's id) by its name, looked up in the call's own company only."""
+    kind, sep, ident = to.partition(":")
+    if not sep:
+        return to
+    if kind == "dest" and ident.isdigit():
+        dest = Destination.objects.filter(tenant_id=tenant_id, pk=int(ident)).select_related(
+            "user", "queue", "menu", "voicemail_box", "conference").first()
+        if dest is not None:
+            return dest.external_number if dest.kind == "external" else str(dest)
+    return ""
+
+
 def persist_call(record: CallRecord) -> CallLog | None:
     """Write (or rewrite) one finished call and its queue log rows; None when there is nothing to keep."""
     if not record.loggable or record.tenant_id is None:
@@ -32,7 +46,7 @@ def persist_call(record: CallRecord) -> CallLog | None:
         return None
     tenant_id = record.tenant_id
     # Only this company's people and queues: a stray id must not even reach the database's check.
-    wanted = {*record.user_ids, record.caller_user_id, record.answered_user_id,
+    wanted = {*record.user_ids, record.caller_user_id, record.answered_user_id, record.forwarded_from_user_id,
               *(row.agent_user_id for row in record.queue_log)} - {None}
     users = set(User.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
     queue_ids = {record.queue_id, *(row.queue_id for row in record.queue_log)} - {None}
@@ -43,6 +57,12 @@ def persist_call(record: CallRecord) -> CallLog | None:
 
     def queue(pk: int | None) -> int | None:
         return pk if pk in queues else None
+
+    to_number = record.to_number
+    forwarded_from = user(record.forwarded_from_user_id)
+    if forwarded_from is not None:
+        # The person the caller wanted, not where their status or profile sent the call ("s", a queue...).
+        to_number = User.objects.filter(pk=forwarded_from).values_list("extension", flat=True).first() or to_number
 
     with transaction.atomic():
         entry, _created = CallLog.objects.update_or_create(
@@ -55,7 +75,7 @@ def persist_call(record: CallRecord) -> CallLog | None:
                 "direction": record.direction,
                 "from_number": record.from_number[:40],
                 "from_name": record.from_name[:80],
-                "to_number": record.to_number[:40],
+                "to_number": to_number[:40],
                 "dialled_number": record.dialled_number[:40],
                 "caller_id": user(record.caller_user_id),
                 "answered_by_id": user(record.answered_user_id),
@@ -67,6 +87,11 @@ def persist_call(record: CallRecord) -> CallLog | None:
                 "transfers": record.transfers,
                 "recorded": record.recorded,
                 "complete": record.complete,
+                "queue_result": record.queue_result,
+                "forwarded_from_id": forwarded_from,
+                "forwarded_to": forward_target(tenant_id, record.forwarded_to)[:80],
+                "forward_reason": record.forward_reason,
+                "voicemail_box": record.voicemail_box[:20],
             },
         )
         entry.users.set([pk for pk in record.user_ids if pk in users])

@@ -20,6 +20,8 @@ def result(call: Call) -> str:
     """answered / abandoned / no_answer / busy / failed, from what happened in this order."""
     if call.answered_at is not None:
         return "answered"
+    if call.voicemail_at is not None:
+        return "voicemail"  # the PBX answered to take a message: no one answered, and it is no abandon
     if any(v.outcome == "abandon" or (v.outcome is None and v.left_at is None) for v in call.visits):
         return "abandoned"
     statuses = call.dial_statuses
@@ -43,13 +45,15 @@ def result(call: Call) -> str:
 
 def wait_seconds(call: Call, ended_at: float) -> float:
     """In a queue: joined → connected (or abandoned, or left). Otherwise: start → answer (or end)."""
-    if call.visits:
+    visits = [v for v in call.visits if v.entered]
+    if visits:
         total = 0.0
-        for v in call.visits:
+        for v in visits:
             end = v.connected_at or v.left_at or ended_at
             total += max(0.0, end - v.joined_at)
         return round(total, 3)
-    return round(max(0.0, (call.answered_at or ended_at) - call.started_at), 3)
+    until = call.answered_at or call.voicemail_at or ended_at
+    return round(max(0.0, until - call.started_at), 3)
 
 
 def queue_log(call: Call, ended_at: float) -> list[QueueLogEntry]:
@@ -58,7 +62,10 @@ def queue_log(call: Call, ended_at: float) -> list[QueueLogEntry]:
         def row(kind: str, at: float, v=v, **values) -> QueueLogEntry:
             return QueueLogEntry(kind, v.queue.name, v.queue.queue_id, v.uniqueid, v.index, at, **values)
 
-        rows.append(row("enter", v.joined_at, position=v.position))
+        if not v.entered:  # turned away before joining (no agents, closed): one row says so
+            rows.append(row(v.outcome or "noagents", v.joined_at, wait_s=0.0))
+            continue
+        rows.append(row("enter", v.joined_at, position=v.joined_position or v.position))
         for seq, (agent, member, ring_s, at) in enumerate(v.missed):
             rows.append(row("ringnoanswer", at, agent_user_id=agent.user_id, agent=member, wait_s=round(ring_s, 3),
                             seq=seq))
@@ -73,8 +80,21 @@ def queue_log(call: Call, ended_at: float) -> list[QueueLogEntry]:
             left = v.left_at or ended_at
             rows.append(row("abandon", left, wait_s=round(left - v.joined_at, 3), position=v.position))
         else:
-            rows.append(row("timeout", v.left_at, wait_s=round(v.left_at - v.joined_at, 3), position=v.position))
+            rows.append(row(v.outcome or "timeout", v.left_at, wait_s=round(v.left_at - v.joined_at, 3),
+                            position=v.position))
     return rows
+
+
+def queue_result(call: Call) -> str:
+    """How the call's first queue ended for it: answered, abandoned, or what the dialplan said."""
+    if not call.visits:
+        return ""
+    v = call.visits[0]
+    if v.outcome == "connect":
+        return "answered"
+    if v.outcome == "abandon" or v.left_at is None:
+        return "abandoned"
+    return v.outcome or ""
 
 
 def record(call: Call, ended_at: float) -> CallRecord:
@@ -121,6 +141,11 @@ def record(call: Call, ended_at: float) -> CallRecord:
         complete=call.complete,
         loggable=call.visible and not call.listen_in and call.tenant_id is not None,
         queue_log=queue_log(call, ended_at),
+        queue_result=queue_result(call),
+        forwarded_from_user_id=call.forwarded_from,
+        forwarded_to=call.forwarded_to,
+        forward_reason=call.forward_reason,
+        voicemail_box=call.voicemail_box,
     )
 
 
@@ -146,8 +171,12 @@ def view(call: Call) -> dict:
         "caller": call.caller.as_dict(),
         "dialled": call.dialled,
         "parties": parties,
-        "queue": {"id": visit.queue.queue_id, "name": visit.queue.name, "joined_at": iso(visit.joined_at)}
+        "queue": {"id": visit.queue.queue_id, "name": visit.queue.name, "joined_at": iso(visit.joined_at),
+                  "position": visit.position if visit.left_at is None else None}
         if visit else None,
+        "forwarded": {"reason": call.forward_reason, "to": call.forwarded_to, "user_id": call.forwarded_from}
+        if call.forward_reason else None,
+        "voicemail": call.voicemail_at is not None,
         "held": call.held_by is not None,
         "recording": any(c.recording for c in call.channels.values()),
         "transfers": len(call.transfers),

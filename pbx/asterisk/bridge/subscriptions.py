@@ -319,6 +319,47 @@ def on_shutdown(raw: Raw, at: float, r: Resolver):
 
 
 # UserEvents our dialplan raises (pbx/asterisk/confgen): each carries ``Tenant`` and the channel it ran on.
+
+# What the call log needs and no standard AMI event says: where a person's status or profile sent the
+# call, that the caller reached voicemail, and why a queue did not take the call (QUEUESTATUS, or the
+# dialplan's own checks before Queue(), which raise no queue event at all). Facts for the call tracker.
+FORWARD_REASONS = {"status": "status", "first": "always", "busy": "busy", "noanswer": "no_answer",
+                   "unreach": "unreachable"}
+QUEUE_RESULTS = frozenset({"noagents", "closed", "overflow", "timeout"})
+
+
+def _user_id(raw: Raw) -> int | None:
+    user = text(raw, "User")
+    return int(user) if user.isdigit() else None
+
+
+def on_forward(raw: Raw, at: float):
+    ch, reason = channel(raw), FORWARD_REASONS.get(text(raw, "Reason"))
+    if ch is None or reason is None:
+        return None
+    to = text(raw, "To")
+    to = to if all(c.isalnum() or c in "+:" for c in to) else ""
+    return d.CallForwarded(at, ch, _user_id(raw), reason, to[:80])
+
+
+def on_voicemail(raw: Raw, at: float):
+    ch = channel(raw)
+    box = text(raw, "Mailbox").partition("@")[0]
+    return d.VoicemailReached(at, ch, _user_id(raw), box[:20] if box.isdigit() else "") if ch else None
+
+
+def on_queue_result(raw: Raw, at: float):
+    ch, queue, result = channel(raw), text(raw, "Queue"), text(raw, "Result")
+    if ch is None or not queue.isdigit() or result not in QUEUE_RESULTS:
+        return None
+    return d.QueueMissed(at, ch, f"t{int(text(raw, 'Tenant'))}-q{int(queue)}", result)
+
+
+CALL_EVENTS: dict[str, Callable[[Raw, float], Any]] = {
+    "PbxForward": on_forward,
+    "PbxVoicemail": on_voicemail,
+    "PbxQueueResult": on_queue_result,
+}
 CALLBACK_EVENTS = frozenset({"PbxCallback", "PbxCallbackRequest"})
 FEATURE_EVENTS = frozenset({"PbxPresence", "PbxQueueAgent", "PbxOnDemandRecording", "PbxPromptRecorded"})
 _USER_EVENT_CHANNEL = frozenset({*_FIELDS, "Event", "Privilege", "UserEvent", "Tenant", "User", "ChannelState",
@@ -328,7 +369,7 @@ _USER_EVENT_CHANNEL = frozenset({*_FIELDS, "Event", "Privilege", "UserEvent", "T
 def on_user_event(raw: Raw, at: float, r: Resolver):
     kind = text(raw, "UserEvent")
     # Any other Pbx* event is ours too: it reaches the dialplan events' consumer, which logs it as a bug
-    # (an event nobody consumes), instead of vanishing here.
+    # (an event nobody consumes), instead of vanishing here. The call tracker's own (CALL_EVENTS) go to the tracker.
     if kind not in CALLBACK_EVENTS and kind not in FEATURE_EVENTS and not kind.startswith("Pbx"):
         return None
     tenant = text(raw, "Tenant")
@@ -339,6 +380,8 @@ def on_user_event(raw: Raw, at: float, r: Resolver):
         where = r.context(text(raw, "Context"))
     if tenant_id is None or (where is not None and where != tenant_id):
         return None
+    if kind in CALL_EVENTS:
+        return CALL_EVENTS[kind](raw, at)
     if kind in CALLBACK_EVENTS:
         queue = text(raw, "Queue")
         number_ = "".join(c for c in text(raw, "Number") if c.isdigit() or c == "+")

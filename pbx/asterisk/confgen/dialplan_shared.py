@@ -107,8 +107,12 @@ exten => done,1,Return(${dial})
 ; (docs/astdb.md), so a status or profile change needs no reload. Returns what the company's
 ; t<id>-person context does next: status (PBX_ST holds the code), forward (PBX_FWD holds the number),
 ; vmbusy, vmunavail (PBX_VM holds the mailbox), busy or hangup. PBX_HOPS counts the people a call has
-; been forwarded through: a forwarding loop (A to B to A) ends as busy after five.
+; been forwarded through: a forwarding loop (A to B to A) ends as busy after five. PBX_PERSON and PBX_STEP
+; (first, busy, noanswer, unreach) tell the company's context whose forward or voicemail it is and why,
+; for the call log (PbxForward/PbxVoicemail).
 exten => s,1,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${FILTER(0123456789,${ARG2})})
+ same => n,Set(PBX_PERSON=${FILTER(0123456789,${ARG2})})
+ same => n,Set(PBX_STEP=)
  same => n,Set(PBX_HOPS=$[0${FILTER(0123456789,${PBX_HOPS})} + 1])
  same => n,GotoIf($[${PBX_HOPS} > 5]?loop,1)
  same => n,Set(LOCAL(line)=${FILTER(0123456789ps/,${ARG7})}${FILTER(a-z,${ARG3})})
@@ -150,7 +154,8 @@ exten => unreach,1,Set(LOCAL(step)=unreach)
 exten => after,1,Set(LOCAL(do)=${FILTER(a-z,${DB(${db}/${line}/${step})})})
  same => n,ExecIf($["${do}" = ""]?Set(LOCAL(do)=voicemail))
  same => n,Goto(act,1)
-exten => act,1,GotoIf($["${do}" = "forward"]?fwd,1)
+exten => act,1,Set(PBX_STEP=${step})
+ same => n,GotoIf($["${do}" = "forward"]?fwd,1)
  same => n,GotoIf($["${do}" = "voicemail" & "${PBX_VM}" != ""]?vm,1)
  same => n,Return(${IF($["${step}" = "busy"]?busy:hangup)})
 exten => vm,1,Return(${IF($["${step}" = "busy"]?vmbusy:vmunavail)})

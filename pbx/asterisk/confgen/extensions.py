@@ -165,7 +165,7 @@ class TenantDialplan:
 
     def _parts(self) -> list[Callable[[], None]]:
         return [
-            self.internal, self.emergency, self.extensions, self.inbound, self.from_trunk, self.outbound,
+            self.internal, self.emergency, self.extensions, self.inbound, self.closed, self.from_trunk, self.outbound,
             self.dialout, self.forward, self.hangup, self.person, self.status_forward, self.presence,
             self.agent_codes, self.pickup, self.record_prompt, self.hints, self.agents, self.users, self.profiles,
             self.queues, self.callback_requests, self.menus, self.schedules, self.voicemail, self.conferences,
@@ -255,9 +255,27 @@ class TenantDialplan:
         if number.schedule_id in t.schedules:
             dp.same("Gosub", f"{p}-schedule-{number.schedule_id},s,1")
             closed = self.target(number.closed_destination_id)
+            if dest is not None and dest.kind == "queue" and dest.queue_id in t.queues:
+                closed = f"{p}-closed,n{number.id},1"  # logged against the queue it would have reached
             dp.same("GotoIf", f'$["${{GOSUB_RETVAL}}" = "open"]?{open_target}:{closed}')
         else:
             dp.same("Goto", open_target)
+
+    def closed(self) -> None:
+        """A number that leads to a queue, called while its schedule says closed: the call log counts the
+        call for that queue (PbxQueueResult closed), then the closed destination takes it."""
+        dp, p, t = self.dp, self.p, self.t
+        started = False
+        for number in t.numbers:
+            dest = t.destinations.get(number.destination_id) if number.destination_id else None
+            if (number.kind == "reserved" or number.schedule_id not in t.schedules or dest is None
+                    or dest.kind != "queue" or dest.queue_id not in t.queues):
+                continue
+            if not started:
+                dp.context(f"{p}-closed")
+                started = True
+            dp.exten(f"n{number.id}", "UserEvent", f"PbxQueueResult,Tenant: {t.id},Queue: {dest.queue_id},Result: closed")
+            dp.same("Goto", self.target(number.closed_destination_id))
 
     def from_trunk(self) -> None:
         if not self.t.trunks:
@@ -319,12 +337,16 @@ class TenantDialplan:
         """What pbx-person decided, carried out with the company's own contexts."""
         dp, p = self.dp, self.p
         dp.context(f"{p}-person")
+        tid, person = self.t.id, "${FILTER(0123456789,${PBX_PERSON})}"
         dp.exten("status", "Goto", f"{p}-status-fwd,${{PBX_ST}},1")
-        dp.exten("forward", "Goto", f"{p}-forward,${{PBX_FWD}},1")
-        dp.exten("vmbusy", "VoiceMail", "${PBX_VM},b")
-        dp.same("Hangup")
-        dp.exten("vmunavail", "VoiceMail", "${PBX_VM},u")
-        dp.same("Hangup")
+        # The call log's "forwarded to" and "voicemail": no standard AMI event says either.
+        dp.exten("forward", "UserEvent", f"PbxForward,Tenant: {tid},User: {person},Reason: ${{FILTER(a-z,${{PBX_STEP}})}},"
+                 "To: ${FILTER(+0123456789,${PBX_FWD})}")
+        dp.same("Goto", f"{p}-forward,${{PBX_FWD}},1")
+        for exten, flag in (("vmbusy", "b"), ("vmunavail", "u")):
+            dp.exten(exten, "UserEvent", f"PbxVoicemail,Tenant: {tid},User: {person},Mailbox: ${{PBX_VM}}")
+            dp.same("VoiceMail", f"${{PBX_VM}},{flag}")
+            dp.same("Hangup")
         dp.exten("busy", "Busy", "10")
         dp.exten("hangup", "Hangup")
         dp.exten("i", "Hangup")
@@ -335,7 +357,10 @@ class TenantDialplan:
         dp.context(f"{p}-status-fwd")
         for status in self.t.statuses:
             if status.forward_to_id is not None:
-                dp.exten(str(status.code), "Goto", self.target(status.forward_to_id))
+                dp.exten(str(status.code), "UserEvent",
+                         f"PbxForward,Tenant: {self.t.id},User: ${{FILTER(0123456789,${{PBX_PERSON}})}},Reason: status,"
+                         f"To: dest:{status.forward_to_id}")
+                dp.same("Goto", self.target(status.forward_to_id))
 
     def presence(self) -> None:
         """*20<code> / *21: pbx-presence asks the orchestrator (do_set_presence) and says what it answered;
@@ -476,9 +501,14 @@ class TenantDialplan:
             dp.same("GotoIf", '$["${QUEUESTATUS}" = "JOINEMPTY" | "${QUEUESTATUS}" = "LEAVEEMPTY"]?noagents,1')
             dp.same("GotoIf", '$["${QUEUESTATUS}" = "JOINUNAVAIL" | "${QUEUESTATUS}" = "LEAVEUNAVAIL"]?noagents,1')
             dp.same("Goto", "overflow,1")
-            dp.exten("overflow", "Goto", self.target(queue.overflow_destination_id))
+            # Why the queue did not take the call, for the call log (PbxQueueResult): the check before
+            # Queue() raises no queue event at all, and QueueCallerLeave does not say timeout from full.
+            result = f"PbxQueueResult,Tenant: {t.id},Queue: {queue.id},Result: "
+            dp.exten("overflow", "UserEvent", result + '${IF($["${QUEUESTATUS}" = "FULL"]?overflow:timeout)}')
+            dp.same("Goto", self.target(queue.overflow_destination_id))
             no_agents = queue.no_agents_destination_id or queue.overflow_destination_id
-            dp.exten("noagents", "Goto", self.target(no_agents))
+            dp.exten("noagents", "UserEvent", result + "noagents")
+            dp.same("Goto", self.target(no_agents))
             if queue.callback_enabled:
                 self._queue_callback(queue.id, name, queue.max_wait_seconds)
 
@@ -599,6 +629,7 @@ class TenantDialplan:
         for box in sorted(self.t.voicemail_boxes.values(), key=lambda b: (b.number, b.id)):
             number = w.digits(box.number, f"voicemail box {box.id}")
             dp.exten(number, "Answer")
+            dp.same("UserEvent", f"PbxVoicemail,Tenant: {self.t.id},Mailbox: {number}")
             greeting = self.sound(box.greeting_prompt_id)
             if greeting:
                 dp.same("Playback", greeting)
