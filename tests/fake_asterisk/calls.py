@@ -40,6 +40,7 @@ class Call:
     on_fail: list = field(default_factory=list)  # callbacks(call, dialstatus) when the dial fails
     on_leg: list = field(default_factory=list)  # callbacks(leg) as each Dial() leg's Newchannel is out
     on_up: list = field(default_factory=list)  # callbacks(call) once the caller is up, before the bridge
+    route: Route | None = None  # where the caller's dialplan is (its next/otherwise say where it goes on)
 
     @property
     def channels(self) -> list[Channel]:
@@ -129,11 +130,37 @@ class CallMixin:
 
     def exec_route(self, call: Call, route: Route) -> None:
         ch = call.caller
+        call.route = route
         if route.kind == "dial":
             self.dial(call, route.data, route.timeout, route.options)
         elif route.kind == "queue":
             self.answer_channel(ch)
-            self.queue_join(call, self.state.queues[route.data])
+            q = self.state.queues[route.data]
+            if route.otherwise is not None and not q.members:
+                self.goto(call, route.otherwise)  # GotoIf($[${QUEUE_MEMBER(q,logged)} = 0]?noagents,1)
+                return
+            if q.max and len(q.callers) >= q.max and route.next is not None:
+                # app_queue's join_queue refuses a full queue (maxlen): no QueueCallerJoin, Queue() returns
+                ch.variables["QUEUESTATUS"] = "FULL"
+                self.goto(call, route.next)
+                return
+            self.queue_join(call, q)
+            if route.max_wait and route.next is not None:
+                call.timers.append(self.later(route.max_wait, self._queue_timeout, call))
+        elif route.kind == "userevent":
+            self.set_dialplan(ch, ch.context, ch.exten, 1, "UserEvent", route.data)
+            # A field's value may be a dialplan expression, given as a function of the channel (its variables)
+            fields = tuple((k, v(ch) if callable(v) else v) for k, v in route.fields)
+            self.emit(ev.user_event(ch, route.data, fields))
+            if route.next is not None:
+                self.goto(call, route.next)
+            else:
+                self.dialplan_hangup(ch)
+        elif route.kind == "voicemail":
+            call.kind = "app"
+            self.answer_channel(ch)
+            self.set_dialplan(ch, ch.context, ch.exten, 3, "VoiceMail", route.data)
+            call.timers.append(self.later(route.duration, self.dialplan_hangup, ch))
         elif route.kind == "stasis":
             self.answer_channel(ch)
             app, _, args = route.data.partition(",")
@@ -152,6 +179,32 @@ class CallMixin:
                 self.set_dialplan(ch, ch.context, ch.exten, 2, "Wait", "60")
         else:
             self.dialplan_hangup(ch)
+
+    def goto(self, call: Call, target: tuple[str, str]) -> None:
+        """The caller's dialplan goes on at another extension (Goto, or falling out of Dial()/Queue())."""
+        ch = call.caller
+        if ch.uniqueid not in self.state.channels:
+            return
+        context, exten = target
+        self.set_dialplan(ch, context, exten, 1)
+        call.kind, call.ringing, call.callee, call.queue = "", [], None, None
+        route = self.state.route(context, exten)
+        if route is None:
+            self.dialplan_hangup(ch)
+            return
+        self.exec_route(call, route)
+
+    def _queue_timeout(self, call: Call) -> None:
+        """Queue()'s timeout argument ran out (QUEUESTATUS=TIMEOUT): the caller leaves without abandoning
+        (QueueCallerLeave, no QueueCallerAbandon) and the dialplan goes on."""
+        if call.kind != "queue" or call.callee is not None or call.caller.uniqueid not in self.state.channels:
+            return
+        q = call.queue
+        call.caller.variables["QUEUESTATUS"] = "TIMEOUT"
+        self.withdraw_from_queue(call)
+        self.state.log_queue(call.caller.uniqueid, q.name, "NONE", "EXITWITHTIMEOUT", str(call.position),
+                             str(call.position), str(int(time.time() - call.joined)))
+        self.goto(call, call.route.next)
 
     def answer_channel(self, ch: Channel) -> None:
         if ch.state != 6:
@@ -320,6 +373,9 @@ class CallMixin:
         caller = call.caller
         for cb in call.on_fail:
             cb(call, dialstatus)
+        if call.route is not None and call.route.next is not None and call.route.kind == "dial":
+            self.goto(call, call.route.next)  # pbx-person: DIALSTATUS picks the busy / no answer step
+            return
         self.soft_hangup_request(caller, 16)
         self.emit(ev.cdr(caller, None, last_app="Dial", last_data=caller.appdata,
                          disposition="BUSY" if dialstatus == "BUSY" else "NO ANSWER"))

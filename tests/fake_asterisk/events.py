@@ -60,6 +60,12 @@ def call_event(name: str, ch: Channel, **fields) -> Headers:
     return event(name, "call,all", chan(ch), **fields)
 
 
+def user_event(ch: Channel, name: str, fields: tuple[tuple[str, str], ...]) -> Headers:
+    """UserEvent(name,Key: value,...) on a channel (main/stasis.c multi_user_event_to_ami: the channel
+    snapshot, then ``UserEvent: <name>``, then the body's fields in order)."""
+    return [("Event", "UserEvent"), ("Privilege", "user,all"), *chan(ch), ("UserEvent", name), *fields]
+
+
 def dial_event(name: str, src: Channel | None, dst: Channel, **fields) -> Headers:
     blocks = ([chan(src)] if src else []) + [chan(dst, "Dest")]
     return event(name, "call,all", *blocks, **fields)

@@ -212,7 +212,13 @@ class Route:
 
     kind: dial (data = endpoint devices joined by '&', timeout seconds, options), queue (data = queue name),
     stasis (data = app[,args]), answer (answer and wait), moh (answer + MusicOnHold), playback (answer, play,
-    hang up after ``duration``), hangup.
+    hang up after ``duration``), voicemail (answer, VoiceMail(data), hang up after ``duration``), userevent
+    (``UserEvent(data,<fields>)`` then on at ``next``), hangup.
+
+    As the generated dialplan goes on after an application returns: ``next`` is where a failed Dial() (the
+    person's busy / no answer / unreachable step) or a Queue() that timed out after ``max_wait`` continues, and
+    ``otherwise`` where a queue with no member logged in sends the caller (the QUEUE_MEMBER check before
+    Queue()). Without them the call ends there, as before.
     """
 
     kind: str
@@ -220,6 +226,10 @@ class Route:
     timeout: int = 30
     options: str = ""
     duration: float = 1.5
+    fields: tuple[tuple[str, object], ...] = ()  # a value: text, or a function of the channel (an expression)
+    next: tuple[str, str] | None = None
+    otherwise: tuple[str, str] | None = None
+    max_wait: float = 0.0
 
 
 class AsteriskState:
