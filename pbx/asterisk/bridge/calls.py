@@ -661,7 +661,9 @@ class CallTracker:
         for number, (visit, call) in enumerate(waiting, start=1):
             if visit.position != number:
                 visit.position = number
-                if visit is not joining:
+                if visit is not joining and call.visible:
+                    out.append(d.QueuePositionChanged(call.tenant_id, at, call.id, visit.queue.queue_id,
+                                                      visit.queue.name, number, visit.joined_at, call.caller))
                     self._emit(out, call, d.CallUpdated, at)
 
     def _queue_missed(self, fact: d.QueueMissed, out: Out) -> None:
@@ -910,6 +912,10 @@ class CallTracker:
             visit = call.open_visit()
             if visit is None or visit.queue.name != queue:
                 self._queue_joined(d.QueueJoined(at - wait, info, queue, position), out)
+            elif position and visit.position != position:
+                visit.position = position  # QueueStatus numbers the callers as app_queue does now
+                out.append(d.QueuePositionChanged(call.tenant_id, at, call.id, visit.queue.queue_id, visit.queue.name,
+                                                  position, visit.joined_at, call.caller))
 
     # ------------------------------------------------------------------------------ reading
 

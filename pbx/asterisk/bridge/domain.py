@@ -383,6 +383,16 @@ class QueueCallerLeft(QueueEvent):
 
 
 @dataclass(slots=True, frozen=True)
+class QueuePositionChanged(QueueEvent):
+    """A waiting caller moved up (or down): app_queue renumbered its callers when another joined or left."""
+
+    type: ClassVar[str] = "queue.position"
+    position: int = 0
+    joined_at: float = 0.0
+    caller: Party = NOBODY
+
+
+@dataclass(slots=True, frozen=True)
 class QueueCallerAbandoned(QueueEvent):
     type: ClassVar[str] = "queue.caller_abandoned"
     position: int = 0

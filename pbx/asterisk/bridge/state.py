@@ -153,6 +153,13 @@ def _waiting(e: d.QueueCallerJoined, ops: list[Op]) -> None:
     }))
 
 
+def _waiting_moved(e: d.QueuePositionChanged, ops: list[Op]) -> None:
+    ops.append(("put", e.tenant_id, "waiting", e.call_id, {
+        "call_id": e.call_id, "queue_id": e.queue_id, "queue": e.queue, "position": e.position,
+        "joined_at": d.iso(e.joined_at), "caller": e.caller.as_dict(),
+    }))
+
+
 def _not_waiting(e: d.QueueEvent, ops: list[Op]) -> None:
     ops.append(("del", e.tenant_id, "waiting", e.call_id, None))
 
@@ -195,6 +202,7 @@ PROJECTIONS: dict[type, Callable[[Any, list[Op]], None]] = {
     d.RecordingPaused: _call,
     d.CallMerged: _call_gone, d.CallEnded: _call_gone,
     d.QueueCallerJoined: _waiting, d.QueueCallerLeft: _not_waiting, d.QueueCallerAbandoned: _not_waiting,
+    d.QueuePositionChanged: _waiting_moved,
     d.AgentLoggedIn: _agent, d.AgentPaused: _agent, d.AgentStatusChanged: _agent, d.AgentLoggedOut: _agent_gone,
     d.DeviceStateChanged: _device, d.LineStateChanged: _line, d.PresenceChanged: _presence,
 }

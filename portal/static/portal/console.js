@@ -215,6 +215,11 @@
         renderWaiting();
         if (fresh) announce(fmt(T.newCall, { queue: queueName(msg.queue_id, msg.queue), caller: partyLabel(msg.caller) }));
         return;
+      case "queue.position":
+        // app_queue renumbered the queue (someone ahead was answered or left): No. 2 is now No. 1.
+        var moved = S.waiting.get(msg.call_id);
+        if (moved) { moved.position = msg.position; renderWaiting(); }
+        return;
       case "queue.caller_left":
       case "queue.caller_abandoned":
         dropWaiting(msg.call_id, type === "queue.caller_abandoned");
