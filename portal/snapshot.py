@@ -21,6 +21,7 @@ from typing import Any
 from channels.db import database_sync_to_async
 from django.utils import timezone
 
+from pbx.actions.calls import may_listen_in
 from pbx.asterisk.bridge import state as live
 from pbx.models import PresenceStatus, Queue, QueueAgent, User, UserPresence
 
@@ -141,6 +142,7 @@ def me(user: User) -> dict[str, Any]:
         "user_id": user.pk, "name": user.display_name, "extension": user.extension,
         "admin": bool(user.is_company_admin), "operator": bool(user.is_operator),
         "can_record": user.recording_role != User.RecordingRole.NONE or bool(user.is_company_admin),
+        "can_listen": may_listen_in(user),
     }
 
 

@@ -266,3 +266,61 @@ def test_hold_record_drag_to_a_colleague_external_and_my_own_status(open_as, liv
     page.select_option("#status-choice", value="")
     page.click("#status-form button[value=set]")
     mine.locator(".presence-badge:not([data-status])").wait_for()
+
+
+def test_pause_and_resume_recording_and_listen_in_on_a_colleagues_call(open_as, live_console, people):
+    olle, filip, world = people["olle"], people["filip"], people["world"]
+    page = open_as(olle.email, locale="en-GB")
+    live(page)
+    live_console.queue_caller(world, "Support", "+46701110008", "Nils Nilsson")
+    page.locator("#waiting li", has_text="Nils Nilsson").locator("[data-do=answer]").click()
+    call = page.locator("#calls li", has_text="Nils Nilsson")
+    page.wait_for_selector('#calls li[data-state="up"]', timeout=15_000)
+    assert call.locator("[data-do=recordPause]").is_hidden()  # nothing to pause before recording starts
+    call.locator("[data-do=record]").click()
+    call.locator(".rec").wait_for(state="visible")
+    # Pause with the button (MixMonitorMute reaches the fake; its event comes back through the bridge) ...
+    call.locator("[data-do=recordPause]").click()
+    call.locator('[data-do=recordPause][aria-pressed="true"]').wait_for()
+    assert call.locator(".rec").inner_text() == "● Recording paused"
+    assert call.locator("[data-do=recordPause]").inner_text() == "Resume recording"
+    # ... and resume with its shortcut.
+    page.locator("#console").click(position={"x": 5, "y": 5})
+    page.keyboard.press("u")
+    call.locator('[data-do=recordPause][aria-pressed="false"]').wait_for()
+    assert call.locator(".rec").inner_text() == "● Recording"
+    call.locator("[data-do=record]").click()
+    call.locator(".rec").wait_for(state="hidden")
+
+    # Filip takes the caller; Olle is no longer on the call: Filip's row offers to listen in.
+    row = person_row(page, filip)
+    assert row.locator(".person__listen").is_hidden()
+    call.drag_to(row)
+    live_console.pick_up(people.phones(filip))
+    wait_line(page, filip, "in_call")
+    row.locator("[data-do=listenMenu]").wait_for(state="visible")
+    row.focus()
+    page.keyboard.press("i")  # the listen-in shortcut opens the menu for the chosen colleague
+    page.wait_for_selector("#listen-dialog[open]")
+    assert "Nils Nilsson" in page.locator("#listen-what").inner_text()
+    screenshot(page, "console-listen-in.png")
+    page.click("#listen-form button[value=cancel]")
+    page.wait_for_selector("#listen-dialog[open]", state="detached")
+    row.locator("[data-do=listenMenu]").click()
+    page.wait_for_selector("#listen-dialog[open]")
+    page.click("#listen-form button[value=whisper]")
+    page.wait_for_selector("#toast.toast--ok")
+    live_console.pick_up(people.phones(olle))  # Olle's phone rings for the whisper; he answers
+    live_console.hang_up_caller("+46701110008")
+    row.locator(".person__listen").wait_for(state="hidden", timeout=15_000)
+
+
+def test_exempels_operator_is_never_offered_a_listen_in_on_demo_calls(open_as, live_console, people):
+    petra, world = people["petra"], people["world"]
+    theirs = open_as(petra.email, locale="en-GB")
+    live(theirs)
+    live_console.queue_caller(world, "Support", "+46701110009", "Olga Olsson")
+    time.sleep(1.0)
+    assert theirs.locator("#people .person__listen:visible").count() == 0
+    assert console_state(theirs)["calls"] == []
+    live_console.hang_up_caller("+46701110009")

@@ -770,9 +770,10 @@ class CallTracker:
             chan.recording = call.recorded = True
             self._emit(out, call, d.RecordingStarted, fact.at, party=chan.party)
         elif fact.what == "stop":
-            chan.recording = False
+            chan.recording = chan.recording_paused = False
             self._emit(out, call, d.RecordingStopped, fact.at, party=chan.party)
         else:
+            chan.recording_paused = fact.what == "mute"
             self._emit(out, call, d.RecordingPaused, fact.at, party=chan.party, paused=fact.what == "mute",
                        direction=fact.direction)
 

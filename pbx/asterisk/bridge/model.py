@@ -55,6 +55,7 @@ class Chan:
     holding: bool = False  # this channel put the others on hold (Hold is raised on the holder)
     console_hold: bool = False  # ... from the console (music channels, pbx.asterisk.hold), not the phone
     recording: bool = False
+    recording_paused: bool = False  # MixMonitorMute State 1 (both directions silenced)
     answered: bool = False
     moved: bool = False  # a blind transfer sent it back to the dialplan: its next BridgeLeave is no redirect
     last_peers: tuple[Party, ...] = ()  # whom it last talked with (for attributing a redirect)

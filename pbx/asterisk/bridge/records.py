@@ -179,6 +179,7 @@ def view(call: Call) -> dict:
         "voicemail": call.voicemail_at is not None,
         "held": call.held_by is not None,
         "recording": any(c.recording for c in call.channels.values()),
+        "recording_paused": any(c.recording and c.recording_paused for c in call.channels.values()),
         "transfers": len(call.transfers),
     }
 

@@ -89,10 +89,20 @@
 
   function queueName(id, fallback) { return S.queueNames.get(id) || fallback || ""; }
 
+  // A colleague is shown by the name the directory has (a phone's caller ID may carry none, or its
+  // SIP account instead of a number); anyone else by name and number as the call says.
+  function who(p) {
+    var known = p && p.user_id != null ? S.people.get(p.user_id) : null;
+    var number = p && /^\+?[0-9*#]+$/.test(p.number || "") ? p.number : "";
+    if (known) return { name: known.name || (p && p.name) || "", number: number || known.extension || "" };
+    return { name: (p && p.name) || "", number: number };
+  }
+
   function partyLabel(p) {
     if (!p) return T.unknownCaller;
-    if (p.name && p.number && p.name !== p.number) return p.name + " (" + p.number + ")";
-    return p.name || p.number || T.unknownCaller;
+    var w = who(p);
+    if (w.name && w.number && w.name !== w.number) return w.name + " (" + w.number + ")";
+    return w.name || w.number || T.unknownCaller;
   }
 
   function announce(text) {
@@ -202,7 +212,7 @@
       } else if (msg.call && msg.call.id) {
         S.calls.set(msg.call_id, msg.call);
       }
-      renderCalls(); renderLines();
+      renderCalls(); renderLines(); renderListenable();
       return;
     }
     switch (type) {
@@ -251,6 +261,11 @@
         renderPerson(person);
         return;
     }
+  }
+
+  function renderListenable() {
+    if (!S.me || !S.me.can_listen) return;
+    S.people.forEach(function (p) { renderPerson(p); });
   }
 
   function dropWaiting(callId, abandoned) {
@@ -400,9 +415,10 @@
       ]);
     }, function (el, w) {
       var caller = w.caller || {};
+      var named = who(caller);
       el.dataset.callId = w.call_id;
-      setText(el.querySelector(".who"), caller.name || caller.number || T.unknownCaller);
-      setText(el.querySelector(".number"), caller.name && caller.number ? caller.number : "");
+      setText(el.querySelector(".who"), named.name || named.number || T.unknownCaller);
+      setText(el.querySelector(".number"), named.name && named.number ? named.number : "");
       setText(el.querySelector(".queue-tag"), queueName(w.queue_id, w.queue));
       setText(el.querySelector(".position"), w.position ? fmt(T.position, { n: w.position }) : "");
       el.querySelector(".wait").dataset.since = w.joined_at || "";
@@ -443,6 +459,7 @@
         button(T.hold, "hold"), button(T.transfer, "transfer"), button(T.announce, "announce"),
         button(T.external, "external"), button(T.complete, "complete", { className: "button-small button--primary" }),
         button(T.cancelTransfer, "cancelTransfer"), button(T.recordStart, "record"),
+        button(T.recordPause, "recordPause", { "data-shortcut": "recordPause" }),
         button(T.hangup, "hangup", { className: "button-small button--danger" }),
       ]);
       return h("li", { className: "row row--call", tabindex: "-1", draggable: "true" }, [
@@ -465,6 +482,7 @@
       var stateWord = T["state_" + (held && call.state === "up" ? "held" : call.state)] || call.state;
       setText(el.querySelector(".state"), stateWord);
       el.querySelector(".rec").hidden = !call.recording;
+      setText(el.querySelector(".rec"), "● " + (call.recording_paused ? T.recordingPaused : T.recording));
       setText(el.querySelector(".queue-tag"), call.queue ? queueName(call.queue.id, call.queue.name) : (call.direction === "internal" ? T.internal : ""));
       setText(el.querySelector(".consult"), S.consult.has(call.id) ? fmt(T.consulting, { target: S.consult.get(call.id) }) : "");
       el.querySelector(".wait").dataset.since = call.answered_at || call.started_at || "";
@@ -480,6 +498,9 @@
       q("cancelTransfer").hidden = !consulting;
       q("record").hidden = !up || !S.me.can_record;
       setText(q("record"), call.recording ? T.recordStop : T.recordStart);
+      q("recordPause").hidden = !up || !S.me.can_record || !call.recording;
+      setText(q("recordPause"), call.recording_paused ? T.recordResume : T.recordPause);
+      q("recordPause").setAttribute("aria-pressed", call.recording_paused ? "true" : "false");
       q("hangup").hidden = !mine && !consulting;
       el.classList.toggle("is-chosen", chosen.call === call.id);
       el.setAttribute("aria-current", chosen.call === call.id ? "true" : "false");
@@ -506,6 +527,9 @@
         ]),
         h("ul", { className: "chips", "aria-label": T.queuesOf }),
         h("div", { className: "row__actions person__actions" }, [button(T.transfer, "transferTo"), button(T.announce, "announceTo")]),
+        h("div", { className: "row__actions person__listen" }, [
+          button(T.listenIn, "listenMenu", { "aria-haspopup": "dialog", "aria-controls": "listen-dialog", "data-shortcut": "listenIn" }),
+        ]),
       ]);
     }, function (el, p) { fillPerson(el, p); });
     var dl = $("people-numbers");
@@ -561,6 +585,9 @@
     el.querySelector("[data-do=transferTo]").setAttribute("aria-label", fmt(T.transferTo, { name: p.name }));
     el.querySelector("[data-do=announceTo]").setAttribute("aria-label", fmt(T.announceTo, { name: p.name }));
     el.title = canTransfer ? fmt(T.dropHint, { name: p.name }) : "";
+    var listenable = S.me.can_listen && p.user_id !== S.me.user_id ? colleagueCall(p) : null;
+    el.querySelector(".person__listen").hidden = !listenable;
+    el.querySelector("[data-do=listenMenu]").setAttribute("aria-label", fmt(T.listenInOn, { name: p.name }));
     el.classList.toggle("is-chosen", chosen.person === p.user_id);
   }
 
@@ -638,6 +665,28 @@
     send("transfer", { call_id: call.id, target: String(target).replace(/[\s-]/g, ""), announced: !!announced }, button);
   }
 
+  // A colleague's connected call that I am not on myself: what listen-in can join.
+  function colleagueCall(p) {
+    var found = null;
+    S.calls.forEach(function (c) {
+      if (found || c.state === "ended") return;
+      var parties = c.parties || [];
+      var theirs = parties.some(function (x) { return x.user_id === p.user_id && x.state === "up"; });
+      var mine = parties.some(function (x) { return x.user_id === S.me.user_id; });
+      if (theirs && !mine) found = c;
+    });
+    return found;
+  }
+
+  var listenFor = null;
+  function openListen(p, call) {
+    listenFor = call.id;
+    var others = (call.parties || []).filter(function (x) { return x.user_id !== p.user_id; });
+    $("listen-what").textContent = fmt(T.listenWith, { name: p.name, other: partyLabel(others[0] || call.caller) });
+    $("listen-dialog").showModal();
+    $("listen-form").querySelector("button[value=listen]").focus();
+  }
+
   var pauseFor = null;
   function openPause(agentIds, label) {
     pauseFor = agentIds;
@@ -672,6 +721,17 @@
     record: function () {
       var c = chosenCall(); if (!c) return toast(T.pickCallFirst, false);
       send("record", { call_id: c.id, op: c.recording ? "stop" : "start" });
+    },
+    recordPause: function () {
+      var c = chosenCall(); if (!c) return toast(T.pickCallFirst, false);
+      if (!c.recording) return toast(T.recordStart, false);
+      send("record", { call_id: c.id, op: c.recording_paused ? "resume" : "pause" });
+    },
+    listenIn: function () {
+      var p = chosen.person != null ? personById(chosen.person) : null;
+      var call = p ? colleagueCall(p) : null;
+      if (!call || !S.me.can_listen) return toast(T.pickColleagueInCall, false);
+      openListen(p, call);
     },
     dial: function () { $("dial-number").value = ""; $("dial-dialog").showModal(); $("dial-number").focus(); },
     queueLogin: function () {
@@ -735,6 +795,7 @@
       case "complete": send("complete_transfer", { call_id: call.id }, b); break;
       case "cancelTransfer": send("cancel_transfer", { call_id: call.id }, b); break;
       case "record": send("record", { call_id: call.id, op: call.recording ? "stop" : "start" }, b); break;
+      case "recordPause": send("record", { call_id: call.id, op: call.recording_paused ? "resume" : "pause" }, b); break;
       case "hangup": send("hangup", { call_id: call.id }, b); break;
     }
   });
@@ -749,6 +810,11 @@
     if (p) renderPerson(p);
     var b = e.target.closest("button[data-do]");
     if (!b || !p) return;
+    if (b.dataset.do === "listenMenu") {
+      var call = colleagueCall(p);
+      if (call) openListen(p, call);
+      return;
+    }
     transfer(chosenCall(), p.extension, b.dataset.do === "announceTo", b);
   });
   $("people").addEventListener("focusin", function (e) {
@@ -849,6 +915,11 @@
   $("dial-form").addEventListener("submit", function (e) {
     if (e.submitter && e.submitter.value === "cancel") return;
     send("call", { number: $("dial-number").value.trim().replace(/[\s-]/g, "") });
+  });
+  $("listen-form").addEventListener("submit", function (e) {
+    var mode = e.submitter ? e.submitter.value : "cancel";
+    if (mode === "cancel" || !listenFor) return;
+    send("listen", { call_id: listenFor, mode: mode });
   });
   $("pause-form").addEventListener("submit", function (e) {
     if (e.submitter && e.submitter.value === "cancel") return;
