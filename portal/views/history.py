@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from pbx.models import Number, Queue
 from portal.forms import CALLABLE_RE, SEPARATORS_RE
 from stats.models import CallLog
+from stats.selectors import with_names
 
 from .common import me_view
 
@@ -34,7 +35,7 @@ def calls_visible_to(user, *, queue: Queue | None = None, only_mine: bool = Fals
     if queue is not None:
         return calls.filter(queue=queue)
     took_part = CallLog.users.through.objects.filter(user_id=user.pk).values("calllog_id")
-    mine = Q(pk__in=took_part) | Q(caller=user) | Q(answered_by=user)
+    mine = Q(pk__in=took_part) | Q(caller=user) | Q(answered_by=user) | Q(forwarded_from=user)
     numbers = own_numbers(user)
     if numbers:
         mine |= Q(from_number__in=numbers) | Q(to_number__in=numbers) | Q(dialled_number__in=numbers)
@@ -72,11 +73,11 @@ def calls(request):
     queue = next((q for q in queues if scope == f"queue-{q.pk}"), None)
     if queue is None and scope not in ("", "mine"):
         scope = ""  # an unknown or someone else's queue: show the default, never their calls
-    rows = calls_visible_to(user, queue=queue, only_mine=scope == "mine").select_related("queue", "caller",
-                                                                                         "answered_by")
+    rows = calls_visible_to(user, queue=queue, only_mine=scope == "mine").select_related(
+        "queue", "caller", "answered_by", "forwarded_from")
     page = Paginator(rows.order_by("-started_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     own = set(own_numbers(user)) | ({user.extension} if user.extension else set())
-    page.object_list = list(page.object_list)
+    page.object_list = with_names(list(page.object_list), user.tenant_id)
     for row in page.object_list:
         row.call_back = call_back_number(row, user, own)
     scope_options = [("", _("My calls and my queues' calls")), ("mine", _("Only my own calls"))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -34,6 +35,7 @@ TRANSITIONS: dict[CallState, frozenset[CallState]] = {
 }
 
 PARTY_KINDS = {DEVICE: "user", TRUNK: "external"}
+NUMBER = re.compile(r"\+?[0-9*#]+")
 
 
 @dataclass(slots=True, eq=False)
@@ -72,7 +74,10 @@ class Chan:
     @property
     def party(self) -> Party:
         ep = self.endpoint
-        return Party(PARTY_KINDS.get(ep.kind, "external" if ep.kind != LOCAL else "system"), self.number,
+        # A phone whose endpoint has no caller ID number (a person without an extension) shows the From user
+        # of its SIP request, i.e. its account ("t1-a69833609e"): that is no number anyone could call.
+        number = self.number if NUMBER.fullmatch(self.number) else ""
+        return Party(PARTY_KINDS.get(ep.kind, "external" if ep.kind != LOCAL else "system"), number,
                      self.caller_name, ep.tenant_id, ep.user_id)
 
 
