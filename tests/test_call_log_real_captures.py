@@ -51,6 +51,7 @@ def test_a_status_forward_to_voicemail_keeps_eva_and_is_voicemail():
 def test_an_unreachable_person_without_a_rule_is_voicemail_in_their_own_box():
     record = record_of("unreachable_to_voicemail")
     assert (record.result, record.voicemail_box, record.forward_reason) == ("voicemail", "1003", "")
+    assert record.voicemail_user_id == BOB and BOB in record.user_ids  # the message is Bob's
     assert record.answered_user_id is None and record.talk_s == 0
     assert record.dialled_number == "+46855500002"
 

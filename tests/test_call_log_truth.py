@@ -183,6 +183,7 @@ def test_a_call_that_ends_in_the_persons_voicemail_is_voicemail_with_the_ring_ti
     call_s = (entry.ended_at - entry.started_at).total_seconds()
     assert entry.wait_s == pytest.approx(10 * SCALE, abs=0.25) and entry.wait_s < call_s - 0.5
     assert set(entry.users.all()) == {alice}
+    assert (entry.dialled_number, entry.to_number) == (DDI, alice.extension)
 
 
 def test_a_call_to_a_shared_mailbox_is_voicemail_not_answered(demo, node):

@@ -702,7 +702,7 @@ class CallTracker:
             return
         call = self.calls[chan.call_id]
         if call.voicemail_at is None:
-            call.voicemail_at, call.voicemail_box = fact.at, fact.mailbox
+            call.voicemail_at, call.voicemail_box, call.voicemail_user = fact.at, fact.mailbox, fact.user_id
             self._emit(out, call, d.CallUpdated, fact.at)
 
     def _agent(self, fact: d.AgentOffered, out: Out) -> None:

@@ -647,3 +647,4 @@ class CallRecord:
     forwarded_to: str = ""
     forward_reason: str = ""
     voicemail_box: str = ""
+    voicemail_user_id: int | None = None

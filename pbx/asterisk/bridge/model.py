@@ -152,6 +152,7 @@ class Call:
     forwarded_to: str = ""
     voicemail_at: float | None = None  # the caller reached voicemail (PbxVoicemail)
     voicemail_box: str = ""
+    voicemail_user: int | None = None  # the box's owner when it is a person's own box
 
     def open_visit(self) -> Visit | None:
         for visit in reversed(self.visits):

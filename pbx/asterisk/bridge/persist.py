@@ -47,7 +47,7 @@ def persist_call(record: CallRecord) -> CallLog | None:
     tenant_id = record.tenant_id
     # Only this company's people and queues: a stray id must not even reach the database's check.
     wanted = {*record.user_ids, record.caller_user_id, record.answered_user_id, record.forwarded_from_user_id,
-              *(row.agent_user_id for row in record.queue_log)} - {None}
+              record.voicemail_user_id, *(row.agent_user_id for row in record.queue_log)} - {None}
     users = set(User.objects.filter(tenant_id=tenant_id, pk__in=wanted).values_list("pk", flat=True)) if wanted else set()
     queue_ids = {record.queue_id, *(row.queue_id for row in record.queue_log)} - {None}
     queues = set(Queue.objects.filter(tenant_id=tenant_id, pk__in=queue_ids).values_list("pk", flat=True)) if queue_ids else set()
@@ -60,9 +60,13 @@ def persist_call(record: CallRecord) -> CallLog | None:
 
     to_number = record.to_number
     forwarded_from = user(record.forwarded_from_user_id)
-    if forwarded_from is not None:
-        # The person the caller wanted, not where their status or profile sent the call ("s", a queue...).
-        to_number = User.objects.filter(pk=forwarded_from).values_list("extension", flat=True).first() or to_number
+    # The person the caller wanted, not where their status or profile sent the call ("s", a queue...), nor
+    # the number they dialled when it ended in that person's voicemail.
+    wanted_person = forwarded_from
+    if wanted_person is None and record.answered_user_id is None:
+        wanted_person = user(record.voicemail_user_id)
+    if wanted_person is not None:
+        to_number = User.objects.filter(pk=wanted_person).values_list("extension", flat=True).first() or to_number
 
     with transaction.atomic():
         entry, _created = CallLog.objects.update_or_create(

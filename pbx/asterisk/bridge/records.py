@@ -110,6 +110,8 @@ def record(call: Call, ended_at: float) -> CallRecord:
     for party in [call.caller, *call.parties.values()]:
         if party.user_id is not None and party.user_id not in user_ids:
             user_ids.append(party.user_id)
+    if call.voicemail_user is not None and call.voicemail_user not in user_ids:
+        user_ids.append(call.voicemail_user)  # the message is theirs, even if no phone of theirs rang
     first_visit = call.visits[0] if call.visits else None
     outcome = result(call)
     answered_at = call.answered_at
@@ -146,6 +148,7 @@ def record(call: Call, ended_at: float) -> CallRecord:
         forwarded_to=call.forwarded_to,
         forward_reason=call.forward_reason,
         voicemail_box=call.voicemail_box,
+        voicemail_user_id=call.voicemail_user,
     )
 
 
