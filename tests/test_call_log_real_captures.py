@@ -90,3 +90,20 @@ def test_the_fake_raises_the_dialplans_user_events_as_the_real_asterisk_does(nam
     assert [k for k, _v in fake] == list(real)
     assert {k: v for k, v in fake if k not in ("ConnectedLineNum", "ConnectedLineName")} == {
         k: v for k, v in real.items() if k not in ("ConnectedLineNum", "ConnectedLineName")}
+
+
+def test_a_queue_timeout_and_a_full_queue_are_told_apart_and_neither_is_an_abandon():
+    name = "queue_timeout_and_full"
+    core = BridgeCore("real", real_capture_resolver(name))
+    out = []
+    for at, event in events_of(name):
+        out.extend(core.process(event, at))
+    records = {e.record.from_number: e.record for e in out if isinstance(e, d.CallEnded)}
+    waited, turned_away = records["+46701234567"], records["+46709876543"]
+    # Asterisk says QueueCallerAbandon when Queue()'s 10 s run out; the dialplan's PbxQueueResult corrects it.
+    assert (waited.queue_id, waited.queue_result, waited.result) == (SUPPORT, "timeout", "voicemail")
+    assert [row.kind for row in waited.queue_log] == ["enter", "ringnoanswer", "timeout"]
+    assert waited.queue_log[1].agent_user_id == BOB
+    assert waited.wait_s == pytest.approx(10.0, abs=0.05)
+    assert (turned_away.queue_id, turned_away.queue_result, turned_away.result) == (SUPPORT, "overflow", "voicemail")
+    assert [row.kind for row in turned_away.queue_log] == ["overflow"] and turned_away.wait_s < 1.0

@@ -195,15 +195,33 @@ class CallMixin:
         self.exec_route(call, route)
 
     def _queue_timeout(self, call: Call) -> None:
-        """Queue()'s timeout argument ran out (QUEUESTATUS=TIMEOUT): the caller leaves without abandoning
-        (QueueCallerLeave, no QueueCallerAbandon) and the dialplan goes on."""
-        if call.kind != "queue" or call.callee is not None or call.caller.uniqueid not in self.state.channels:
+        """Queue()'s timeout argument ran out (QUEUESTATUS=TIMEOUT), as a real Asterisk 22 says it (capture
+        queue_timeout_and_full): each ringing member gets AgentRingNoAnswer (RingTime in ms) and DialEnd
+        NOANSWER then CANCEL, the caller *QueueCallerAbandon* (though it stays), music stops,
+        QueueCallerLeave; then the dialplan goes on."""
+        caller = call.caller
+        if call.kind != "queue" or call.callee is not None or caller.uniqueid not in self.state.channels:
             return
         q = call.queue
-        call.caller.variables["QUEUESTATUS"] = "TIMEOUT"
-        self.withdraw_from_queue(call)
-        self.state.log_queue(call.caller.uniqueid, q.name, "NONE", "EXITWITHTIMEOUT", str(call.position),
-                             str(call.position), str(int(time.time() - call.joined)))
+        self._cancel_timers(call)
+        ring_ms = int((time.time() - call.ring_started) * 1000)
+        for leg in list(call.ringing):
+            m = call.members.get(leg.uniqueid)
+            self.emit(ev.agent_event("AgentRingNoAnswer", caller, leg, q, m, RingTime=str(ring_ms)))
+            self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="NOANSWER"))
+            self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="CANCEL"))
+            self.destroy_channel(leg, 0)
+        call.ringing = []
+        wait = int(time.time() - call.joined)
+        self.emit(ev.queue_caller_event("QueueCallerAbandon", caller, q, Position=str(call.position),
+                                        OriginalPosition=str(call.position), HoldTime=str(wait)))
+        if caller.moh:
+            caller.moh = False
+            self.emit(ev.call_event("MusicOnHoldStop", caller))
+        self._leave_queue(call)
+        self.state.log_queue(caller.uniqueid, q.name, "NONE", "EXITWITHTIMEOUT", str(call.position),
+                             str(call.position), str(wait))
+        caller.variables["QUEUESTATUS"] = "TIMEOUT"
         self.goto(call, call.route.next)
 
     def answer_channel(self, ch: Channel) -> None:
@@ -741,7 +759,8 @@ class CallMixin:
         q, caller, m = call.queue, call.caller, call.members.get(leg.uniqueid)
         self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus=dialstatus))
         ring_ms = int((time.time() - call.ring_started) * 1000)
-        self.emit(ev.agent_event("AgentRingNoAnswer", caller, leg, q, m, RingTime=str(ring_ms // 1000)))
+        # milliseconds here, unlike AgentConnect's seconds (real capture queue_timeout_and_full: RingTime 10000)
+        self.emit(ev.agent_event("AgentRingNoAnswer", caller, leg, q, m, RingTime=str(ring_ms)))
         self.state.log_queue(caller.uniqueid, q.name, m.name, "RINGNOANSWER", str(ring_ms))
         call.ringing.remove(leg)
         self.destroy_channel(leg, cause)

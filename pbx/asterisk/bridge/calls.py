@@ -677,7 +677,9 @@ class CallTracker:
         visit = call.visit(fact.queue, chan.uniqueid)
         if visit is not None and visit.left_at is None:
             self._leave_queue(call, visit, fact.at, out)
-        if visit is None or visit.outcome is not None:
+        # Asterisk 22 reports a Queue() timeout as QueueCallerAbandon (real capture queue_timeout_and_full):
+        # the dialplan going on afterwards says the caller did not hang up.
+        if visit is None or visit.outcome not in (None, "abandon") or not visit.entered:
             queue = self.resolver.queue(fact.queue)
             self._claim(call, queue.tenant_id, fact.at, out)
             index = sum(1 for v in call.visits if v.queue.name == fact.queue and v.uniqueid == chan.uniqueid)
