@@ -107,3 +107,15 @@ def test_a_queue_timeout_and_a_full_queue_are_told_apart_and_neither_is_an_aband
     assert waited.wait_s == pytest.approx(10.0, abs=0.05)
     assert (turned_away.queue_id, turned_away.queue_result, turned_away.result) == (SUPPORT, "overflow", "voicemail")
     assert [row.kind for row in turned_away.queue_log] == ["overflow"] and turned_away.wait_s < 1.0
+
+
+def test_a_profile_forward_on_no_answer_keeps_bob_though_evas_status_sends_it_on_again():
+    name = "noanswer_forward_then_status_forward"
+    record = record_of(name)
+    assert (record.forwarded_from_user_id, record.forward_reason, record.forwarded_to) == (
+        BOB, "no_answer", "+46855500001")
+    assert (record.result, record.voicemail_box, record.answered_user_id) == ("voicemail", "800", None)
+    assert BOB in record.user_ids  # his phone rang
+    rang = first_event_at(name, "DialBegin") - record.started_at
+    until = first_event_at(name, "UserEvent", UserEvent="PbxVoicemail") - record.started_at
+    assert rang < 0.1 and record.wait_s == pytest.approx(until, abs=0.01) and 5.0 <= record.wait_s < 6.0
