@@ -119,3 +119,14 @@ def test_a_profile_forward_on_no_answer_keeps_bob_though_evas_status_sends_it_on
     rang = first_event_at(name, "DialBegin") - record.started_at
     until = first_event_at(name, "UserEvent", UserEvent="PbxVoicemail") - record.started_at
     assert rang < 0.1 and record.wait_s == pytest.approx(until, abs=0.01) and 5.0 <= record.wait_s < 6.0
+
+
+@pytest.mark.parametrize(("name", "reason", "to", "queue_result"), [
+    ("dnd_busy_forward_to_empty_queue", "busy", "+46855500003", "noagents"),
+    ("always_forward_then_status_forward", "always", "+46855500001", ""),
+])
+def test_a_profile_forward_before_any_ringing_says_why(name, reason, to, queue_result):
+    record = record_of(name)
+    assert (record.forwarded_from_user_id, record.forward_reason, record.forwarded_to) == (BOB, reason, to)
+    assert (record.queue_result, record.result, record.answered_user_id) == (queue_result, "voicemail", None)
+    assert BOB not in record.user_ids  # no phone of his rang (do not disturb; forward at once)
