@@ -324,3 +324,22 @@ def test_exempels_operator_is_never_offered_a_listen_in_on_demo_calls(open_as, l
     assert theirs.locator("#people .person__listen:visible").count() == 0
     assert console_state(theirs)["calls"] == []
     live_console.hang_up_caller("+46701110009")
+
+
+def test_waiting_positions_move_up_when_a_caller_ahead_leaves(open_as, live_console, people):
+    olle, world = people["olle"], people["world"]
+    page = open_as(olle.email, locale="en-GB")
+    live(page)
+    for number, name in (("+46701110011", "Petter Persson"), ("+46701110012", "Rut Rask"),
+                         ("+46701110013", "Sara Svensson")):
+        live_console.queue_caller(world, "Sales", number, name)
+        page.locator("#waiting li", has_text=name).wait_for()
+    second = page.locator("#waiting li", has_text="Rut Rask").locator(".position")
+    third = page.locator("#waiting li", has_text="Sara Svensson").locator(".position")
+    assert (second.inner_text(), third.inner_text()) == ("No. 2 in line", "No. 3 in line")
+    live_console.hang_up_caller("+46701110011")  # No. 1 gives up: the others move up, as Asterisk numbers them
+    page.locator("#waiting li", has_text="Petter Persson").wait_for(state="detached")
+    page.wait_for_function("() => [...document.querySelectorAll('#waiting li .position')].map(e => e.textContent)"
+                           ".join('|') === 'No. 1 in line|No. 2 in line'", timeout=5000)
+    live_console.hang_up_caller("+46701110012")
+    live_console.hang_up_caller("+46701110013")

@@ -704,6 +704,11 @@ class CallMixin:
             self.set_queue_device(q, "NOT_INUSE")
         self.emit(ev.queue_caller_event("QueueCallerLeave", call.caller, q, Position=str(call.position),
                                         Count=str(len(q.callers))))
+        # leave_queue renumbers those still waiting (app_queue.c: "Renumber the people after us")
+        waiting = {c.uniqueid: n for n, c in enumerate(q.callers, start=1)}
+        for other in self.calls.values():
+            if other.queue is q and other.caller.uniqueid in waiting:
+                other.position = waiting[other.caller.uniqueid]
 
     def _agent_complete(self, call: Call, reason: str) -> None:
         q, caller, leg = call.queue, call.caller, call.callee
