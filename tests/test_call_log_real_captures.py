@@ -130,3 +130,4 @@ def test_a_profile_forward_before_any_ringing_says_why(name, reason, to, queue_r
     assert (record.forwarded_from_user_id, record.forward_reason, record.forwarded_to) == (BOB, reason, to)
     assert (record.queue_result, record.result, record.answered_user_id) == (queue_result, "voicemail", None)
     assert BOB not in record.user_ids  # no phone of his rang (do not disturb; forward at once)
+

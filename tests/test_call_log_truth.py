@@ -165,6 +165,32 @@ def test_a_forward_event_naming_another_company_is_ignored(demo, exempel, node):
     assert (entry.forwarded_from, entry.forward_reason, entry.forwarded_to) == (None, "", "")
 
 
+def test_a_forward_by_the_target_of_a_transfer_belongs_to_the_transfer_not_to_the_call(demo, node):
+    """Olle answers, then transfers the caller blind to Alice, whose status forwards to voicemail: the log
+    says Olle answered and transferred; no forward of a call meant for Olle."""
+    alice, olle, tenant = demo.admin, demo.operator, demo.tenant.pk
+    st = world(demo, {
+        ("default", DDI): Route("dial", "PJSIP/1002", timeout=20),
+        ("internal", "1001"): user_event("PbxForward", ("vm", "800"), Tenant=tenant, User=alice.pk, Reason="status",
+                                         To="dest:1"),
+        ("vm", "800"): user_event("PbxVoicemail", ("vmbox", "800"), Tenant=tenant, Mailbox="800"),
+        ("vmbox", "800"): Route("voicemail", f"800@t{tenant},u", duration=5),
+    })
+
+    async def answered_then_transferred(fake):
+        call = outside_call(fake)
+        for _ in range(500):
+            if call.callee is not None:
+                break
+            await asyncio.sleep(0.01)
+        await asyncio.sleep(0.2)
+        assert fake.blind_transfer(call.callee, "internal", "1001")
+
+    (entry,) = run(demo, st, answered_then_transferred)
+    assert (entry.answered_by, entry.result, entry.forwarded_from, entry.forward_reason) == (olle, "answered", None, "")
+    assert [t["kind"] for t in entry.transfers] == ["blind"] and entry.voicemail_box == "800"
+
+
 # --------------------------------------------------------------------------------- voicemail
 
 

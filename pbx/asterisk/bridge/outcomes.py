@@ -70,8 +70,10 @@ class OutcomeTracking:
         if chan is None:
             return
         call = self.calls[chan.call_id]
-        if call.forward_reason:
-            return  # forwarded on again by the next person: the log keeps whom the caller wanted
+        if call.forward_reason or call.answered_at is not None:
+            # Forwarded on again by the next person: the log keeps whom the caller wanted. After an answer
+            # (a blind transfer to someone whose status forwards) it is part of the transfer, logged as such.
+            return
         call.forwarded_from, call.forward_reason, call.forwarded_to = fact.user_id, fact.reason, fact.to
         self._emit(out, call, d.CallUpdated, fact.at)
 
