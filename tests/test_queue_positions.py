@@ -153,3 +153,25 @@ def test_a_caller_put_back_at_their_old_place_pushes_the_others_back():
     assert moved == [("100.1", 2), ("100.2", 3)]
     waiting = {c["id"]: c["queue"]["position"] for c in core.tracker.views()}
     assert waiting == {"100.1": 2, "100.2": 3, "100.3": 1}
+
+
+def test_the_tracker_numbers_a_real_queue_as_asterisk_does():
+    """Real Asterisk 22.10.1 (tests/fixtures/asterisk-real/ami/queue_positions_after_an_abandon): three callers
+    wait in Support, the first gives up; Asterisk's own QueueStatus (QueueEntry) numbers the two left 1 and 2,
+    and the tracker says the same from the caller events alone, before anyone asks."""
+    from pbx.asterisk.bridge.core import BridgeCore
+    from tests.bridge_fixtures import events_of, real_capture_resolver
+
+    name = "queue_positions_after_an_abandon"
+    core = BridgeCore("real", real_capture_resolver(name))
+    moved, checked = [], 0
+    for at, event in events_of(name):
+        if event.get("Event") == "QueueEntry":  # Asterisk's answer to QueueStatus: compare before applying
+            ours = {c["caller"]["number"]: c["queue"]["position"] for c in core.tracker.views() if c["queue"]}
+            assert ours[event["CallerIDNum"]] == int(event["Position"]), (at, event["CallerIDNum"])
+            checked += 1
+        for e in core.process(event, at):
+            if isinstance(e, d.QueuePositionChanged):
+                moved.append((e.caller.number, e.position))
+    assert checked == 5  # 3 entries before the first caller left, 2 after
+    assert moved == [("+46709876543", 1), ("+46701111113", 2), ("+46701111113", 1)]
