@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "allauth",
     "allauth.account",
     "pbx",
+    "pbx.notifications",
     "recording",
     "stats",
     "portal",
@@ -197,13 +198,26 @@ with contextlib.suppress(ValueError):  # a host name there is resolved by Asteri
 # How long a call-control action waits for the event bridge to carry it out through AMI.
 ASTERISK_CONTROL_TIMEOUT = float(os.environ.get("ASTERISK_CONTROL_TIMEOUT", "10"))
 
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
-EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
-EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+# E-mail (voicemail, callback requests, queue alerts: pbx.notifications, sent by the worker). With an
+# EMAIL_HOST the default is real SMTP; without one (embedded) mails are printed to the console.
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "")
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND") or (
+    "django.core.mail.backends.smtp.EmailBackend" if EMAIL_HOST else "django.core.mail.backends.console.EmailBackend"
+)
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT") or "25")
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
 EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS")
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL")
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT") or "20")
 DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "vaxel@localhost")
+
+# SMS (pbx.notifications.gateways): "46elks" sends through 46elks' HTTP API, "log" only logs (development).
+SMS_BACKEND = os.environ.get("SMS_BACKEND", "log")
+SMS_SENDER = os.environ.get("SMS_SENDER", "Vaxel")
+SMS_46ELKS_USERNAME = os.environ.get("SMS_46ELKS_USERNAME", "")
+SMS_46ELKS_PASSWORD = os.environ.get("SMS_46ELKS_PASSWORD", "")
+SMS_46ELKS_URL = os.environ.get("SMS_46ELKS_URL", "https://api.46elks.com/a1/sms")
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

@@ -180,7 +180,7 @@ context = t7-qexit-61
 """
 
 
-def test_voicemail_conf_has_a_context_per_company_and_inert_names():
+def test_voicemail_conf_has_a_context_per_company_and_inert_names_and_never_asks_asterisk_to_mail():
     assert voicemail.generate(tiny_snapshot()) == """\
 ; Generated from the database by `manage.py render_asterisk`. Do not edit: it is overwritten.
 
@@ -192,9 +192,9 @@ def test_voicemail_conf_has_a_context_per_company_and_inert_names():
 t7 = Europe/Stockholm|'vm-received' Q 'digits/at' HM
 
 [t7]
-1001 => 1234,Anna Åberg,anna@example.org,,attach=yes|tz=t7
+1001 => 1234,Anna Åberg,,,attach=no|tz=t7
 1002 => 5678,Björn the boss,,,attach=no|tz=t7
-800 => 4242,Växeln,vaxel@example.org,,attach=no|tz=t7
+800 => 4242,Växeln,,,attach=no|tz=t7
 """
 
 

@@ -7,7 +7,7 @@ from django.db import transaction
 from django.utils.translation import gettext as _
 
 from pbx.events import send_event_on_commit
-from pbx.models import QueueAgent
+from pbx.models import Queue, QueueAgent
 from pbx.signals import state_changed_on_commit
 from pbx.validators import validate_plain_text
 
@@ -42,10 +42,27 @@ def _change_agent(actor, agent: QueueAgent, verb: str, **values) -> QueueAgent:
         if before == snapshot(locked):
             return locked
         locked.save(update_fields=list(values))
-        record(actor, verb, locked, before, snapshot(locked))
+        entry = record(actor, verb, locked, before, snapshot(locked))
         state_changed_on_commit(locked.tenant_id, "queue_agent", locked.pk)
         send_event_on_commit(locked.tenant_id, agent_event(locked))
+        if before["logged_in"] and not locked.logged_in:
+            _tell_if_last_agent_left(locked, entry.pk)
     return locked
+
+
+def _tell_if_last_agent_left(agent: QueueAgent, audit_id: int) -> None:
+    """Every way out (console, user web, phone, admin) ends here, inside the logout's transaction."""
+    from pbx.notifications.queues import notify_queue_unstaffed, queue_can_receive_calls
+
+    # The queue's row is the lock two agents logging out at once queue up on: the second one counts after
+    # the first has committed, so exactly one of them is the last.
+    queue = Queue.objects.select_for_update().select_related("tenant").get(pk=agent.queue_id)
+    if not (queue.notify_last_agent_logout or queue.notify_last_agent_logout_sms):
+        return
+    if QueueAgent.objects.filter(queue=queue, logged_in=True, user__is_active=True).exists():
+        return
+    if queue_can_receive_calls(queue):
+        notify_queue_unstaffed(queue, agent.user, event_key=f"queue-unstaffed:{queue.pk}:{audit_id}")
 
 
 def do_queue_login(actor, agent: QueueAgent) -> QueueAgent:

@@ -100,6 +100,9 @@ class DestinationForm(ScopedModelForm):
     def clean_external_number(self):
         return self.clean_phone("external_number")
 
+    def clean_notify_sms(self):
+        return self.clean_phone("notify_sms")
+
 
 @admin.register(Destination)
 class DestinationAdmin(ScopedModelAdmin):
@@ -113,8 +116,9 @@ class DestinationAdmin(ScopedModelAdmin):
     fieldsets = (
         (None, {"fields": ("tenant", "kind", "label")}),
         (_("Target (fill in the one that matches the kind)"), {
-            "fields": ("user", "queue", "menu", "voicemail_box", "conference", "external_number", "notify_email"),
+            "fields": ("user", "queue", "menu", "voicemail_box", "conference", "external_number"),
         }),
+        (_("Callback requests: tell someone"), {"fields": ("notify_email", "notify_sms")}),
     )
 
     @admin.display(description=_("target"))

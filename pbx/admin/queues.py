@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 from pbx.actions import do_queue_login, do_queue_logout, do_queue_pause
 from pbx.models import Queue, QueueAgent
 
-from .base import ScopedModelAdmin, ScopedTabularInline
+from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
 
 # Logged in / paused is live state that Asterisk is told about: the actions below change it.
 AGENT_STATE = ("logged_in", "paused", "pause_reason")
@@ -21,8 +21,18 @@ class QueueAgentInline(ScopedTabularInline):
     autocomplete_fields = ("user",)
 
 
+class QueueForm(ScopedModelForm):
+    class Meta:
+        model = Queue
+        fields = "__all__"
+
+    def clean_notify_last_agent_logout_sms(self):
+        return self.clean_phone("notify_last_agent_logout_sms")
+
+
 @admin.register(Queue)
 class QueueAdmin(ScopedModelAdmin):
+    form = QueueForm
     inlines = (QueueAgentInline,)
     list_display = ("name", "extension", "strategy", "max_wait_seconds", "agent_count", "callback_enabled")
     list_filter = ("strategy", "callback_enabled")

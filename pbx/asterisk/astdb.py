@@ -37,6 +37,8 @@ LINES = ("fixed", "mobile")
 # refuses more, so a corrupt list in AstDB cannot make a call loop for long either.
 MAX_SCHEDULED_PROFILES = 20
 KINDS = ("caller_id", "presence", "profile", "queue_agent", "schedule", "user", "voicemail")
+# Kinds whose change removes keys instead of writing them.
+CLEANUP_KINDS = ("callback",)
 
 Key = tuple[str, str]
 
@@ -211,7 +213,19 @@ def astdb_keys_for(kind: str, object_id: int) -> dict[Key, str]:
         return _schedule_keys({"id": object_id})
     if kind == "voicemail":
         return {}  # messages are app_voicemail's own; MWI follows without AstDB
+    if kind == "callback":
+        return {}  # the dialplan wrote it; a done callback only removes its entry (astdb_keys_to_delete)
     raise ValueError(f"unknown kind of state: {kind!r} (expected one of {', '.join(KINDS)})")
+
+
+def astdb_keys_to_delete(kind: str, object_id: int) -> list[Key]:
+    """The keys one change removes: a callback called back leaves ``pbxcb t<T>/<Uniqueid>``."""
+    if kind != "callback":
+        return []
+    from pbx.models import CallbackRequest
+
+    callback = CallbackRequest.objects.filter(pk=object_id, status="done", kind="request").first()
+    return [(CALLBACK_FAMILY, callback.astdb_key)] if callback is not None else []
 
 
 def tenant_families(tenant_id: int) -> list[Key]:

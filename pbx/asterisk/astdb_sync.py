@@ -35,7 +35,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 
-from pbx.asterisk.astdb import FAMILY, astdb_keys_for, astdb_state
+from pbx.asterisk.astdb import FAMILY, astdb_keys_for, astdb_keys_to_delete, astdb_state
 from pbx.asterisk.errors import AsteriskError
 
 log = logging.getLogger(__name__)
@@ -258,6 +258,8 @@ class StateChange:
         change = cls(kind, object_id)
         change.actions = [{"Action": "DBPut", "Family": family, "Key": key, "Val": value}
                           for (family, key), value in astdb_keys_for(kind, object_id).items()]
+        change.actions += [{"Action": "DBDel", "Family": family, "Key": key}
+                           for family, key in astdb_keys_to_delete(kind, object_id)]
         if kind in ("presence", "user"):
             for name, (state, message) in desired_presence(user_ids=[object_id]).items():
                 change.actions.append({"Action": "Setvar", "Variable": f"PRESENCE_STATE(CustomPresence:{name})",
@@ -281,6 +283,9 @@ class StateChange:
 
     async def send(self, ami) -> Counter:
         errors = await send_all(ami, self.actions, ignore_errors=True)
+        # A key to delete that is already gone (deleted by hand, or by an earlier try) is what we wanted.
+        errors = [e for e in errors if getattr(e, "action", {}).get("Action") != "DBDel"
+                  or "could not be deleted" not in e.message]
         counts = Counter(a["Action"] for a in self.actions)
         if self.members is not None:
             counts += await sync_queue_members(ami, self.members, queues=[self.queue], interfaces={self.interface})

@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
-from pbx.validators import validate_dialable, validate_plain_text
+from pbx.validators import validate_dialable, validate_e164, validate_plain_text
 
 from .base import TenantOwned
 
@@ -54,6 +54,10 @@ class Destination(TenantOwned):
     )
     notify_email = models.EmailField(
         _("notify e-mail"), blank=True, help_text=_("For callback requests: also e-mailed here.")
+    )
+    notify_sms = models.CharField(
+        _("notify by SMS"), max_length=16, blank=True, validators=[validate_e164],
+        help_text=_("For callback requests: also texted to this mobile number."),
     )
 
     tenant_references = ("user", "queue", "menu", "voicemail_box", "conference")

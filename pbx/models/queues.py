@@ -5,7 +5,7 @@ from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-from pbx.validators import validate_extension, validate_plain_text
+from pbx.validators import validate_e164, validate_extension, validate_plain_text
 
 from .base import TenantOwned
 
@@ -63,8 +63,14 @@ class Queue(TenantOwned):
         _("offer callback"), default=False,
         help_text=_("Callers may press a key to be called back and keep their place in the queue."),
     )
+    # The queue's contacts, told once when the last agent logs out while callers can still come.
     notify_last_agent_logout = models.EmailField(
         _("notify when the last agent logs out"), blank=True,
+        help_text=_("E-mailed when the last logged-in agent logs out while the queue is open."),
+    )
+    notify_last_agent_logout_sms = models.CharField(
+        _("notify by SMS when the last agent logs out"), max_length=16, blank=True, validators=[validate_e164],
+        help_text=_("Texted to this mobile number at the same moment."),
     )
 
     tenant_references = ("periodic_prompt", "overflow_destination", "no_agents_destination")

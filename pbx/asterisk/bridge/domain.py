@@ -542,13 +542,36 @@ class ListenInStopped(ListenInEvent):
 
 @dataclass(slots=True, frozen=True)
 class CallbackRequested(Event):
-    """A caller in a queue asked to be called back (dialplan ``UserEvent(PbxCallback...)``)."""
+    """A caller asked to be called back: in a queue (``UserEvent(PbxCallback...)``, kind "queue": the queue
+    dials them back by itself) or through a menu's callback choice (``UserEvent(PbxCallbackRequest...)``,
+    kind "request": someone calls back by hand)."""
 
     type: ClassVar[str] = "queue.callback_requested"
     call_id: str
     queue_id: int | None
     queue: str
     number: str
+    kind: str = "queue"
+    destination_id: int | None = None
+    channel_id: str = ""  # the Uniqueid of the channel the dialplan ran on
+    caller: Party = NOBODY
+    position: int | None = None
+
+
+@dataclass(slots=True, frozen=True)
+class VoicemailArrived(Event):
+    """app_voicemail left a message (``MessageWaiting`` with new messages) in the company's ``mailbox``.
+
+    Only the worker needs it (it mails the message); browsers read mailboxes through the user web."""
+
+    type: ClassVar[str] = "voicemail.arrived"
+    private: ClassVar[bool] = True
+    mailbox: str
+    new: int
+    old: int
+
+    def audience(self) -> list[int] | None:
+        return []
 
 
 @dataclass(slots=True, frozen=True)

@@ -52,6 +52,7 @@ from pbx.asterisk.resolve import DatabaseLoader, Resolver
 from . import domain as d
 from . import records, resync
 from .core import BridgeCore
+from .followups import run_followups
 from .persist import persist_call
 from .publish import publish, publish_snapshot
 from .state import LiveState
@@ -66,7 +67,8 @@ class NodeBridge:
                  persist: Callable[[d.CallRecord], Any] | None = persist_call,
                  send: Callable[..., None] | None = None, clock: Callable[[], float] = time.time,
                  threaded: bool = True, astdb: Callable | None = None, node_row=None,
-                 dialplan_options: dict | None = None):
+                 dialplan_options: dict | None = None,
+                 followups: Callable[[list[d.Event]], Any] | None = run_followups):
         self.node = node
         self.node_row = node_row  # the AsteriskNode, for the AstDB rewrite
         self.resolver = resolver
@@ -77,6 +79,7 @@ class NodeBridge:
         self.clock = clock
         self.threaded = threaded
         self.astdb = astdb
+        self.followups = followups  # callback requests and new voicemail (followups.py); needs the database
         self.core = BridgeCore(node, resolver, clock=clock)
         self.synced = False
         self.connected = False
@@ -275,6 +278,8 @@ class NodeBridge:
                         self.persist(event.record)
                     except Exception:
                         log.exception("%s: could not log call %s", self.node, event.call_id)
+        if self.followups is not None:
+            self.followups(events)
         publish(events, self.send)
 
     async def _run(self, func, *args):

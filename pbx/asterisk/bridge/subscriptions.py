@@ -16,6 +16,7 @@ resume) and ``PresenceStatus`` (it repeats PresenceStateChange per hint).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -383,14 +384,43 @@ def on_user_event(raw: Raw, at: float, r: Resolver):
     if kind in CALL_EVENTS:
         return CALL_EVENTS[kind](raw, at)
     if kind in CALLBACK_EVENTS:
-        queue = text(raw, "Queue")
-        number_ = "".join(c for c in text(raw, "Number") if c.isdigit() or c == "+")
-        return d.CallbackRequested(tenant_id, at, text(raw, "Linkedid"), int(queue) if queue.isdigit() else None,
-                                   f"t{tenant_id}-q{queue}" if queue.isdigit() else "", number_)
+        return parse_callback(kind, tenant_id, raw, at)
     user = text(raw, "User")
     values = {k: text(raw, k) for k in raw if k not in _USER_EVENT_CHANNEL}
     return d.FeatureCodeUsed(tenant_id, at, int(user) if user.isdigit() else None, kind, values,
                              channel=text(raw, "Channel"), call_id=text(raw, "Linkedid"))
+
+
+def parse_callback(kind: str, tenant_id: int, raw: Raw, at: float) -> d.CallbackRequested | None:
+    queue = text(raw, "Queue")
+    destination = text(raw, "Destination")
+    position = text(raw, "Position")
+    number_ = "".join(c for c in text(raw, "Number") if c.isdigit() or c == "+")
+    if not number_:
+        return None
+    ch = channel(raw)
+    caller = d.Party("external", ch.number, ch.caller_name, tenant_id) if ch else d.NOBODY
+    return d.CallbackRequested(
+        tenant_id, at, text(raw, "Linkedid"), int(queue) if queue.isdigit() else None,
+        f"t{tenant_id}-q{queue}" if queue.isdigit() else "", number_,
+        kind="request" if kind == "PbxCallbackRequest" else "queue",
+        destination_id=int(destination) if destination.isdigit() else None,
+        channel_id=text(raw, "Uniqueid"), caller=caller, position=int(position) if position.isdigit() else None,
+    )
+
+
+VOICEMAIL_CONTEXT = re.compile(r"t([0-9]+)")
+
+
+def on_message_waiting(raw: Raw, at: float, r: Resolver):
+    """``Mailbox: <number>@t<tenant>``: the company's voicemail context names it (confgen/voicemail.py)."""
+    mailbox, _, context = text(raw, "Mailbox").partition("@")
+    match = VOICEMAIL_CONTEXT.fullmatch(context)
+    tenant_id = int(match[1]) if match else None
+    if tenant_id is None or not mailbox.isdigit():
+        return None
+    new = number(raw, "New")
+    return d.VoicemailArrived(tenant_id, at, mailbox, new, number(raw, "Old")) if new > 0 else None
 
 
 SUBSCRIPTIONS: dict[str, Parser] = {
@@ -440,6 +470,7 @@ SUBSCRIPTIONS: dict[str, Parser] = {
     "FullyBooted": on_fully_booted,
     "Shutdown": on_shutdown,
     "UserEvent": on_user_event,
+    "MessageWaiting": on_message_waiting,
 }
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import re
 import sys
 
 from . import writer as w
 from .snapshot import Snapshot, Tenant
 
-# What app_voicemail can take in the e-mail field: the field is comma-separated, options '|'.
-EMAIL_RE = re.compile(r"^[A-Za-z0-9.!#%&'*+/=?^_`{}~-]+@[A-Za-z0-9.-]+$")
 PER_TENANT = True
 ZONE_FORMAT = "'vm-received' Q 'digits/at' HM"
 
@@ -41,11 +38,10 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
     for box in boxes:
         number = w.digits(box.number, f"voicemail box {box.id}")
         pin = w.digits(box.pin, f"PIN of voicemail box {box.id}")
-        # The owner's name and e-mail are fields of one comma-separated value: a name keeps
-        # no separator (display_text), an e-mail that is not plain is left out.
+        # The name is a field of one comma-separated value: it keeps no separator (display_text).
+        # The e-mail field stays empty: app_voicemail would hand the message to a sendmail that the
+        # Asterisk container does not have; the worker mails it from the spool (pbx.notifications.voicemail).
         name = w.display_text(box.name) or number
-        email = box.email if EMAIL_RE.match(box.email or "") else ""
-        attach = "yes" if box.attach_audio and email else "no"
-        options = f"attach={attach}|tz={tenant.prefix}"
-        out.option(number, f"{pin},{name},{email},,{options}", f"voicemail box {box.id}", op="=>")
+        options = f"attach=no|tz={tenant.prefix}"
+        out.option(number, f"{pin},{name},,,{options}", f"voicemail box {box.id}", op="=>")
     return out.text()

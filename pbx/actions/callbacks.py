@@ -1,0 +1,101 @@
+"""Callbacks to make: recorded when the dialplan reports a request, marked done by whoever calls back."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from pbx.events import send_event_on_commit
+from pbx.models import CallbackRequest, Destination, Queue, QueueAgent
+from pbx.signals import state_changed_on_commit
+
+from .base import record, require_same_tenant, snapshot
+from .errors import ActionRefused
+
+
+def callback_view(callback: CallbackRequest) -> dict:
+    """A callback as the console shows it (whole, so an event replaces the console's copy)."""
+    done_by = callback.done_by
+    return {
+        "id": callback.pk, "kind": callback.kind, "status": callback.status, "number": callback.number,
+        "caller_number": callback.caller_number, "caller_name": callback.caller_name,
+        "queue_id": callback.queue_id, "queue": callback.queue.name if callback.queue_id else "",
+        "requested_at": callback.requested_at.isoformat(),
+        "done_by": done_by.display_name if done_by is not None else "", "done_by_id": callback.done_by_id,
+        "done_at": callback.done_at.isoformat() if callback.done_at else None,
+    }
+
+
+def callback_event(callback: CallbackRequest) -> dict:
+    return {"type": "callback.changed", "callback": callback_view(callback)}
+
+
+def do_record_callback_request(actor, *, tenant_id: int, kind: str, number: str, channel_id: str,
+                               requested_at: dt.datetime, call_id: str = "", queue_id: int | None = None,
+                               destination_id: int | None = None, caller_number: str = "",
+                               caller_name: str = "") -> CallbackRequest | None:
+    """Store what the dialplan reported (``actor``: None, the PBX itself) and tell the destination's contacts.
+
+    The same request reported twice (an event replayed, a second bridge) is stored and told once; a queue or
+    destination of another company (a forged header) is not used. Returns None when nothing was stored.
+    """
+    if kind not in CallbackRequest.Kind.values or not number or not channel_id:
+        return None
+    queue = Queue.objects.filter(pk=queue_id, tenant_id=tenant_id).first() if queue_id else None
+    destination = None
+    if destination_id:
+        destination = Destination.objects.filter(pk=destination_id, tenant_id=tenant_id,
+                                                 kind=Destination.Kind.CALLBACK).first()
+    if kind == CallbackRequest.Kind.REQUEST and destination is None:
+        return None
+    callback = CallbackRequest(
+        tenant_id=tenant_id, kind=kind, number=number[:21], channel_id=channel_id[:40], call_id=call_id[:40],
+        queue=queue, destination=destination, caller_number=caller_number[:40], caller_name=caller_name[:80],
+        requested_at=requested_at,
+    )
+    try:
+        with transaction.atomic():
+            callback.save()
+            record(actor, "callback_requested", callback, None, snapshot(callback))
+            send_event_on_commit(tenant_id, callback_event(callback))
+            if kind == CallbackRequest.Kind.REQUEST:
+                from pbx.notifications.callbacks import notify_callback_request
+
+                notify_callback_request(callback)
+    except IntegrityError:
+        return None  # already stored: this is the same request again
+    return callback
+
+
+def _require_may_call_back(actor, callback: CallbackRequest) -> None:
+    require_same_tenant(actor, callback)
+    if actor is None or actor.is_superuser or actor.is_company_admin or actor.is_operator:
+        return
+    if callback.queue_id and QueueAgent.objects.filter(queue_id=callback.queue_id, user=actor).exists():
+        return
+    raise ActionRefused(_("Only an operator, a company admin or an agent of the queue may do that."))
+
+
+def do_mark_callback_done(actor, callback: CallbackRequest) -> CallbackRequest:
+    """``actor`` has called the customer back: the callback leaves everyone's list, its AstDB entry goes."""
+    _require_may_call_back(actor, callback)
+    with transaction.atomic():
+        locked = CallbackRequest.objects.select_for_update().select_related("done_by", "queue").get(pk=callback.pk)
+        if locked.status == CallbackRequest.Status.DONE:
+            who = locked.done_by.display_name if locked.done_by is not None else _("someone")
+            raise ActionRefused(_("%(name)s has already called %(number)s back.") % {
+                "name": who, "number": locked.number})
+        before = snapshot(locked)
+        locked.status = CallbackRequest.Status.DONE
+        # A platform operator (no company) is recorded in the audit row; done_by names the company's people.
+        locked.done_by = actor if getattr(actor, "tenant_id", None) == locked.tenant_id else None
+        locked.done_at = timezone.now()
+        locked.save(update_fields=["status", "done_by", "done_at"])
+        record(actor, "callback_done", locked, before, snapshot(locked))
+        send_event_on_commit(locked.tenant_id, callback_event(locked))
+        if locked.kind == CallbackRequest.Kind.REQUEST:
+            state_changed_on_commit(locked.tenant_id, "callback", locked.pk)
+    return locked

@@ -1,0 +1,58 @@
+"""What the bridge does about events beyond the live state and the browsers: the dialplan's requests that
+become rows and notifications, and new voicemail that the worker mails.
+
+Each handler is a plain function of one domain event (so a table of the dialplan's UserEvents can name it);
+``run_followups`` is the bridge's one call for a batch. A handler that fails is logged and the batch goes on:
+the event has already changed the live state and is still published.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable, Iterable
+
+from . import domain as d
+
+log = logging.getLogger(__name__)
+
+
+def on_callback_requested(event: d.CallbackRequested):
+    """``UserEvent(PbxCallbackRequest | PbxCallback)`` → a callback to make (and its notifications)."""
+    from pbx.actions.callbacks import do_record_callback_request
+
+    if event.tenant_id is None:
+        return None
+    return do_record_callback_request(
+        None, tenant_id=event.tenant_id, kind=event.kind, number=event.number, channel_id=event.channel_id,
+        requested_at=dt.datetime.fromtimestamp(event.at, tz=dt.UTC), call_id=event.call_id,
+        queue_id=event.queue_id, destination_id=event.destination_id, caller_number=event.caller.number,
+        caller_name=event.caller.name,
+    )
+
+
+def on_voicemail_arrived(event: d.VoicemailArrived):
+    """A new message in a mailbox: the worker mails it (``MessageWaiting`` repeats; the job sends once)."""
+    from pbx.notifications.voicemail import mail_new_voicemail
+
+    if event.tenant_id is None:
+        return None
+    return mail_new_voicemail(event.tenant_id, event.mailbox)
+
+
+FOLLOWUPS: dict[type, Callable] = {
+    d.CallbackRequested: on_callback_requested,
+    d.VoicemailArrived: on_voicemail_arrived,
+}
+
+
+def run_followups(events: Iterable[d.Event]) -> None:
+    """Sync code (the bridge's worker thread): the database is written here."""
+    for event in events:
+        handler = FOLLOWUPS.get(type(event))
+        if handler is None:
+            continue
+        try:
+            handler(event)
+        except Exception:
+            log.exception("could not handle %s of company %s", event.type, event.tenant_id)
