@@ -242,6 +242,19 @@ def cmd_presence(actor, data):
     return _("Status set: %(status)s.") % {"status": status.name}
 
 
+def cmd_callback_done(actor, data):
+    """The person has called the customer back: the callback leaves every console's list."""
+    from pbx.actions.callbacks import do_mark_callback_done
+    from pbx.models import CallbackRequest
+
+    try:
+        callback = CallbackRequest.objects.get(pk=_int(data, "callback_id"), tenant_id=actor.tenant_id)
+    except CallbackRequest.DoesNotExist:
+        raise Refused(_("That callback is no longer there.")) from None
+    callback = do_mark_callback_done(actor, callback)
+    return _("%(number)s is marked as called back.") % {"number": callback.number}
+
+
 COMMANDS: dict[str, Callable[[Any, dict], str]] = {
     "answer": cmd_answer,
     "hangup": cmd_hangup,
@@ -257,6 +270,7 @@ COMMANDS: dict[str, Callable[[Any, dict], str]] = {
     "queue_pause": cmd_queue_pause,
     "queue_resume": cmd_queue_resume,
     "presence": cmd_presence,
+    "callback_done": cmd_callback_done,
 }
 
 

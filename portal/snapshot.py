@@ -7,7 +7,8 @@ events and replaces everything with the next snapshot, so it never keeps a call 
   ``live_state().snapshot(tenant_id)`` gives them;
 - directory (from the database): ``people`` (name, extension, department, title, presence from
   ``UserPresence`` merged with the live line status, queue membership), ``queues`` and ``my_queues``
-  (the signed-in person's own memberships, for log in / out / pause), ``statuses``.
+  (the signed-in person's own memberships, for log in / out / pause), ``statuses``, ``callbacks`` (the
+  callbacks to make, ``callback.changed`` events keep them current).
 
 The company is always the signed-in person's; nothing here takes a company from the client.
 """
@@ -23,7 +24,7 @@ from django.utils import timezone
 
 from pbx.actions.calls import may_listen_in
 from pbx.asterisk.bridge import state as live
-from pbx.models import PresenceStatus, Queue, QueueAgent, User, UserPresence
+from pbx.models import CallbackRequest, PresenceStatus, Queue, QueueAgent, User, UserPresence
 
 # Line status as the console shows it, from the many words Asterisk has for it.
 FREE, RINGING, IN_CALL, UNAVAILABLE, UNKNOWN = "free", "ringing", "in_call", "unavailable", "unknown"
@@ -134,7 +135,21 @@ def directory(user: User, live_part: dict[str, Any], *, now: dt.datetime | None 
         })
     statuses = list(PresenceStatus.objects.filter(tenant_id=tenant_id).values(
         "id", "name", "color", "default_message", "needs_end_time"))
-    return {"people": people, "queues": queues, "my_queues": mine, "statuses": statuses}
+    return {"people": people, "queues": queues, "my_queues": mine, "statuses": statuses,
+            "callbacks": open_callbacks(tenant_id)}
+
+
+CALLBACKS_SHOWN = 200
+
+
+def open_callbacks(tenant_id: int) -> list[dict]:
+    """The company's callbacks to make, oldest first (the ones a queue makes by itself are not listed)."""
+    from pbx.actions.callbacks import callback_view
+
+    rows = (CallbackRequest.objects.filter(tenant_id=tenant_id, kind=CallbackRequest.Kind.REQUEST,
+                                           status=CallbackRequest.Status.OPEN)
+            .select_related("queue", "done_by").order_by("requested_at", "id")[:CALLBACKS_SHOWN])
+    return [callback_view(row) for row in rows]
 
 
 def me(user: User) -> dict[str, Any]:

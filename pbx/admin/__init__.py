@@ -6,7 +6,15 @@ The tenant scoping lives in ``base``; the admin classes are split by area like t
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
-from . import callflow, directory, numbers, presence, queues, tenants  # noqa: F401 - they register the admins
+from . import (  # noqa: F401 - they register the admins
+    callbacks,
+    callflow,
+    directory,
+    numbers,
+    presence,
+    queues,
+    tenants,
+)
 
 admin.site.site_header = _("Växel admin")
 admin.site.site_title = _("Växel admin")

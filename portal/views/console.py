@@ -109,6 +109,11 @@ def ui_strings() -> dict[str, str]:
         "consulting": _("Speaking with %(target)s"),
         "internal": _("Internal"),
         "done": _("Done."),
+        "calledBack": _("Called back"),
+        "callbackFrom": _("Called from %(number)s"),
+        "callbackAsked": _("%(number)s asks to be called back (%(queue)s)."),
+        "callbackQueued": _("%(number)s will be called back by the queue %(queue)s."),
+        "callbackDoneBy": _("%(name)s called %(number)s back."),
     }
 
 

@@ -27,6 +27,7 @@
     devices: new Map(),    // device → {user_id, state}
     consult: new Map(),    // call id → target (an attended transfer I started)
     muted: new Map(),      // call id → held by the console's hold (at once; the bridge's call.held follows)
+    callbacks: new Map(),  // callback id → a callback to make (callback.changed keeps it current)
     offset: 0,             // server clock − browser clock (ms)
     ready: false,
   };
@@ -250,6 +251,20 @@
         S.devices.set(msg.device, { user_id: msg.user_id, state: msg.state });
         renderLines();
         return;
+      case "queue.callback_requested":
+        // The list follows callback.changed; this only says it out loud as it happens.
+        announce(fmt(msg.kind === "request" ? T.callbackAsked : T.callbackQueued, {
+          number: msg.number, queue: queueName(msg.queue_id, msg.queue),
+        }));
+        return;
+      case "callback.changed":
+        var cb = msg.callback || {};
+        if (cb.status === "open") S.callbacks.set(cb.id, cb);
+        else if (S.callbacks.delete(cb.id) && cb.done_by_id !== S.me.user_id && cb.done_by) {
+          announce(fmt(T.callbackDoneBy, { name: cb.done_by, number: cb.number }));
+        }
+        renderCallbacks();
+        return;
       case "presence.changed":
         var person = S.people.get(msg.user_id);
         if (!person) return;
@@ -289,6 +304,7 @@
     S.devices = new Map((snap.devices || []).map(function (d) { return [d.device, { user_id: d.user_id, state: d.state }]; }));
     (snap.presence || []).forEach(function () {}); // Asterisk's presence: the database's status is what we show
     S.myQueues = snap.my_queues || [];
+    S.callbacks = new Map((snap.callbacks || []).map(function (c) { return [c.id, c]; }));
     // A transfer I was making survives a reconnect only if its call is still there.
     S.consult.forEach(function (_t, id) { if (!S.calls.has(id)) S.consult.delete(id); });
     S.muted.forEach(function (_t, id) { if (!S.calls.has(id)) S.muted.delete(id); });
@@ -296,7 +312,7 @@
     S.ready = true;
     attempt = 0;
     buildPeople();
-    renderWaiting(); renderCalls(); renderQueues(); renderLines();
+    renderWaiting(); renderCalls(); renderQueues(); renderLines(); renderCallbacks();
     var el = $("conn");
     var again = el.dataset.state === "reconnecting";
     setConn("live", T.live);
@@ -603,6 +619,28 @@
     $("people-empty").hidden = shown > 0;
   }
 
+  // ------------------------------------------------------------------------------------ callbacks to make
+  function renderCallbacks() {
+    var items = Array.from(S.callbacks.values()).sort(function (a, b) {
+      return String(a.requested_at).localeCompare(String(b.requested_at)) || a.id - b.id;
+    });
+    sync($("callbacks"), items, function (c) { return String(c.id); }, function () {
+      return h("li", { className: "row row--callback" }, [
+        h("div", { className: "row__main" }, [h("span", { className: "who number" }), h("span", { className: "from muted" })]),
+        h("div", { className: "row__meta" }, [h("span", { className: "queue-tag" }), h("span", { className: "when" })]),
+        h("div", { className: "row__actions" }, [button(T.calledBack, "calledBack", { className: "button-small button--primary" })]),
+      ]);
+    }, function (el, c) {
+      setText(el.querySelector(".who"), c.number);
+      setText(el.querySelector(".from"), c.caller_number && c.caller_number !== c.number ? fmt(T.callbackFrom, { number: c.caller_number }) : "");
+      setText(el.querySelector(".queue-tag"), queueName(c.queue_id, c.queue));
+      setText(el.querySelector(".when"), clock(c.requested_at));
+      el.querySelector("[data-do=calledBack]").setAttribute("aria-label", T.calledBack + ": " + c.number);
+    });
+    setText($("callbacks-count"), String(items.length));
+    $("callbacks-empty").hidden = items.length > 0;
+  }
+
   // ------------------------------------------------------------------------------------ my queues
   function renderQueues() {
     var items = S.myQueues || [];
@@ -824,6 +862,13 @@
     chosen.person = Number(row.dataset.key);
     if (prev) renderPerson(prev);
     renderPerson(personById(row.dataset.key));
+  });
+
+  $("callbacks").addEventListener("click", function (e) {
+    var b = e.target.closest("button[data-do=calledBack]");
+    var row = e.target.closest("li.row");
+    if (!b || !row) return;
+    send("callback_done", { callback_id: Number(row.dataset.key) }, b);
   });
 
   $("my-queues").addEventListener("click", function (e) {
