@@ -83,7 +83,8 @@ def do_mark_callback_done(actor, callback: CallbackRequest) -> CallbackRequest:
     """``actor`` has called the customer back: the callback leaves everyone's list, its AstDB entry goes."""
     _require_may_call_back(actor, callback)
     with transaction.atomic():
-        locked = CallbackRequest.objects.select_for_update().select_related("done_by", "queue").get(pk=callback.pk)
+        locked = (CallbackRequest.objects.select_for_update(of=("self",)).select_related("done_by", "queue")
+                  .get(pk=callback.pk))
         if locked.status == CallbackRequest.Status.DONE:
             who = locked.done_by.display_name if locked.done_by is not None else _("someone")
             raise ActionRefused(_("%(name)s has already called %(number)s back.") % {
