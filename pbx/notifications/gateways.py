@@ -18,9 +18,9 @@ from django.core.exceptions import ImproperlyConfigured
 
 log = logging.getLogger(__name__)
 
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
+E164_RE = re.compile(r"\A\+[1-9][0-9]{6,14}\Z")  # \Z: "$" would let a trailing newline through
 # 46elks: an alphanumeric sender is 3-11 letters/digits starting with a letter, else an E.164 number.
-SENDER_RE = re.compile(r"^(?:[A-Za-z][A-Za-z0-9]{2,10}|\+[1-9][0-9]{6,14})$")
+SENDER_RE = re.compile(r"\A(?:[A-Za-z][A-Za-z0-9]{2,10}|\+[1-9][0-9]{6,14})\Z")
 MAX_LENGTH = 1600  # 46elks splits long texts into up to 10 parts; longer is refused
 
 
