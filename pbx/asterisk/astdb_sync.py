@@ -526,6 +526,12 @@ async def rewrite_all(node, ami, *, state: NodeState | None = None) -> Counter:
         log.warning("%s: %d of %d AstDB actions failed, first: %s", node, len(errors), len(actions),
                     errors[0].message)
     counts += await sync_queue_members(ami, state.members)
+    try:  # the dialplan's own entries: callbacks done or missed while the bridge was away
+        from pbx.asterisk.callback_sync import reconcile_callbacks
+
+        counts += await reconcile_callbacks(state.tenant_ids, ami)
+    except Exception:
+        log.exception("%s: callback requests in AstDB not reconciled", node)
     log.info("%s: AstDB rewritten: %s", node, dict(counts) or "nothing to change")
     return counts
 
