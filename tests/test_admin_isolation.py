@@ -17,7 +17,19 @@ from django.utils import timezone
 
 from pbx.actions.base import snapshot
 from pbx.admin.base import ScopedAdminMixin, ScopedRelatedFieldListFilter, has_tenant_field
-from pbx.models import AsteriskNode, AuditLog, Conference, Device, IvrOption, Queue, SipTrunk, Tenant, User
+from pbx.models import (
+    AsteriskNode,
+    AuditLog,
+    CallbackRequest,
+    Conference,
+    Device,
+    IvrOption,
+    Queue,
+    SipTrunk,
+    Tenant,
+    User,
+)
+from pbx.notifications.models import Notification
 from stats.models import CallLog, QueueEvent
 
 REGISTRY = admin.site._registry
@@ -109,6 +121,12 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
             QueueEvent.objects.create(
                 tenant=tenant, node=node, key=f"event-{index}", call=call, linkedid=call.linkedid,
                 uniqueid=f"chan-{index}", queue=queue, queue_name="Support", kind="connect", at=now, agent=operator)
+            made.append(CallbackRequest.objects.create(
+                tenant=tenant, kind="request", queue=queue, number=f"07000000{index}", channel_id=f"cb-{index}",
+                caller_number="+46812345678", requested_at=now))
+            made.append(Notification.objects.create(
+                tenant=tenant, channel="email", recipient=f"lead{index}@{slug}.example", subject="Återuppringning",
+                body="Ring upp", topic="callback"))
     yield
     with django_db_blocker.unblock():
         for obj in reversed(made):
