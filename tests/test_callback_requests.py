@@ -172,11 +172,15 @@ async def test_a_queue_callback_is_logged_and_announced_but_not_listed(line, dem
     endpoint = line.fake.state.endpoints[TRUNK]
     ch = line.fake.new_channel(line.fake.state.new_pjsip_name(endpoint.name), caller_num="+46811112222",
                                context=context, exten="1", state=6, endpoint=endpoint.device)
+    await line.start_capturing_commits()
     ran = run_context(line.fake, ch, dialplan, context, captured="+46811112222", exten="1")
     assert "Originate" in ran  # the queue dials the caller back by itself
     callback = await stored(line, kind="queue")
+    await line.commit()
     assert (callback.number, callback.queue_id, callback.destination_id) == ("+46811112222", support.pk, None)
     assert (await act(assemble, olle, {}))["callbacks"] == []
     assert mailoutbox == []
     announced = [e for _g, e in pushed if e["type"] == "queue.callback_requested"]
     assert announced and announced[0]["kind"] == "queue" and announced[0]["queue_id"] == support.pk
+    assert announced[0]["caller"]["number"] == "+46811112222"
+    assert not [e for _g, e in pushed if e["type"] == "callback.changed"]  # the queue calls back: no list entry

@@ -60,10 +60,10 @@ def do_record_callback_request(actor, *, tenant_id: int, kind: str, number: str,
         with transaction.atomic():
             callback.save()
             record(actor, "callback_requested", callback, None, snapshot(callback))
-            send_event_on_commit(tenant_id, callback_event(callback))
-            if kind == CallbackRequest.Kind.REQUEST:
+            if kind == CallbackRequest.Kind.REQUEST:  # the queue calls its own callbacks back: nobody's list
                 from pbx.notifications.callbacks import notify_callback_request
 
+                send_event_on_commit(tenant_id, callback_event(callback))
                 notify_callback_request(callback)
     except IntegrityError:
         return None  # already stored: this is the same request again

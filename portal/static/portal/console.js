@@ -259,7 +259,7 @@
         return;
       case "callback.changed":
         var cb = msg.callback || {};
-        if (cb.status === "open") S.callbacks.set(cb.id, cb);
+        if (cb.status === "open" && cb.kind === "request") S.callbacks.set(cb.id, cb);
         else if (S.callbacks.delete(cb.id) && cb.done_by_id !== S.me.user_id && cb.done_by) {
           announce(fmt(T.callbackDoneBy, { name: cb.done_by, number: cb.number }));
         }
