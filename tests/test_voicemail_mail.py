@@ -134,7 +134,8 @@ def test_a_message_deleted_before_the_worker_ran_fails_clearly(demo, eva, spool,
     box = VoicemailBox.objects.get(tenant=demo.tenant, number=eva.extension)
     audio = leave_message(spool, demo.tenant.pk, box.number)
     (notification,) = mail_voicemail(demo.tenant.pk, box.number)  # queued; the worker runs on commit
-    audio.unlink()
+    for suffix in (".txt", ".wav", ".WAV"):  # the owner deleted it on the phone meanwhile
+        audio.with_suffix(suffix).unlink()
     with django_capture_on_commit_callbacks(execute=True):
         pass
     from pbx.notifications.tasks import attempt
@@ -142,3 +143,24 @@ def test_a_message_deleted_before_the_worker_ran_fails_clearly(demo, eva, spool,
     assert attempt(notification.pk, last=False) == "failed"
     notification.refresh_from_db()
     assert "deleted before it was mailed" in notification.last_error and mailoutbox == []
+
+
+def test_the_attachment_is_the_message_itself_even_after_app_voicemail_renumbered_the_folder(
+        demo, eva, spool, mailoutbox, django_capture_on_commit_callbacks):
+    box = VoicemailBox.objects.get(tenant=demo.tenant, number=eva.extension)
+    first = leave_message(spool, demo.tenant.pk, box.number, number=0, msg_id="first-1")
+    second = leave_message(spool, demo.tenant.pk, box.number, number=1, msg_id="second-2")
+    second.write_bytes(AUDIO + b"the second message")
+    queued = {n.key.split(":")[2]: n for n in mail_voicemail(demo.tenant.pk, box.number)}
+    # Before the worker runs, the first message is deleted and app_voicemail renumbers: msg0001 → msg0000.
+    for suffix in (".txt", ".wav", ".WAV"):
+        first.with_suffix(suffix).unlink()
+        second.with_suffix(suffix).rename(first.with_suffix(suffix))
+    from pbx.notifications.tasks import attempt
+
+    assert attempt(queued["second-2"].pk, last=False) == "sent"
+    assert attempt(queued["first-1"].pk, last=False) == "failed"
+    (mail,) = mailoutbox
+    assert mail.attachments[0][1] == AUDIO + b"the second message"
+    queued["first-1"].refresh_from_db()
+    assert "deleted before it was mailed" in queued["first-1"].last_error

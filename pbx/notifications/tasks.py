@@ -33,6 +33,10 @@ def _send_email(notification: Notification) -> None:
                            [notification.recipient])
     if notification.attachment_path:
         path = Path(notification.attachment_path)
+        if notification.topic == Notification.Topic.VOICEMAIL:
+            from .voicemail import current_audio
+
+            path = current_audio(notification) or path.with_name(f"{path.name}.gone")
         try:
             if path.stat().st_size > MAX_ATTACHMENT_BYTES:
                 raise GatewayError("the attachment is too large to mail", permanent=True)

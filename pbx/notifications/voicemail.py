@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from pathlib import Path
 
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -79,6 +80,20 @@ def mail_voicemail(tenant_id: int, mailbox: str, *, since: dt.datetime | None = 
         if notification is not None:
             queued.append(notification)
     return queued
+
+
+def current_audio(notification) -> Path | None:
+    """The message's audio file as the spool has it now, found by its ``msg_id``: app_voicemail renumbers a
+    folder when a message goes and moves a heard one to Old, so the path seen when the mail was queued may
+    be gone or, worse, another message's by the time the worker sends."""
+    _topic, mailbox, msg_id, _email = (notification.key.split(":", 3) + ["", "", "", ""])[:4]
+    if not msg_id:
+        return None
+    try:
+        messages = store.list_messages(notification.tenant_id, mailbox)
+    except ValueError:
+        return None
+    return next((m.audio for m in messages if m.msg_id == msg_id), None)
 
 
 @db_task(retries=3, retry_delay=10)
