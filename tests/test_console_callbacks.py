@@ -65,3 +65,28 @@ def test_an_agent_of_the_queue_may_mark_it_a_plain_user_may_not(callback, demo, 
         do_mark_callback_done(eva, callback)
     bob = demo.agents[0]  # an agent of Support
     assert do_mark_callback_done(bob, callback).done_by_id == bob.pk
+
+
+def test_a_caller_asking_twice_is_told_once_and_one_call_back_answers_both(demo, olle, mailoutbox,
+                                                                           django_capture_on_commit_callbacks):
+    support = demo.queues["Support"]
+    destination = Destination.objects.create(tenant=demo.tenant, kind="callback", queue=support,
+                                             notify_email="lead@demo.example")
+
+    def ask(channel_id, number="0701234567"):
+        return do_record_callback_request(
+            None, tenant_id=demo.tenant.pk, kind="request", number=number, channel_id=channel_id,
+            queue_id=support.pk, destination_id=destination.pk, requested_at=dt.datetime.now(dt.UTC))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        first, second, other = ask("1.1"), ask("1.2"), ask("1.3", number="0709999999")
+    assert [m.subject for m in mailoutbox] == ["Återuppringning begärd av 0701234567",
+                                               "Återuppringning begärd av 0709999999"]
+    with django_capture_on_commit_callbacks(execute=True):
+        from pbx.actions.callbacks import do_mark_callback_done
+
+        do_mark_callback_done(olle, first)
+    statuses = dict(CallbackRequest.objects.filter(pk__in=[first.pk, second.pk, other.pk])
+                    .values_list("channel_id", "status"))
+    assert statuses == {"1.1": "done", "1.2": "done", "1.3": "open"}
+    assert AuditLog.objects.filter(action="callback_done", actor=olle).count() == 2

@@ -64,7 +64,10 @@ def do_record_callback_request(actor, *, tenant_id: int, kind: str, number: str,
                 from pbx.notifications.callbacks import notify_callback_request
 
                 send_event_on_commit(tenant_id, callback_event(callback))
-                notify_callback_request(callback)
+                # A caller asking again before anyone called back is listed again but told once: a number that
+                # calls the menu over and over cannot make the company send an SMS each time.
+                if not _open_requests_for(callback).exclude(pk=callback.pk).exists():
+                    notify_callback_request(callback)
     except IntegrityError:
         return None  # already stored: this is the same request again
     return callback
@@ -79,8 +82,15 @@ def _require_may_call_back(actor, callback: CallbackRequest) -> None:
     raise ActionRefused(_("Only an operator, a company admin or an agent of the queue may do that."))
 
 
+def _open_requests_for(callback: CallbackRequest):
+    return CallbackRequest.objects.filter(tenant_id=callback.tenant_id, kind=CallbackRequest.Kind.REQUEST,
+                                          number=callback.number, status=CallbackRequest.Status.OPEN)
+
+
 def do_mark_callback_done(actor, callback: CallbackRequest) -> CallbackRequest:
-    """``actor`` has called the customer back: the callback leaves everyone's list, its AstDB entry goes."""
+    """``actor`` has called the customer back: the callback leaves everyone's list, its AstDB entry goes.
+
+    The customer's other open requests (they asked twice) are answered by the same call: done too."""
     _require_may_call_back(actor, callback)
     with transaction.atomic():
         locked = (CallbackRequest.objects.select_for_update(of=("self",)).select_related("done_by", "queue")
@@ -89,14 +99,17 @@ def do_mark_callback_done(actor, callback: CallbackRequest) -> CallbackRequest:
             who = locked.done_by.display_name if locked.done_by is not None else _("someone")
             raise ActionRefused(_("%(name)s has already called %(number)s back.") % {
                 "name": who, "number": locked.number})
-        before = snapshot(locked)
-        locked.status = CallbackRequest.Status.DONE
+        others = list(_open_requests_for(locked).exclude(pk=locked.pk).select_for_update(of=("self",))
+                      .select_related("queue")) if locked.kind == CallbackRequest.Kind.REQUEST else []
         # A platform operator (no company) is recorded in the audit row; done_by names the company's people.
-        locked.done_by = actor if getattr(actor, "tenant_id", None) == locked.tenant_id else None
-        locked.done_at = timezone.now()
-        locked.save(update_fields=["status", "done_by", "done_at"])
-        record(actor, "callback_done", locked, before, snapshot(locked))
-        send_event_on_commit(locked.tenant_id, callback_event(locked))
-        if locked.kind == CallbackRequest.Kind.REQUEST:
-            state_changed_on_commit(locked.tenant_id, "callback", locked.pk)
+        done_by = actor if getattr(actor, "tenant_id", None) == locked.tenant_id else None
+        now = timezone.now()
+        for row in (locked, *others):
+            before = snapshot(row)
+            row.status, row.done_by, row.done_at = CallbackRequest.Status.DONE, done_by, now
+            row.save(update_fields=["status", "done_by", "done_at"])
+            record(actor, "callback_done", row, before, snapshot(row))
+            send_event_on_commit(row.tenant_id, callback_event(row))
+            if row.kind == CallbackRequest.Kind.REQUEST:
+                state_changed_on_commit(row.tenant_id, "callback", row.pk)
     return locked
