@@ -157,6 +157,15 @@ def test_the_same_key_is_sent_once(demo, mailoutbox, django_capture_on_commit_ca
     assert len(mailoutbox) == 1 and Notification.objects.filter(key="voicemail:1001:m1").count() == 1
 
 
+def test_a_subject_with_line_breaks_stays_one_header_line(demo, mailoutbox, django_capture_on_commit_callbacks):
+    with django_capture_on_commit_callbacks(execute=True):
+        notification = send_email(demo.tenant.pk, "a@demo.example", "New voicemail from Evil\r\nBcc: all@x.example",
+                                  "Text")
+    (mail,) = mailoutbox
+    assert mail.subject == notification.subject == "New voicemail from Evil Bcc: all@x.example"
+    assert mail.message()["Bcc"] is None and mail.recipients() == ["a@demo.example"]
+
+
 def test_nothing_is_sent_for_a_change_that_was_rolled_back(demo, mailoutbox, django_capture_on_commit_callbacks):
     from django.db import transaction
 

@@ -164,3 +164,4 @@ def test_the_attachment_is_the_message_itself_even_after_app_voicemail_renumbere
     assert mail.attachments[0][1] == AUDIO + b"the second message"
     queued["first-1"].refresh_from_db()
     assert "deleted before it was mailed" in queued["first-1"].last_error
+

@@ -23,6 +23,8 @@ log = logging.getLogger(__name__)
 def _store(tenant_id: int, channel: str, recipient: str, subject: str, body: str, *, topic: str, key: str,
            attachment: Path | None = None, attachment_name: str = "", attachment_type: str = "",
            error: str = "") -> Notification | None:
+    # A subject is one header line: whatever a caller put in a name (the voicemail's caller ID) stays on it.
+    subject = " ".join(subject.split())
     values = {
         "tenant_id": tenant_id, "channel": channel, "recipient": recipient, "subject": subject[:200],
         "body": body, "topic": topic, "key": key[:200],

@@ -7,7 +7,7 @@ import smtplib
 from pathlib import Path
 
 from django.conf import settings
-from django.core.mail import EmailMessage
+from django.core.mail import BadHeaderError, EmailMessage
 from django.db import transaction
 from django.utils import timezone
 from huey.contrib.djhuey import db_task
@@ -47,6 +47,8 @@ def _send_email(notification: Notification) -> None:
                        notification.attachment_type or "application/octet-stream")
     try:
         message.send(fail_silently=False)
+    except (BadHeaderError, ValueError) as exc:  # a header Django refuses to write: no retry makes it right
+        raise GatewayError(f"mail not sent: {exc}", permanent=True) from exc
     except smtplib.SMTPRecipientsRefused as exc:
         raise GatewayError(f"the mail server refused the address: {exc.recipients}", permanent=True) from exc
     except (smtplib.SMTPException, OSError) as exc:
