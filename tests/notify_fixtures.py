@@ -131,7 +131,9 @@ async def line(worlds, test_connection, pushed, monkeypatch):
         return None
 
     bridge = NodeBridge("default", resolver=Resolver(DatabaseLoader()), state=LiveState(MemoryStore()),
-                        persist=None, threaded=True, astdb=no_astdb)
+                        persist=None, threaded=True, astdb=no_astdb,
+                        # the dialplan events' handlers on the test's connection too (the sync thread)
+                        dialplan_options={"thread_sensitive": True})
     bridge.ami = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=1.0,
                            ping_interval=60.0, on_event=bridge.on_event, on_connect=bridge.on_connect,
                            on_disconnect=bridge.on_disconnect, reconnect_min=0.05, reconnect_max=0.2)

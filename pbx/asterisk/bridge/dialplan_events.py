@@ -37,7 +37,8 @@ from pbx.asterisk.astdb_sync import collect_writes
 from pbx.asterisk.errors import AsteriskError
 
 from . import feature_codes
-from .domain import FeatureCodeUsed
+from .domain import CallbackRequested, FeatureCodeUsed
+from .followups import on_callback_requested
 
 log = logging.getLogger(__name__)
 
@@ -58,17 +59,22 @@ class Answer:
             raise ValueError(f"not an answer: {self.result!r}")
 
 
-Handler = Callable[[FeatureCodeUsed], Answer | None]
+DialplanEvent = FeatureCodeUsed | CallbackRequested
+Handler = Callable[[DialplanEvent], Answer | None]
 
 HANDLERS: dict[str, Handler] = {
     "PbxQueueAgent": feature_codes.queue_agent,
     "PbxPresence": feature_codes.presence,
     "PbxOnDemandRecording": feature_codes.on_demand_recording,
     "PbxPromptRecorded": feature_codes.prompt_recorded,
+    # Parsed into CallbackRequested (they carry a caller's number, not a person): a callback to make, told
+    # to the destination's contacts; the dialplan waits for no answer.
+    "PbxCallbackRequest": on_callback_requested,
+    "PbxCallback": on_callback_requested,
 }
 
 
-def run_handler(handler: Handler, event: FeatureCodeUsed) -> Answer | None:
+def run_handler(handler: Handler, event: DialplanEvent) -> Answer | None:
     """Run one handler (in a worker thread); an action's refusal becomes the phone's refusal."""
     try:
         result = handler(event)
@@ -112,7 +118,7 @@ class DialplanEvents:
     def submit(self, events) -> None:
         """Start handling the dialplan events among ``events`` (called from the event loop)."""
         for event in events:
-            if isinstance(event, FeatureCodeUsed):
+            if isinstance(event, FeatureCodeUsed | CallbackRequested):
                 task = asyncio.get_running_loop().create_task(self.handle(event))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

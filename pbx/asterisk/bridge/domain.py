@@ -557,6 +557,15 @@ class CallbackRequested(Event):
     caller: Party = NOBODY
     position: int | None = None
 
+    # What the dialplan events' consumer (dialplan_events.py) dispatches on, as for a FeatureCodeUsed.
+    @property
+    def feature(self) -> str:
+        return "PbxCallbackRequest" if self.kind == "request" else "PbxCallback"
+
+    @property
+    def user_id(self) -> None:
+        return None  # a caller from outside, nobody of the company
+
 
 @dataclass(slots=True, frozen=True)
 class VoicemailArrived(Event):

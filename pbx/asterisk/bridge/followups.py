@@ -1,8 +1,9 @@
-"""What the bridge does about events beyond the live state and the browsers: the dialplan's requests that
-become rows and notifications, and new voicemail that the worker mails.
+"""What the bridge does about events beyond the live state and the browsers: the dialplan's callback requests
+that become rows and notifications, and new voicemail that the worker mails.
 
-Each handler is a plain function of one domain event (so a table of the dialplan's UserEvents can name it);
-``run_followups`` is the bridge's one call for a batch. A handler that fails is logged and the batch goes on:
+Each handler is a plain function of one domain event. ``on_callback_requested`` is registered in the dialplan
+events' table (``dialplan_events.HANDLERS``: every UserEvent has exactly one consumer); ``run_followups`` is
+the bridge's one call for the other events of a batch. A handler that fails is logged and the batch goes on:
 the event has already changed the live state and is still published.
 """
 
@@ -17,13 +18,15 @@ from . import domain as d
 log = logging.getLogger(__name__)
 
 
-def on_callback_requested(event: d.CallbackRequested):
-    """``UserEvent(PbxCallbackRequest | PbxCallback)`` → a callback to make (and its notifications)."""
+def on_callback_requested(event: d.CallbackRequested) -> None:
+    """``UserEvent(PbxCallbackRequest | PbxCallback)`` → a callback to make (and its notifications).
+
+    Returns None: the dialplan has thanked the caller already and waits for no answer."""
     from pbx.actions.callbacks import do_record_callback_request
 
     if event.tenant_id is None:
-        return None
-    return do_record_callback_request(
+        return
+    do_record_callback_request(
         None, tenant_id=event.tenant_id, kind=event.kind, number=event.number, channel_id=event.channel_id,
         requested_at=dt.datetime.fromtimestamp(event.at, tz=dt.UTC), call_id=event.call_id,
         queue_id=event.queue_id, destination_id=event.destination_id, caller_number=event.caller.number,
@@ -41,7 +44,6 @@ def on_voicemail_arrived(event: d.VoicemailArrived):
 
 
 FOLLOWUPS: dict[type, Callable] = {
-    d.CallbackRequested: on_callback_requested,
     d.VoicemailArrived: on_voicemail_arrived,
 }
 

@@ -79,7 +79,7 @@ class NodeBridge:
         self.clock = clock
         self.threaded = threaded
         self.astdb = astdb
-        self.followups = followups  # callback requests and new voicemail (followups.py); needs the database
+        self.followups = followups  # new voicemail to mail (followups.py); needs the database
         self.core = BridgeCore(node, resolver, clock=clock)
         self.synced = False
         self.connected = False

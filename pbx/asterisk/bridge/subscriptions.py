@@ -391,12 +391,18 @@ def on_user_event(raw: Raw, at: float, r: Resolver):
                              channel=text(raw, "Channel"), call_id=text(raw, "Linkedid"))
 
 
+VOICEMAIL_CONTEXT = re.compile(r"t([0-9]+)")
+UNIQUEID = re.compile(r"[0-9]{1,20}\.[0-9]{1,10}")
+
+
 def parse_callback(kind: str, tenant_id: int, raw: Raw, at: float) -> d.CallbackRequested | None:
     queue = text(raw, "Queue")
     destination = text(raw, "Destination")
     position = text(raw, "Position")
     number_ = "".join(c for c in text(raw, "Number") if c.isdigit() or c == "+")
-    if not number_:
+    uniqueid = text(raw, "Uniqueid")
+    # The Uniqueid names the dialplan's AstDB entry (pbxcb t<T>/<Uniqueid>), deleted later: Asterisk's own form only.
+    if not number_ or not UNIQUEID.fullmatch(uniqueid):
         return None
     ch = channel(raw)
     caller = d.Party("external", ch.number, ch.caller_name, tenant_id) if ch else d.NOBODY
@@ -405,11 +411,8 @@ def parse_callback(kind: str, tenant_id: int, raw: Raw, at: float) -> d.Callback
         f"t{tenant_id}-q{queue}" if queue.isdigit() else "", number_,
         kind="request" if kind == "PbxCallbackRequest" else "queue",
         destination_id=int(destination) if destination.isdigit() else None,
-        channel_id=text(raw, "Uniqueid"), caller=caller, position=int(position) if position.isdigit() else None,
+        channel_id=uniqueid, caller=caller, position=int(position) if position.isdigit() else None,
     )
-
-
-VOICEMAIL_CONTEXT = re.compile(r"t([0-9]+)")
 
 
 def on_message_waiting(raw: Raw, at: float, r: Resolver):
