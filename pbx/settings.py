@@ -145,6 +145,18 @@ ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
 ACCOUNT_ADAPTER = "portal.auth.NoSignupAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
+# Failed logins are limited per address (10 a minute, 40 an hour: one address spraying one password over
+# many accounts is slowed) and per account (5 in 5 minutes: a successful password reset lifts it, so an
+# attacker cannot keep the owner out). Successful logins give their attempt back. The address is the real
+# client's: see TRUSTED_PROXIES.
+ACCOUNT_RATE_LIMITS = {
+    "login": "30/m/ip",
+    "login_failed": "10/m/ip,40/h/ip,5/5m/key",
+    "reset_password": "20/m/ip,5/m/key",
+}
+# The proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else the header is
+# ignored and the connection's own address counts (portal/auth.py: client_ip).
+TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 

@@ -1,4 +1,58 @@
+"""Sign-in: one login page (allauth's) for everyone, and the client address its rate limits count."""
+
+from __future__ import annotations
+
+import ipaddress
+from functools import cache
+from urllib.parse import urlencode
+
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.core.internal.httpkit import clean_client_ip
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+@cache
+def _networks(entries: tuple[str, ...]) -> tuple[Network, ...]:
+    return tuple(ipaddress.ip_network(entry, strict=False) for entry in entries)
+
+
+def trusted_proxies() -> tuple[Network, ...]:
+    return _networks(tuple(getattr(settings, "TRUSTED_PROXIES", ()) or ()))
+
+
+def _is_trusted(ip: str | None, networks: tuple[Network, ...]) -> bool:
+    if not ip:
+        return False
+    address = ipaddress.ip_address(ip)
+    return any(address in network for network in networks)
+
+
+def client_ip(request: HttpRequest) -> str | None:
+    """The address of whoever is on the other end.
+
+    X-Forwarded-For is anyone's to write: it counts only when the request itself comes from one of
+    settings.TRUSTED_PROXIES. Then the header is read from the right (each proxy appends the address it
+    saw), skipping our own proxies; the first other address is the client's. Anything the client put
+    in front of that is ignored, so a forged header cannot spread one attacker over many addresses.
+    """
+    remote = clean_client_ip(request.META.get("REMOTE_ADDR") or "")
+    networks = trusted_proxies()
+    if not _is_trusted(remote, networks):
+        return remote
+    hops = [clean_client_ip(part) for part in request.headers.get("x-forwarded-for", "").split(",")]
+    for hop in reversed(hops):
+        if hop is None:  # garbage in the chain: stop trusting it at that point
+            break
+        if not _is_trusted(hop, networks):
+            return hop
+    return remote
 
 
 class NoSignupAccountAdapter(DefaultAccountAdapter):
@@ -6,3 +60,26 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
 
     def is_open_for_signup(self, request) -> bool:
         return False
+
+    def get_client_ip(self, request: HttpRequest) -> str:
+        # allauth's own rate limits (ACCOUNT_RATE_LIMITS, "/ip") key on this.
+        ip = client_ip(request)
+        if not ip:
+            raise PermissionDenied("Unable to determine client IP address")
+        return ip
+
+
+def admin_login(request: HttpRequest, extra_context=None):
+    """Django admin's login page, replaced: everyone signs in through allauth's login (its rate limits,
+    later its second factor), then comes back to the admin page they asked for. Nothing posted here is
+    ever checked as a password."""
+    next_url = request.GET.get("next") or reverse("admin:index")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()},
+                                           require_https=request.is_secure()):
+        next_url = reverse("admin:index")
+    if request.user.is_authenticated:
+        if request.user.is_active and request.user.is_staff:
+            return HttpResponseRedirect(next_url)
+        # Signed in but not for the admin: sending them to the login page again would loop.
+        raise PermissionDenied(_("Your account has no access to the admin."))
+    return HttpResponseRedirect(f"{settings.LOGIN_URL}?{urlencode({'next': next_url})}")
