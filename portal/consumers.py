@@ -14,7 +14,10 @@ Protocol (JSON text frames):
 
 Who may connect: an operator or a company admin of a company, through the session (AuthMiddlewareStack).
 Anyone else is accepted and at once closed with 4401 (not signed in) or 4403 (not for the console), before
-any group is joined or anything is sent, so the page can tell "log in again" from a network drop.
+any group is joined or anything is sent, so the page can tell "log in again" from a network drop. An open
+console stops the same way when its session no longer holds (see ``session_refusal``): checked before every
+command, on the heartbeat, and at once when the person's password, state or roles change (portal/signals.py
+sends ``session.recheck`` to their group after commit).
 
 The groups are always the signed-in person's company and their own group; no message from the client names
 a group (there is no "subscribe": an unknown action is refused and changes nothing).
@@ -52,7 +55,7 @@ CLOSE_FORBIDDEN = 4403
 MAX_FRAME = 4096  # bytes of one command; commands are small
 MAX_IN_FLIGHT = 4  # commands of one console running at once
 ID_MAX = 64  # call ids, request ids
-SESSION_CHECK_EVERY = 60.0  # seconds between checks (on the heartbeat) that the session still exists
+SESSION_CHECK_EVERY = 60.0  # seconds between checks (on the heartbeat) that the session still holds
 SNAPSHOT_EVERY = 1.0  # a snapshot asked for by the page, at most this often (the database does the work)
 
 NOT_UNDERSTOOD = gettext_noop("That message was not understood.")
@@ -314,6 +317,37 @@ def run_command(user_id: int, language: str, action: str, data: dict) -> tuple[b
             return False, refusal_message(error)
 
 
+def session_refusal(session_key: str | None, user_id: int) -> int | None:
+    """Why this socket's session no longer carries the console (a close code), or None if it does.
+
+    The same verification as Django's for a page (django.contrib.auth.get_user): the session still exists,
+    names this person, and holds the auth hash of their current password, so changing the password ends
+    every other session's console; then the person is still active and still an operator or admin.
+    """
+    from importlib import import_module
+
+    from django.contrib.auth import HASH_SESSION_KEY, SESSION_KEY
+    from django.utils.crypto import constant_time_compare
+
+    from pbx.models import User
+
+    if not session_key:
+        return CLOSE_UNAUTHENTICATED
+    data = import_module(settings.SESSION_ENGINE).SessionStore(session_key).load()
+    if str(data.get(SESSION_KEY)) != str(user_id):
+        return CLOSE_UNAUTHENTICATED
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or not user.is_active:
+        return CLOSE_UNAUTHENTICATED
+    stored = data.get(HASH_SESSION_KEY) or ""
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(stored, current) for current in hashes):
+        return CLOSE_UNAUTHENTICATED
+    if not can_use_console(user):
+        return CLOSE_FORBIDDEN
+    return None
+
+
 def _language(scope) -> str:
     """The page's language: what the page says it is (``?lang=``, the language it was rendered in), else as
     LocaleMiddleware would choose (language cookie, Accept-Language), else the person's, else the default."""
@@ -425,14 +459,23 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         await self._result(request_id, action, ok, message)
 
     async def _still_signed_in(self) -> bool:
-        """Logged out elsewhere (or the session expired): the console stops here, with 4401."""
+        """Logged out elsewhere, session expired, password changed, disabled or no longer an operator or
+        admin: the console stops here, with 4401 (sign in again) or 4403 (not for the console)."""
         session = self.scope.get("session")
         key = getattr(session, "session_key", None)
-        alive = bool(key) and await database_sync_to_async(session.exists)(key)
+        code = await database_sync_to_async(session_refusal)(key, self.user.pk)
         self.session_checked = time.monotonic()
-        if not alive:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-        return alive
+        if code is not None:
+            await self.close(code=code)
+            # Nothing more reaches a closed console, even before the browser acknowledges the close.
+            await self.disconnect(code)
+            self.user = None
+        return code is None
+
+    async def session_recheck(self, message):
+        """portal/signals.py: the person's password, state or roles changed; this socket verifies itself."""
+        if self.user is not None:
+            await self._still_signed_in()
 
     async def _result(self, request_id, action, ok: bool, message: str):
         await self.send_json({"type": "result", "id": request_id, "action": action, "ok": ok, "message": message})
@@ -449,6 +492,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         # forwarding an event touches no database, so thousands of events a second skip that.
         # The frame was encoded once by the publisher (pbx.events.layer_message), for every console.
         if message.get("type") == "pbx.event" and message.get("kind") != "snapshot":
+            if self.user is None:  # closed: the session no longer holds
+                return
             text = message.get("text")
             if isinstance(text, str):
                 await self.send(text_data=text)
@@ -457,6 +502,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
 
     async def pbx_event(self, message):
         # pbx.events.layer_message: the event's type and its JSON text, encoded once by the publisher.
+        if self.user is None:
+            return
         if message.get("kind") == "snapshot":
             # The bridge resynchronised: its picture of the live half replaces ours, with a fresh directory.
             await self.send_snapshot()
