@@ -143,6 +143,10 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_USER_MODEL_USERNAME_FIELD = None
 ACCOUNT_EMAIL_VERIFICATION = "none"
+# A person has one login address; a new one replaces it only once the link sent to it is opened
+# (portal/emails.py: the company admin sets addresses, audited).
+ACCOUNT_CHANGE_EMAIL = True
+ACCOUNT_FORMS = {"add_email": "portal.emails.CompanyAddEmailForm"}
 ACCOUNT_ADAPTER = "portal.auth.NoSignupAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 # Failed logins are limited per address (10 a minute, 40 an hour: one address spraying one password over

@@ -7,6 +7,7 @@ class PortalConfig(AppConfig):
     verbose_name = _("Portal")
 
     def ready(self) -> None:
-        from . import signals
+        from . import emails, signals
 
         signals.connect()
+        emails.connect()
