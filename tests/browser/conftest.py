@@ -271,6 +271,7 @@ def open_as(browser, live_console):
     from pbx.demo import DEMO_PASSWORD
 
     contexts = []
+    violations: list[str] = []
 
     def open_page(email: str, path: str = "/console/", *, locale: str = "sv-SE", width: int = 1400,
                   height: int = 900, mobile: bool = False):
@@ -278,6 +279,10 @@ def open_as(browser, live_console):
                                       viewport={"width": width, "height": height}, is_mobile=mobile,
                                       has_touch=mobile, device_scale_factor=2 if mobile else 1)
         context.set_default_timeout(10_000)
+        # Chromium reports every Content-Security-Policy refusal on the page's console: none may occur.
+        context.on("console", lambda message: violations.append(f"{message.page.url if message.page else ''}: "
+                                                                  f"{message.text}")
+                   if "Content Security Policy" in message.text else None)
         contexts.append(context)
         page = context.new_page()
         page.goto(f"{live_console.url}/accounts/login/")
@@ -291,9 +296,11 @@ def open_as(browser, live_console):
         page.goto(f"{live_console.url}{path}")
         return page
 
+    open_page.csp_violations = violations
     yield open_page
     for context in contexts:
         context.close()
+    assert violations == [], "pages broke the Content-Security-Policy"
 
 
 def live(page, timeout: float = 10_000) -> None:

@@ -4,6 +4,7 @@
  * - profiles: number fields show only when their action is "forward", and the "while my phones
  *   ring" steps only when the first step is to ring;
  * - forms marked data-confirm ask before deleting;
+ * - status swatches take their colour from data-color;
  * - after a refused post, focus moves to the list of problems (it is also announced). */
 (function () {
   "use strict";
@@ -72,12 +73,20 @@
     });
   }
 
+  // A status's own colour: set here, not in a style attribute, which the Content-Security-Policy refuses.
+  function swatches() {
+    document.querySelectorAll(".swatch[data-color]").forEach(function (swatch) {
+      if (/^#[0-9a-fA-F]{3,8}$/.test(swatch.dataset.color)) swatch.style.background = swatch.dataset.color;
+    });
+  }
+
   function focusErrors() {
     var errors = document.getElementById("form-errors");
     if (errors) errors.focus();
   }
 
   function start() {
+    swatches();
     statusForm();
     profileForm();
     confirmations();
