@@ -56,6 +56,10 @@ INSTALLED_APPS = [
     "portal",
 ]
 SITE_ID = 1
+# What mails (password reset, e-mail verification) call the product and its address: the Sites framework's
+# row SITE_ID is set from these after every migrate (portal/apps.py), never left as example.com.
+SITE_NAME = os.environ.get("SITE_NAME", "Växel")
+SITE_DOMAIN = os.environ.get("VAXEL_DOMAIN") or (ALLOWED_HOSTS[0] if ALLOWED_HOSTS else "localhost")
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",

@@ -1,0 +1,68 @@
+"""The account pages (allauth) belong to the product: mails name it, the pages wear its look inside "My pages".
+
+Eva is a user at Demo AB; Carol admins Exempel AB.
+"""
+
+from __future__ import annotations
+
+import pytest
+from django.core import mail
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def private_cache(settings):
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "acct"}}
+    from django.core.cache import cache
+
+    cache.clear()
+
+
+def test_the_password_reset_mail_names_the_product_not_example_com(client, eva, settings):
+    mail.outbox.clear()
+    client.post("/accounts/password/reset/", {"email": eva.email})
+
+    message = mail.outbox[-1]
+    assert message.to == [eva.email]
+    assert "example.com" not in message.subject + message.body
+    assert settings.SITE_NAME in message.subject and settings.SITE_NAME in message.body
+
+
+def test_the_site_row_follows_the_settings_after_migrate(settings):
+    from django.contrib.sites.models import Site
+
+    from portal.apps import name_the_site
+
+    settings.SITE_NAME, settings.SITE_DOMAIN = "Växel Test", "pbx.example.se"
+    name_the_site()
+    assert Site.objects.get_current().name == "Växel Test"
+    assert Site.objects.get_current().domain == "pbx.example.se"
+
+
+@pytest.mark.parametrize("path", ["/accounts/password/change/", "/accounts/email/"])
+def test_the_account_pages_wear_my_pages_look_and_navigation(client, eva, path):
+    client.force_login(eva)
+    page = client.get(path).content.decode()
+
+    assert 'class="me-nav"' in page and 'aria-current="page"' in page
+    assert 'class="form"' in page and 'class="button button--primary"' in page
+    assert 'class="field' in page
+
+
+def test_my_pages_link_to_the_password_and_login_e_mail_pages(client, eva):
+    client.force_login(eva)
+    page = client.get("/me/").content.decode()
+    assert 'href="/accounts/password/change/"' in page and 'href="/accounts/email/"' in page
+
+
+@pytest.mark.parametrize("path", ["/accounts/password/change/", "/accounts/email/"])
+def test_the_account_pages_ask_for_a_login_first(client, path):
+    response = client.get(path)
+    assert response.status_code == 302 and response.url.startswith("/accounts/login/")
+
+
+def test_the_email_page_shows_only_the_persons_own_address(client, eva, carol):
+    client.force_login(eva)
+    page = client.get("/accounts/email/").content.decode()
+    assert eva.email in page and carol.email not in page
