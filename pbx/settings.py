@@ -24,6 +24,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 
 DEBUG = env_bool("DEBUG", default=False)
+# The first look on one machine (`make run`): SQLite, in-memory layers, demo data allowed.
+EMBEDDED = env_bool("PBX_EMBEDDED")
 _DEV_SECRET = "embedded-dev-only-not-a-secret"  # noqa: S105 - refused below unless DEBUG
 SECRET_KEY = os.environ.get("SECRET_KEY") or _DEV_SECRET
 if SECRET_KEY == _DEV_SECRET and not DEBUG and not env_bool("PBX_EMBEDDED"):
@@ -138,6 +140,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+    {"NAME": "portal.passwords.SwedishCommonPasswordValidator"},
 ]
 AUTHENTICATION_BACKENDS = [
     "django.contrib.auth.backends.ModelBackend",
@@ -248,7 +251,7 @@ REST_FRAMEWORK = {
 # Secure by default: a deployment (not DEBUG, not the embedded first look on http://127.0.0.1) is served over
 # HTTPS by the compose stack's Caddy, so cookies never travel over plain HTTP and browsers are told to come
 # back over HTTPS only. Each can be turned off by its variable (e.g. a plain-HTTP test stack).
-SECURE_BY_DEFAULT = not DEBUG and not env_bool("PBX_EMBEDDED")
+SECURE_BY_DEFAULT = not DEBUG and not EMBEDDED
 SESSION_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=SECURE_BY_DEFAULT)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=SECURE_BY_DEFAULT)
