@@ -26,7 +26,8 @@ def test_the_console_user_web_account_pages_and_admin_pass_the_csp(open_as, live
     live(page)
     policy = page.evaluate("async () => (await fetch('/me/')).headers.get('content-security-policy')")
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
-    for path in USER_WEB + ACCOUNT + ADMIN:
+    change_forms = [f"/admin/pbx/user/{people['eva'].pk}/change/", "/admin/pbx/user/add/"]
+    for path in USER_WEB + ACCOUNT + ADMIN + change_forms:
         visit(page, live_console.url, path)
     # A status with its colour: the swatch is coloured by the script, not by a style attribute.
     assert page.goto(f"{live_console.url}/me/status/").status == 200
