@@ -35,7 +35,7 @@ GENERATED_INCLUDES = {
 # Files the Asterisk container's entrypoint writes from the environment.
 ENTRYPOINT_WRITTEN = {"manager_secrets.conf", "ari_secrets.conf", "pjsip_nat.conf"}
 REQUIRED_SECRETS = {"SECRET_KEY", "POSTGRES_PASSWORD", "ASTERISK_AMI_SECRET", "ASTERISK_ARI_PASSWORD"}
-SERVICES = {"postgres", "redis", "asterisk", "web", "bridge", "worker"}
+SERVICES = {"postgres", "redis", "asterisk", "web", "proxy", "bridge", "worker"}
 # The templates let in loopback only; the entrypoint appends the stack's networks to the user it writes.
 LOOPBACK_ONLY = [("deny", "0.0.0.0/0.0.0.0"), ("deny", "::/0"), ("permit", "127.0.0.1/255.255.255.255")]
 # See manager.conf (and tests/test_asterisk_access.py, which derives them from the actions and events).
@@ -508,7 +508,7 @@ def test_compose_publishes_neither_ami_nor_ari_in_its_text():
         assert not re.match(r"^(target|published):\s*[\"']?(5038|8088)\b", stripped), line
 
 
-def test_compose_has_the_six_services():
+def test_compose_has_the_seven_services():
     data = compose_data()
     assert set(data["services"]) == SERVICES
 
@@ -546,7 +546,8 @@ def test_the_web_waits_for_healthy_postgres_and_redis():
     assert web["depends_on"]["postgres"]["condition"] == "service_healthy"
     assert web["depends_on"]["redis"]["condition"] == "service_healthy"
     assert "migrate" in str(web["command"]) and "daphne" in str(web["command"])
-    assert any(str(p).endswith(":8000") for p in web["ports"])
+    # Daphne is reached through the TLS proxy only (tests/test_secure_defaults.py), never published.
+    assert "8000" in [str(p) for p in web["expose"]] and "ports" not in web
 
 
 def test_bridge_and_worker_run_their_commands():
