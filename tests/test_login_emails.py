@@ -114,3 +114,17 @@ def test_another_companys_admin_cannot_set_a_demo_login_address(carol, eva):
     with pytest.raises(PermissionDenied):
         do_save_object(carol, eva)
     assert User.objects.get(pk=eva.pk).email == "eva@demo.example"
+
+
+def test_the_migration_vouches_for_the_login_address_of_people_created_before(eva):
+    import importlib
+
+    from django.apps import apps
+
+    EmailAddress.objects.filter(user=eva).delete()
+    EmailAddress.objects.create(user=eva, email="eva.old@example.net", verified=False, primary=True)
+    migration = importlib.import_module("portal.migrations.0001_login_emails_verified")
+
+    migration.vouch_for_login_emails(apps, None)
+
+    assert addresses(eva) == [("eva.old@example.net", False, False), ("eva@demo.example", True, True)]

@@ -10,7 +10,8 @@ from .conftest import live
 
 pytestmark = pytest.mark.browser
 
-USER_WEB = ["/me/", "/me/status/", "/me/profiles/", "/me/caller-id/", "/me/voicemail/", "/me/queues/", "/me/calls/"]
+USER_WEB = ["/me/", "/me/status/", "/me/profiles/", "/me/caller-id/", "/me/voicemail/", "/me/queues/", "/me/calls/",
+            "/me/phone-codes/"]
 ACCOUNT = ["/accounts/email/", "/accounts/password/change/"]
 ADMIN = ["/admin/", "/admin/pbx/user/", "/admin/pbx/queue/"]
 
