@@ -56,6 +56,14 @@ def event(name: str, privilege: str | None, *blocks: Headers, **fields: str) -> 
     return headers
 
 
+def message_waiting(mailbox: str, *, new: int, old: int, channel: Channel | None = None) -> Headers:
+    """MessageWaiting (main/manager_mwi.c): the channel snapshot of the caller whose VoiceMail() left the
+    message when there is one (both real captures have it: o_voicemail, voicemail_unreachable_message), then
+    ``Mailbox``, ``Waiting``, ``New``, ``Old``."""
+    return event("MessageWaiting", "call,all", chan(channel) if channel is not None else [],
+                 Mailbox=mailbox, Waiting="1" if new else "0", New=str(new), Old=str(old))
+
+
 def call_event(name: str, ch: Channel, **fields) -> Headers:
     return event(name, "call,all", chan(ch), **fields)
 

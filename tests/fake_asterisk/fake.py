@@ -20,7 +20,7 @@ from .ari_server import FakeAriServer
 from .calls import CallMixin
 from .feature_codes import FeatureCodeMixin
 from .originate import OriginateMixin
-from .state import AsteriskState
+from .state import AsteriskState, Channel
 from .transfers import TransferMixin
 from .world import World
 
@@ -69,9 +69,10 @@ class FakeAsterisk(FeatureCodeMixin, TransferMixin, OriginateMixin, CallMixin, W
         self.ari.reset()
 
     # ------------------------------------------------------------------ small hooks
-    def leave_voicemail(self, mailbox: str, *, urgent: bool = False) -> None:
-        """A new message arrives in ``mailbox`` ("1001@default"): MessageWaiting as in o_voicemail."""
+    def leave_voicemail(self, mailbox: str, *, urgent: bool = False, channel: Channel | None = None) -> None:
+        """A new message arrives in ``mailbox`` ("1001@default"): MessageWaiting as in o_voicemail, on the
+        caller's ``channel`` when VoiceMail() on a call left it (as on the real Asterisk)."""
         u, n, o = self.state.mailboxes.get(mailbox, (0, 0, 0))
         self.state.mailboxes[mailbox] = (u + (1 if urgent else 0), n + 1, o)
         self.state.extra_devices[f"MWI:{mailbox}"] = "INUSE"
-        self.emit(ev.event("MessageWaiting", "call,all", Mailbox=mailbox, Waiting="1", New=str(n + 1), Old=str(o)))
+        self.emit(ev.message_waiting(mailbox, new=n + 1, old=o, channel=channel))
