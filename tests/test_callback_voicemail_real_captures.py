@@ -228,3 +228,51 @@ def test_the_worker_mails_the_real_spool_message_with_its_audio_once(demo, bob, 
         mail_voicemail(demo.tenant.pk, box.number)  # MessageWaiting again: nothing new to mail
     assert len(mailoutbox) == 1
     assert Notification.objects.filter(tenant=demo.tenant, topic="voicemail").count() == 1
+
+
+QUEUE_CALLBACK, DROPPED = "queue_callback_keeps_place", "queue_callback_dropped_when_no_agent_left"
+
+
+def test_the_real_queue_callback_is_one_queue_callback_at_the_callers_place():
+    """Bob's phone rings unanswered; the caller presses 1, keeps their own number and confirms."""
+    core = BridgeCore("real", real_capture_resolver(QUEUE_CALLBACK))
+    out = []
+    for name in (QUEUE_CALLBACK, DROPPED):  # the second capture goes on where the first stopped
+        for at, event in events_of(name):
+            out.extend(core.process(event, at))
+    (callback,) = [e for e in out if isinstance(e, d.CallbackRequested)]
+    raw = real_user_event(QUEUE_CALLBACK, "PbxCallback")
+    assert (callback.kind, callback.feature, callback.number, callback.position) == (
+        "queue", "PbxCallback", "+46701234567", 1)
+    assert (callback.tenant_id, callback.queue_id, callback.queue, callback.destination_id) == (1, 1, "t1-q1", None)
+    assert (callback.channel_id, callback.caller.number) == (raw["Uniqueid"], "+46701234567")
+    # The Local channel that waits in the queue for the callback joined at the caller's own place.
+    joins = [raw for _at, raw in events_of(QUEUE_CALLBACK) if raw.get("Event") == "QueueCallerJoin"]
+    assert [(j["Channel"].split("-0")[0], j["Position"]) for j in joins] == [
+        ("PJSIP/t1-trunk-1", "1"), ("Local/s@t1-qcbwait-1", "1")]
+    # When the last available agent left, app_queue took the waiting Local out (leavewhenempty) and the
+    # dialplan hung it up: every channel is gone, and nothing else was raised for the callback.
+    assert core.tracker.calls == {} and core.tracker.channels == {}
+    assert not [raw for _at, raw in events_of(DROPPED) if raw.get("Event") == "UserEvent"]
+
+
+def test_the_fake_raises_the_real_queue_callback_from_the_rendered_dialplan(fake, demo):
+    real = real_user_event(QUEUE_CALLBACK, "PbxCallback")
+    support = demo.queues["Support"]
+    t = demo.tenant.pk
+    context = f"t{t}-qexit-{support.pk}"
+    dialplan = parse_dialplan_text(render_from_db()["extensions.conf"])
+
+    def caller_presses_1():
+        # app_queue sends the caller to queues.conf's context at the key's extension, position kept.
+        ch = fake.new_channel(real["Channel"], caller_num=real["CallerIDNum"], caller_name=real["CallerIDName"],
+                              context=context, exten="1", state=6, uniqueid=real["Uniqueid"])
+        ch.language = real["Language"]
+        fake.history.clear()
+        run_context(fake.fake, ch, dialplan, context, exten="1", captured=real["Number"],
+                    variables={"QUEUEPOSITION": real["Position"]})
+        return [h for h in fake.history if dict(h).get("Event") == "UserEvent"]
+
+    (headers,) = fake.run(caller_presses_1)
+    assert [k for k, _v in headers] == list(real)
+    assert dict(headers) == dict(real, Context=context, Tenant=str(t), Queue=str(support.pk))

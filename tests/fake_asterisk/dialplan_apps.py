@@ -45,12 +45,14 @@ def user_event_headers(ch: Channel, data: str) -> list[tuple[str, str]]:
     return ev.event("UserEvent", "user,all", ev.chan(ch), [("UserEvent", name)], *([body] if body else []))
 
 
-def run_context(fake, ch: Channel, dialplan, context: str, *, captured: str, exten: str = "s") -> list[str]:
+def run_context(fake, ch: Channel, dialplan, context: str, *, captured: str, exten: str = "s",
+                variables: dict[str, str] | None = None) -> list[str]:
     """Run ``context``'s ``exten`` on ``ch``; the number capture (a Gosub) returns ``captured``.
 
-    ``dialplan`` is ``pbx.asterisk.confgen.parse.parse_dialplan_text`` of the rendered extensions.conf.
-    Returns the applications run, in order."""
-    variables = {"UNIQUEID": ch.uniqueid, "EPOCH": str(int(time.time()))}
+    ``dialplan`` is ``pbx.asterisk.confgen.parse.parse_dialplan_text`` of the rendered extensions.conf;
+    ``variables`` are the channel's own before it enters (e.g. ``QUEUEPOSITION``, which app_queue sets when
+    a key takes the caller out of the queue). Returns the applications run, in order."""
+    variables = {**(variables or {}), "UNIQUEID": ch.uniqueid, "EPOCH": str(int(time.time()))}
     priorities = dialplan.contexts[context].extensions[exten].priorities
     ran = []
     for number in sorted(priorities):
