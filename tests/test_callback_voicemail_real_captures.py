@@ -276,3 +276,43 @@ def test_the_fake_raises_the_real_queue_callback_from_the_rendered_dialplan(fake
     (headers,) = fake.run(caller_presses_1)
     assert [k for k, _v in headers] == list(real)
     assert dict(headers) == dict(real, Context=context, Tenant=str(t), Queue=str(support.pk))
+
+
+UNSERVED = "queue_callback_unserved_listed"
+
+
+def test_the_real_unserved_queue_callback_is_put_on_the_list():
+    """With the fix on the real Asterisk: the waiting leg taken out of the queue raises PbxCallbackUnserved."""
+    core = BridgeCore("real", real_capture_resolver(UNSERVED))
+    out = []
+    for at, event in events_of(UNSERVED):
+        out.extend(core.process(event, at))
+    assert core.tracker.calls == {} and core.tracker.channels == {}
+    queued, unserved = [e for e in out if isinstance(e, d.CallbackRequested)]
+    raw = real_user_event(UNSERVED, "PbxCallbackUnserved")
+    assert (queued.kind, unserved.kind, unserved.feature) == ("queue", "unserved", "PbxCallbackUnserved")
+    assert (unserved.number, unserved.queue_id, unserved.channel_id) == ("+46701234567", 1, raw["Uniqueid"])
+    assert raw["Channel"].startswith("Local/s@t1-qcbwait-1-") and raw["Result"] == "LEAVEEMPTY"
+    assert unserved.channel_id != queued.channel_id  # the waiting leg's own row: no clash with the queue's
+    assert HANDLERS["PbxCallbackUnserved"] is not HANDLERS["PbxCallback"]
+
+
+def test_the_fake_raises_the_real_unserved_queue_callback_from_the_rendered_dialplan(fake, demo):
+    real = real_user_event(UNSERVED, "PbxCallbackUnserved")
+    support = demo.queues["Support"]
+    t = demo.tenant.pk
+    context = f"t{t}-qcbwait-{support.pk}"
+    dialplan = parse_dialplan_text(render_from_db()["extensions.conf"])
+
+    def the_leg_leaves_the_queue():
+        # Originate's Local ;2 side, ringing, with the variables t<T>-qexit-<Q> gave it and app_queue's status.
+        ch = fake.new_channel(real["Channel"], caller_num=real["CallerIDNum"], context=context, state=4,
+                              uniqueid=real["Uniqueid"], linkedid=real["Linkedid"])
+        fake.history.clear()
+        run_context(fake.fake, ch, dialplan, context, captured="", variables={
+            "PBX_CBNUM": real["Number"], "PBX_CBPOS": "1", "PBX_CBKIND": "queue", "QUEUESTATUS": real["Result"]})
+        return [h for h in fake.history if dict(h).get("Event") == "UserEvent"]
+
+    (headers,) = fake.run(the_leg_leaves_the_queue)
+    assert [k for k, _v in headers] == list(real)
+    assert dict(headers) == dict(real, Context=context, Tenant=str(t), Queue=str(support.pk))

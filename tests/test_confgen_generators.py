@@ -549,7 +549,7 @@ exten => 1,1,Set(PBX_CBPOS=${FILTER(0123456789,${QUEUEPOSITION})})
  same => n,Set(PBX_CBNUM=${FILTER(+0123456789,${GOSUB_RETVAL})})
  same => n,GotoIf($["${PBX_CBNUM}" = ""]?t7-queue-61,s,1)
  same => n,UserEvent(PbxCallback,Tenant: 7,Queue: 61,Number: ${PBX_CBNUM},Position: ${PBX_CBPOS})
- same => n,Originate(Local/s@t7-qcbwait-61/n,exten,t7-qcbdial,s,1,360,av(PBX_CBNUM=${PBX_CBNUM}^PBX_CBPOS=${PBX_CBPOS}))
+ same => n,Originate(Local/s@t7-qcbwait-61/n,exten,t7-qcbdial,s,1,360,av(PBX_CBNUM=${PBX_CBNUM}^PBX_CBPOS=${PBX_CBPOS}^PBX_CBKIND=queue))
  same => n,Playback(auth-thankyou)
  same => n,Hangup()
 
@@ -561,6 +561,8 @@ def test_callback_local_channel_waits_at_the_old_position():
 [t7-qcbwait-61]
 exten => s,1,Set(CALLERID(num)=${FILTER(+0123456789,${PBX_CBNUM})})
  same => n,Queue(t7-q61,,,,300,,,,${FILTER(0123456789,${PBX_CBPOS})})
+ same => n,GotoIf($["${PBX_CBKIND}" = ""]?t7-hangup,s,1)
+ same => n,UserEvent(PbxCallbackUnserved,Tenant: 7,Queue: 61,Number: ${PBX_CBNUM},Result: ${QUEUESTATUS})
  same => n,Hangup()
 
 """

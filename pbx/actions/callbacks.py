@@ -73,6 +73,31 @@ def do_record_callback_request(actor, *, tenant_id: int, kind: str, number: str,
     return callback
 
 
+def do_list_unserved_callback(actor, *, tenant_id: int, queue_id: int | None, number: str, channel_id: str,
+                              at: dt.datetime, call_id: str = "") -> CallbackRequest | None:
+    """A queue's own callback left the queue with nobody to take it (``Queue()`` in ``t<T>-qcbwait-<Q>`` timed
+    out, or every agent was or became unavailable): nothing else would call the customer back, so it goes on
+    everyone's list as a callback request (no destination: nobody is mailed; no AstDB entry to delete).
+
+    Keyed by the waiting Local channel (``channel_id``), not by the queue callback's own row: that row is
+    written by another handler that may run later (the two UserEvents come milliseconds apart), and the same
+    event seen twice (a replay, a second bridge) stays one request."""
+    queue = Queue.objects.filter(pk=queue_id, tenant_id=tenant_id).first() if queue_id else None
+    if queue is None or not number or not channel_id:
+        return None
+    callback = CallbackRequest(
+        tenant_id=tenant_id, kind=CallbackRequest.Kind.REQUEST, number=number[:21], channel_id=channel_id[:40],
+        call_id=call_id[:40], queue=queue, caller_number=number[:40], requested_at=at)
+    try:
+        with transaction.atomic():
+            callback.save()
+            record(actor, "callback_unserved", callback, None, snapshot(callback))
+            send_event_on_commit(tenant_id, callback_event(callback))
+    except IntegrityError:
+        return None
+    return callback
+
+
 def _require_may_call_back(actor, callback: CallbackRequest) -> None:
     require_same_tenant(actor, callback)
     if actor is None or actor.is_superuser or actor.is_company_admin or actor.is_operator:

@@ -224,7 +224,10 @@ def astdb_keys_to_delete(kind: str, object_id: int) -> list[Key]:
         return []
     from pbx.models import CallbackRequest
 
-    callback = CallbackRequest.objects.filter(pk=object_id, status="done", kind="request").first()
+    # Only a menu's request (it has a destination) was written by the dialplan; a queue callback put on the
+    # list because nobody took it has no entry to delete.
+    callback = CallbackRequest.objects.filter(pk=object_id, status="done", kind="request",
+                                              destination__isnull=False).first()
     return [(CALLBACK_FAMILY, callback.astdb_key)] if callback is not None else []
 
 

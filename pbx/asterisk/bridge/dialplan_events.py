@@ -38,7 +38,7 @@ from pbx.asterisk.errors import AsteriskError
 
 from . import feature_codes
 from .domain import CallbackRequested, FeatureCodeUsed
-from .followups import on_callback_requested
+from .followups import on_callback_requested, on_callback_unserved
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +71,7 @@ HANDLERS: dict[str, Handler] = {
     # to the destination's contacts; the dialplan waits for no answer.
     "PbxCallbackRequest": on_callback_requested,
     "PbxCallback": on_callback_requested,
+    "PbxCallbackUnserved": on_callback_unserved,
 }
 
 

@@ -544,7 +544,8 @@ class ListenInStopped(ListenInEvent):
 class CallbackRequested(Event):
     """A caller asked to be called back: in a queue (``UserEvent(PbxCallback...)``, kind "queue": the queue
     dials them back by itself) or through a menu's callback choice (``UserEvent(PbxCallbackRequest...)``,
-    kind "request": someone calls back by hand)."""
+    kind "request": someone calls back by hand); or a queue's callback that left the queue with nobody to take it
+    (``UserEvent(PbxCallbackUnserved...)``, kind "unserved": it goes on the list)."""
 
     type: ClassVar[str] = "queue.callback_requested"
     call_id: str
@@ -560,7 +561,7 @@ class CallbackRequested(Event):
     # What the dialplan events' consumer (dialplan_events.py) dispatches on, as for a FeatureCodeUsed.
     @property
     def feature(self) -> str:
-        return "PbxCallbackRequest" if self.kind == "request" else "PbxCallback"
+        return {"request": "PbxCallbackRequest", "unserved": "PbxCallbackUnserved"}.get(self.kind, "PbxCallback")
 
     @property
     def user_id(self) -> None:

@@ -34,6 +34,17 @@ def on_callback_requested(event: d.CallbackRequested) -> None:
     )
 
 
+def on_callback_unserved(event: d.CallbackRequested) -> None:
+    """``UserEvent(PbxCallbackUnserved)``: the queue could not keep its callback; it goes on the list."""
+    from pbx.actions.callbacks import do_list_unserved_callback
+
+    if event.tenant_id is None:
+        return
+    do_list_unserved_callback(None, tenant_id=event.tenant_id, queue_id=event.queue_id, number=event.number,
+                              channel_id=event.channel_id, call_id=event.call_id,
+                              at=dt.datetime.fromtimestamp(event.at, tz=dt.UTC))
+
+
 def on_voicemail_arrived(event: d.VoicemailArrived):
     """A new message in a mailbox: the worker mails it (``MessageWaiting`` repeats; the job sends once)."""
     from pbx.notifications.voicemail import mail_new_voicemail

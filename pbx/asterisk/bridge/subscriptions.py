@@ -361,7 +361,8 @@ CALL_EVENTS: dict[str, Callable[[Raw, float], Any]] = {
     "PbxVoicemail": on_voicemail,
     "PbxQueueResult": on_queue_result,
 }
-CALLBACK_EVENTS = frozenset({"PbxCallback", "PbxCallbackRequest"})
+CALLBACK_EVENTS = frozenset({"PbxCallback", "PbxCallbackRequest", "PbxCallbackUnserved"})
+CALLBACK_KINDS = {"PbxCallbackRequest": "request", "PbxCallback": "queue", "PbxCallbackUnserved": "unserved"}
 FEATURE_EVENTS = frozenset({"PbxPresence", "PbxQueueAgent", "PbxOnDemandRecording", "PbxPromptRecorded"})
 _USER_EVENT_CHANNEL = frozenset({*_FIELDS, "Event", "Privilege", "UserEvent", "Tenant", "User", "ChannelState",
                                  "Priority", "Language", "AccountCode", "ConnectedLineNum", "ConnectedLineName"})
@@ -409,7 +410,7 @@ def parse_callback(kind: str, tenant_id: int, raw: Raw, at: float) -> d.Callback
     return d.CallbackRequested(
         tenant_id, at, text(raw, "Linkedid"), int(queue) if queue.isdigit() else None,
         f"t{tenant_id}-q{queue}" if queue.isdigit() else "", number_,
-        kind="request" if kind == "PbxCallbackRequest" else "queue",
+        kind=CALLBACK_KINDS[kind],
         destination_id=int(destination) if destination.isdigit() else None,
         channel_id=uniqueid, caller=caller, position=int(position) if position.isdigit() else None,
     )

@@ -529,12 +529,19 @@ class TenantDialplan:
         dp.same("GotoIf", f'$["${{PBX_CBNUM}}" = ""]?{p}-queue-{queue_id},s,1')
         dp.same("UserEvent", f"PbxCallback,Tenant: {t.id},Queue: {queue_id},Number: ${{PBX_CBNUM}},Position: ${{PBX_CBPOS}}")
         dp.same("Originate", f"Local/s@{p}-qcbwait-{queue_id}/n,exten,{p}-qcbdial,s,1,{wait},"
-                             "av(PBX_CBNUM=${PBX_CBNUM}^PBX_CBPOS=${PBX_CBPOS})")
+                             "av(PBX_CBNUM=${PBX_CBNUM}^PBX_CBPOS=${PBX_CBPOS}^PBX_CBKIND=queue)")
         dp.same("Playback", SOUND_THANKS)
         dp.same("Hangup")
         dp.context(f"{p}-qcbwait-{queue_id}")
         dp.exten("s", "Set", "CALLERID(num)=${FILTER(+0123456789,${PBX_CBNUM})}")
         dp.same("Queue", f"{name},,,,{max_wait or ''},,,,${{FILTER(0123456789,${{PBX_CBPOS}})}}")
+        # Queue() returns only when no agent took the callback (an answered one hangs up: no "c" option):
+        # it timed out, or every agent was or became unavailable (joinempty/leavewhenempty; seen on Asterisk
+        # 22.10.1 when the last agent's phone went away). A queue's own callback has no other trace on
+        # anyone's list, so the bridge puts it there; a menu's request (no PBX_CBKIND) is listed already.
+        dp.same("GotoIf", f'$["${{PBX_CBKIND}}" = ""]?{p}-hangup,s,1')
+        dp.same("UserEvent", f"PbxCallbackUnserved,Tenant: {t.id},Queue: {queue_id},Number: ${{PBX_CBNUM}},"
+                             "Result: ${QUEUESTATUS}")
         dp.same("Hangup")
         if not self._cbdial_done:
             self._callback_dial()
