@@ -252,8 +252,9 @@
         renderLines();
         return;
       case "queue.callback_requested":
-        // The list follows callback.changed; this only says it out loud as it happens.
-        announce(fmt(msg.kind === "request" ? T.callbackAsked : T.callbackQueued, {
+        // The list follows callback.changed; this only says it out loud as it happens. Only a queue's own
+        // callback is the queue's to make; a request, or one the queue could not keep ("unserved"), is ours.
+        announce(fmt(msg.kind === "queue" ? T.callbackQueued : T.callbackAsked, {
           number: msg.number, queue: queueName(msg.queue_id, msg.queue),
         }));
         return;
