@@ -3,6 +3,11 @@
 Numbers are digits (E.164 with a leading +), extensions and PINs are digits, names may hold any
 printable text but never control characters (a newline in a name would start a new line in a
 generated Asterisk file).
+
+One set of patterns serves the forms, the actions (``full_clean``) and the generators
+(:mod:`pbx.asterisk.confgen.writer` refuses with the same patterns), so a value the form takes is
+a value the generator writes, and the other way round. Every pattern is anchored with ``\\A`` and
+``\\Z``: ``$`` also matches before a trailing newline, so ``^[0-9]{2,8}$`` took ``"1088\\n"``.
 """
 
 import ipaddress
@@ -12,23 +17,61 @@ from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.utils.translation import gettext_lazy as _
 
-E164_RE = re.compile(r"^\+[1-9][0-9]{6,14}$")
-DIALABLE_RE = re.compile(r"^\+?[0-9]{2,20}$")
-CONTROL_RE = re.compile(r"[\x00-\x1f\x7f]")
+# -- limits: the numbers the forms, the actions and the generators share -------------------------
+
+EXTENSION_DIGITS = (2, 8)
+PIN_DIGITS = (4, 12)
+E164_DIGITS = (7, 15)  # after the +, the first digit not 0 (ITU-T E.164: at most 15 digits)
+DIALABLE_DIGITS = (2, 20)
+EMERGENCY_DIGITS = (2, 10)
+SIP_NAME_MAX = 32
+SECRET_MAX = 128
+
+# -- patterns ------------------------------------------------------------------------------------
+
+E164_RE = re.compile(rf"\A\+[1-9][0-9]{{{E164_DIGITS[0] - 1},{E164_DIGITS[1] - 1}}}\Z")
+DIALABLE_RE = re.compile(rf"\A\+?[0-9]{{{DIALABLE_DIGITS[0]},{DIALABLE_DIGITS[1]}}}\Z")
+EXTENSION_RE = re.compile(rf"\A[0-9]{{{EXTENSION_DIGITS[0]},{EXTENSION_DIGITS[1]}}}\Z")
+PIN_RE = re.compile(rf"\A[0-9]{{{PIN_DIGITS[0]},{PIN_DIGITS[1]}}}\Z")
+EMERGENCY_RE = re.compile(rf"\A[0-9]{{{EMERGENCY_DIGITS[0]},{EMERGENCY_DIGITS[1]}}}\Z")
+COUNTRY_CODE_RE = re.compile(r"\A[1-9][0-9]{0,3}\Z")
+MENU_DIGIT_RE = re.compile(r"\A[0-9*#]\Z")
+SLUG_ID_RE = re.compile(r"\A[a-z0-9][a-z0-9-]{0,39}\Z")
+SIP_NAME_RE = re.compile(rf"\A[a-z0-9][a-z0-9_-]{{0,{SIP_NAME_MAX - 1}}}\Z")
+# A sound file name as Playback()/Background() take it, relative to the sounds directory, no extension.
+SOUND_NAME_RE = re.compile(r"\A[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z")
+# What app_voicemail can carry in a mailbox line's e-mail field: that field is one of five
+# comma-separated ones and its options are '|'-separated, so no quotes, commas, blanks or bars.
+VOICEMAIL_EMAIL_RE = re.compile(r"\A[A-Za-z0-9.!#%&'*+/=?^_`{}~-]+@[A-Za-z0-9.-]+\Z")
+# What ends or breaks a line for Asterisk's config parser (it splits at \n and drops \r), what Python's
+# str.splitlines() would split at too (so a reader of ours never disagrees with Asterisk), and lone
+# surrogates (no UTF-8 file or database can hold them).
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+
+# -- validators ----------------------------------------------------------------------------------
 
 validate_extension = RegexValidator(
-    r"^[0-9]{2,8}$",
+    EXTENSION_RE,
     _("An extension is 2–8 digits, for example 1001."),
     code="bad_extension",
 )
-validate_pin = RegexValidator(r"^[0-9]{4,12}$", _("A PIN is 4–12 digits."), code="bad_pin")
+validate_pin = RegexValidator(PIN_RE, _("A PIN is 4–12 digits."), code="bad_pin")
 validate_menu_digit = RegexValidator(
-    r"^[0-9*#]$", _("A menu choice is one key: 0–9, * or #."), code="bad_digit"
+    MENU_DIGIT_RE, _("A menu choice is one key: 0–9, * or #."), code="bad_digit"
 )
 validate_slug_id = RegexValidator(
-    r"^[a-z0-9][a-z0-9-]{0,39}$",
+    SLUG_ID_RE,
     _("Use lower-case letters, digits and hyphens (at most 40)."),
     code="bad_slug",
+)
+validate_country_code = RegexValidator(
+    COUNTRY_CODE_RE, _("A country calling code is 1–4 digits without + or 00, e.g. 46."), code="bad_country_code"
+)
+validate_sound_name = RegexValidator(
+    SOUND_NAME_RE, _("A sound name is letters, digits, _ and - in parts separated by /."), code="bad_sound_name"
+)
+validate_sip_name = RegexValidator(
+    SIP_NAME_RE, _("A SIP user name is lower-case letters, digits, _ and - (at most 32)."), code="bad_sip_name"
 )
 
 
@@ -58,6 +101,45 @@ def validate_plain_text(value: str) -> None:
         )
 
 
+def validate_conf_value(value: str) -> None:
+    """A value written as it is into an Asterisk file (a SIP password, a trunk's user name)."""
+    validate_plain_text(value)
+    if value != (value or "").strip():
+        raise ValidationError(
+            _("Blanks at the start or the end are not allowed here (Asterisk would drop them)."),
+            code="surrounding_blanks",
+        )
+
+
+def validate_secret(value: str) -> None:
+    validate_conf_value(value)
+    if len(value or "") > SECRET_MAX:
+        raise ValidationError(_("At most %(n)s characters.") % {"n": SECRET_MAX}, code="too_long")
+
+
+def validate_voicemail_email(value: str) -> None:
+    """Only addresses Asterisk can send voicemail to: quotes, commas, blanks and '|' cannot be carried."""
+    if value and not VOICEMAIL_EMAIL_RE.match(value):
+        raise ValidationError(
+            _("Voicemail cannot be sent to %(value)s: use a plain address such as anna@example.se "
+              "(no quotes, commas, blanks or |)."),
+            code="bad_voicemail_email",
+            params={"value": value},
+        )
+
+
+def validate_emergency_numbers(value: str) -> None:
+    """Comma-separated numbers of 2–10 digits (a wrong one would not be routed: refused instead)."""
+    for number in (value or "").split(","):
+        if not EMERGENCY_RE.match(number.strip()):
+            raise ValidationError(
+                _("%(value)s is not an emergency number: use 2–10 digits, separated by commas, e.g. 112,90000."),
+                code="bad_emergency_number",
+                params={"value": number.strip()},
+            )
+        validate_plain_text(number)
+
+
 def normalize_number(value: str, country_code: str = "46") -> str:
     """Turn what a Swede types (08-123 456 78, 0701234567, 0046..., +46 70...) into E.164.
 
@@ -70,18 +152,6 @@ def normalize_number(value: str, country_code: str = "46") -> str:
     elif cleaned.startswith("0") and len(cleaned) > 1:
         cleaned = f"+{country_code}{cleaned[1:]}"
     return cleaned
-
-
-validate_host = RegexValidator(
-    r"^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})(:[0-9]{1,5})?$",
-    _("A host name or IP address, optionally with :port, e.g. sip.example.net:5060."),
-    code="bad_host",
-)
-validate_networks = RegexValidator(
-    r"^[0-9A-Fa-f.:/]+(,[0-9A-Fa-f.:/]+)*$",
-    _("Comma-separated IP addresses or networks, e.g. 192.0.2.10,198.51.100.0/24."),
-    code="bad_networks",
-)
 
 
 # -- SIP trunks: how a provider's traffic is recognised ----------------------------------------------

@@ -51,8 +51,8 @@ MAX_MESSAGE_LIMIT = 9999
 AUDIO_TYPES = (("wav", "audio/wav"), ("WAV", "audio/wav"), ("mp3", "audio/mpeg"), ("ogg", "audio/ogg"),
                ("gsm", "audio/x-gsm"))
 
-MAILBOX_RE = re.compile(r"^[0-9]{2,8}$")
-MSG_FILE_RE = re.compile(r"^msg([0-9]{4})\.([A-Za-z0-9]{1,8})$")
+MAILBOX_RE = re.compile(r"\A[0-9]{2,8}\Z")
+MSG_FILE_RE = re.compile(r"\Amsg([0-9]{4})\.([A-Za-z0-9]{1,8})\Z")
 CALLERID_RE = re.compile(r'^\s*"?(?P<name>.*?)"?\s*<(?P<number>[^>]*)>\s*$')
 LOCK_TIMEOUT_S = 5.0
 

@@ -230,12 +230,18 @@ def test_a_failing_check_writes_nothing_and_keeps_asterisk_as_it_is(applied, fak
         result = apply_node(applied, tenant_ids=[demo.tenant.pk])
     finally:
         missing.write_bytes(saved)
-    assert not result.ok and result.findings
+    # The company's part is refused, so the company stays as it runs: nothing else changed, nothing to do.
+    assert list(result.held) == [demo.tenant.pk]
+    assert result.held[demo.tenant.pk][0]["code"] == "missing-prompt"
+    assert prompt.sound_name in result.held[demo.tenant.pk][0]["detail"]
     assert on_disk(applied) == before
     assert fake.ami.received == []
     applied.refresh_from_db()
     assert applied.last_apply_ok is False
-    assert "check found" in applied.last_apply_message and prompt.sound_name in applied.last_apply_message
+    assert f"Company {demo.tenant.pk} is held" in applied.last_apply_message
+    assert prompt.sound_name in applied.last_apply_message
+    demo.tenant.refresh_from_db()
+    assert demo.tenant.config_held_at is not None
 
 
 def test_a_failing_reload_restores_the_previous_files(applied, fake, demo, alice):
@@ -351,8 +357,12 @@ def test_one_companys_failing_check_does_not_hold_back_the_others(applied, fake,
     assert [r.get("Module") for r in fake.ami.actions("Reload")] == ["app_queue.so"]
     applied.refresh_from_db()
     assert applied.last_apply_ok is False
-    assert applied.last_apply_message.startswith(f"Company {demo.tenant.pk}: The check found")
-    assert pending().take(applied.pk) == {demo.tenant.pk}  # tried again with the next apply
+    assert f"Company {demo.tenant.pk} is held at its last good configuration" in applied.last_apply_message
+    # Not retried with every apply: the company's next change (or a whole-node apply) tries it again.
+    assert pending().take(applied.pk) == set()
+    demo.tenant.refresh_from_db()
+    exempel.tenant.refresh_from_db()
+    assert demo.tenant.config_held_problems and exempel.tenant.config_held_at is None
 
 
 def test_the_task_fails_for_a_retry_while_asterisk_is_away(applied, demo, alice):

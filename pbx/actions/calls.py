@@ -68,7 +68,7 @@ LISTEN_MODES = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}  # ChanSpy: qu
 RING_MS = 30_000  # how long the actor's phone rings for click-to-call and listen-in
 PENDING_SPY_S = 45.0  # a listen-in counts from the click until ChanSpy shows (the phone rings up to RING_MS)
 PENDING_RECORDING_S = 15.0  # a recording counts from the click until the bridge saw MixMonitorStart
-CHANNEL_RE = re.compile(r"^[A-Za-z]+/[A-Za-z0-9@+._;-]+$")
+CHANNEL_RE = re.compile(r"\A[A-Za-z]+/[A-Za-z0-9@+._;-]+\Z")
 
 
 # ------------------------------------------------------------------------------------ the call as the bridge saw it

@@ -24,7 +24,10 @@ def _after_change(obj: models.Model) -> None:
 
 
 def do_save_object(actor, obj: models.Model, *, save_related=None) -> models.Model:
-    """Save a validated row (new or changed), audit it and schedule the config apply.
+    """Validate and save a row (new or changed), audit it and schedule the config apply.
+
+    The row is validated here whoever calls (the admin, the bridge, a command, the API): every value
+    that reaches a generated Asterisk file passes the same validators as on the forms.
 
     ``save_related`` runs inside the same transaction after the row is saved (the admin saves
     many-to-many fields and inlines there), so the audit row sees the final state.
@@ -32,6 +35,7 @@ def do_save_object(actor, obj: models.Model, *, save_related=None) -> models.Mod
     if hasattr(obj, "inherit_tenant"):
         obj.inherit_tenant()
     require_company_admin(actor, obj)
+    obj.full_clean()
     check, _follow_up = POLICIES.get(type(obj), (None, None))
     if check is not None:
         check(actor, obj)

@@ -5,10 +5,13 @@ from __future__ import annotations
 import json
 
 from django.contrib import admin
+from django.template.loader import render_to_string
 from django.utils.html import format_html
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_create_tenant
+from pbx.apply_status import held_status
 from pbx.models import AsteriskNode, AuditLog, Tenant
 
 from .base import NO_PERMISSIONS, VIEW_ONLY, ScopedModelAdmin
@@ -25,16 +28,25 @@ class CompanyAdmin(ScopedModelAdmin):
     list_filter = ("is_active", "language", "node")
     search_fields = ("name", "slug")
     fieldsets = (
-        (None, {"fields": ("name", "slug", "time_zone", "language", "country_code", "is_active")}),
+        (None, {"fields": ("configuration_status", "name", "slug", "time_zone", "language", "country_code",
+                           "is_active")}),
         (_("Licences"), {"fields": ("max_users", "max_recording_channels", "recording_retention_days")}),
         (_("Telephony"), {"fields": ("node", "emergency_numbers")}),
     )
 
     def get_readonly_fields(self, request, obj=None):
-        readonly = list(super().get_readonly_fields(request, obj))
+        readonly = [*super().get_readonly_fields(request, obj), "configuration_status"]
         if not request.user.is_superuser:
             readonly += [f.name for f in Tenant._meta.fields if f.editable and f.name not in COMPANY_ADMIN_EDITABLE]
         return readonly
+
+    @admin.display(description=_("configuration"))
+    def configuration_status(self, obj: Tenant) -> str:
+        """Whether the company's latest changes are in service, and if not, why (apply_status)."""
+        held = held_status(obj) if obj is not None and obj.pk else None
+        if held is None:
+            return gettext("In service.")
+        return render_to_string("portal/_config_held.html", {"held": held})
 
     @admin.display(description=_("users"))
     def user_count(self, obj: Tenant) -> int:

@@ -10,8 +10,11 @@
    successful apply (hard links, no copy), else the files themselves. Nothing different → done, no AMI
    action at all (unless ``force``).
 3. **Check** (:mod:`pbx.asterisk.checker`): only what changed (``check_changes``) when the running files
-   passed the check before, else everything. A finding aborts: nothing is written, Asterisk keeps
-   running what it has, and the node's ``last_apply_*`` shows the findings.
+   passed the check before, else everything. A company whose part raised while rendering or holds a
+   finding is *held* (:mod:`pbx.asterisk.confgen.isolated`, :mod:`pbx.asterisk.held`): its part goes back
+   to what Asterisk runs, the rest is rendered and checked again, and every other company is applied;
+   its admins see why on their company page. A finding no company owns aborts: nothing is written,
+   Asterisk keeps running what it has, and the node's ``last_apply_*`` shows the findings.
 4. **Plan** (:func:`pbx.asterisk.plan.plan_changes`): reload only the modules whose files changed; the
    dialplan difference as ``DialplanExtensionAdd/Remove`` and ``dialplan add/remove include`` actions
    (never ``dialplan reload`` for a company's change: the 10,000 hints of the others stay, BLF
@@ -54,9 +57,11 @@ from django.utils import timezone
 
 from pbx.asterisk.astdb_sync import desired_members, node_tenant_ids, send_all, sync_queue_members
 from pbx.asterisk.checker import Finding, check, check_changes, format_findings, stock_prompts
-from pbx.asterisk.confgen import GENERATORS, ConfigError, render_from_db, render_update
+from pbx.asterisk.confgen import GENERATORS
+from pbx.asterisk.confgen.isolated import render_companies, render_node
 from pbx.asterisk.confgen.parse import block_difference, context_blocks, layout
 from pbx.asterisk.errors import AsteriskError
+from pbx.asterisk.held import finding_problem, held_tenant_ids, hold, owners, release, render_problem
 from pbx.asterisk.plan import Plan, plan_changes
 from pbx.numbering import NumberPolicy
 
@@ -68,6 +73,7 @@ DYNAMIC_FILE = "dynamic-pjsip.json"  # ARI paths of pjsip objects created in a m
 LOCK_TIMEOUT = 600.0
 RELOAD_TIMEOUT = 120.0  # `dialplan reload` of a 1,000-company node takes 12 s on a real Asterisk
 MAX_FINDINGS_SHOWN = 50
+MAX_HOLD_ROUNDS = 8  # each round holds every company with a finding; more rounds: not one company's doing
 
 
 class ApplyError(AsteriskError):
@@ -89,6 +95,7 @@ class ApplyResult:
     ari_requests: int = 0
     actions: Counter = field(default_factory=Counter)  # every AMI action / ARI request sent, by type
     findings: list[Finding] = field(default_factory=list)
+    held: dict[int, list[dict[str, str]]] = field(default_factory=dict)  # companies kept at their running part
     render_scope: str = ""
     check_scope: str = ""
     reasons: list[str] = field(default_factory=list)
@@ -105,7 +112,7 @@ class ApplyResult:
         if self.error:
             return self.error
         if not self.changed_files:
-            return "Nothing changed."
+            return " ".join(["Nothing changed.", *self.notes])
         work = ", ".join(f"{n} × {k}" for k, n in sorted(self.actions.items())) or "no Asterisk action"
         verb = "Would change" if self.dry_run else "Changed"
         text = f"{verb} {', '.join(self.changed_files)}; {work}."
@@ -301,6 +308,8 @@ class ApplyJob:
         self.members: dict = {}
         self.member_queues: list[str] | None = None
         self.pjsip_dynamic = bool(getattr(settings, "ASTERISK_PJSIP_DYNAMIC", False))
+        self.held: dict[int, list[dict[str, str]]] = {}  # company → why it stays at its running part
+        self.keep: set[int] = set()  # companies held by an earlier apply that this one does not render
         self._started = time.perf_counter()
         self._lap = self._started
 
@@ -327,26 +336,46 @@ class ApplyJob:
         # files are complete and were applied (so checked) by us; anything else is done whole.
         incremental = bool(self.tenant_ids) and not self.force and set(self.running) == set(GENERATORS) \
             and applied_complete(self.directory)
-        try:
-            if incremental:
-                files = dict(self.running)
-                for tenant_id in self.tenant_ids:
-                    files = render_update(files, tenant_id, node=self.node)
-                self.files = files
-                result.render_scope = "companies " + ", ".join(str(t) for t in self.tenant_ids)
-            else:
-                self.files = render_from_db(node=self.node)
-                result.render_scope = "whole node"
-        except ConfigError as exc:
-            self.fail(f"The configuration could not be rendered: {exc}")
+        # A company held earlier stays at its running part unless this apply renders it again.
+        keep = self.keep = self._held_elsewhere() if incremental else set()
+        for _round in range(MAX_HOLD_ROUNDS):
+            try:
+                if incremental:
+                    rendered = render_companies(self.running, self.tenant_ids, node=self.node,
+                                                keep=keep | set(self.held))
+                else:
+                    rendered = render_node(self.node, self.running, keep=set(self.held))
+            except Exception as exc:
+                self.fail(f"The configuration could not be rendered: {exc}")
+                return
+            for tenant_id, exc in rendered.broken.items():
+                self.held.setdefault(tenant_id, [render_problem(exc)])
+            self.files = rendered.files
+            result.render_scope = "whole node" if rendered.whole else \
+                "companies " + ", ".join(str(t) for t in self.tenant_ids)
+            self._time("render")
+            result.changed_files = sorted(n for n in self.files if self.force or self.files[n] != self.running.get(n))
+            self._time("compare")
+            if not result.changed_files:
+                break
+            findings = self._check(incremental)
+            if not findings:
+                break
+            # A finding in a company's part holds that company (its part goes back to what runs) and the
+            # rest is rendered and checked again; one nobody owns stops the whole apply, as before.
+            new = {tid: found for tid, found in owners(findings, self.files).items()
+                   if tid is not None and tid not in self.held and tid not in keep}
+            if not new:
+                self._fail_check(findings)
+                return
+            for tenant_id, found in new.items():
+                self.held[tenant_id] = [finding_problem(f) for f in found]
+        else:
+            self._fail_check(findings)
             return
-        self._time("render")
-        result.changed_files = sorted(n for n in self.files if self.force or self.files[n] != self.running.get(n))
-        self._time("compare")
+        for tenant_id, problems in sorted(self.held.items()):
+            result.notes.append(f"Company {tenant_id} is held at its last good configuration: {problems[0]['detail']}")
         if not result.changed_files:
-            return
-        self._check(incremental)
-        if not result.ok:
             return
         old_files = {} if self.force else self.running
         if self.pjsip_dynamic and "pjsip.conf" in old_files and "pjsip.conf" in result.changed_files:
@@ -364,7 +393,18 @@ class ApplyJob:
         self._load_members()
         self._time("queue_members_db")
 
-    def _check(self, incremental: bool) -> None:
+    def _held_elsewhere(self) -> set[int]:
+        """Companies of this node held at their running part that this apply does not render."""
+        return held_tenant_ids(self.node) - set(self.tenant_ids or ())
+
+    def _fail_check(self, findings: list[Finding]) -> None:
+        self.result.findings = findings
+        shown = format_findings(findings[:MAX_FINDINGS_SHOWN])
+        more = f"\n... and {len(findings) - MAX_FINDINGS_SHOWN} more" if len(findings) > MAX_FINDINGS_SHOWN else ""
+        self.fail(f"The check found {len(findings)} problem(s); nothing was applied, Asterisk keeps "
+                  f"the running configuration.\n{shown}{more}")
+
+    def _check(self, incremental: bool) -> list[Finding]:
         sounds = Path(settings.ASTERISK_SOUNDS_DIR)
         base = _base_files()
         stock = stock_prompts(settings.ASTERISK_STOCK_SOUNDS_DIR)
@@ -377,25 +417,25 @@ class ApplyJob:
             findings = check(self.files, sounds_dir=sounds, base=base, stock_sounds=stock, numbers=numbers)
             self.result.check_scope = "whole node"
         self._time("check")
-        if findings:
-            self.result.findings = findings
-            shown = format_findings(findings[:MAX_FINDINGS_SHOWN])
-            more = f"\n... and {len(findings) - MAX_FINDINGS_SHOWN} more" if len(findings) > MAX_FINDINGS_SHOWN else ""
-            self.fail(f"The check found {len(findings)} problem(s); nothing was applied, Asterisk keeps "
-                      f"the running configuration.\n{shown}{more}")
+        return findings
 
     def _load_members(self) -> None:
         """Queue members to sync after the apply: of the companies that changed, or of the whole node."""
         from pbx.models import Queue
 
+        held = set(self.held) | self.keep
         if self.force or self.tenant_ids is None:
-            self.members = desired_members(tenant_ids=node_tenant_ids(self.node))
-            self.member_queues = None
+            tenants = set(node_tenant_ids(self.node)) - held
+            self.members = desired_members(tenant_ids=tenants)
+            # A held company's queues are as they run: its members are left as they are.
+            self.member_queues = None if not held else [
+                f"t{tid}-q{qid}" for tid, qid in
+                Queue.objects.filter(tenant_id__in=tenants).values_list("tenant_id", "id")]
             return
-        tenants = set(self.tenant_ids)
+        tenants = set(self.tenant_ids) - held
         for context in self.plan.changed_contexts:
             prefix = context.split("-", 1)[0]
-            if prefix[:1] == "t" and prefix[1:].isdigit():
+            if prefix[:1] == "t" and prefix[1:].isdigit() and int(prefix[1:]) not in held:
                 tenants.add(int(prefix[1:]))
         self.members = desired_members(tenant_ids=tenants)
         self.member_queues = [f"t{tid}-q{qid}" for tid, qid in
@@ -543,11 +583,24 @@ class ApplyJob:
             return
         node = self.node
         node.last_apply_at = timezone.now()
-        node.last_apply_ok = self.result.ok
+        node.last_apply_ok = self.result.ok and not self.held
         node.last_apply_message = self.result.message[:20000]
         node.save(update_fields=["last_apply_at", "last_apply_ok", "last_apply_message"])
+        self._record_held()
         level = logging.INFO if self.result.ok else logging.WARNING
         log.log(level, "apply %s: %s", node.name, self.result.message.splitlines()[0])
+
+
+    def _record_held(self) -> None:
+        """Held companies are marked (their admins see why); those that went through are released."""
+        from pbx.asterisk.astdb_sync import node_tenant_ids
+
+        hold(self.held)
+        self.result.held = dict(self.held)
+        if self.result.ok:
+            rendered = set(self.tenant_ids) if self.tenant_ids and self.result.render_scope != "whole node" \
+                else set(node_tenant_ids(self.node))
+            release(rendered - set(self.held))
 
 
 @dataclass

@@ -41,7 +41,7 @@ from pbx.asterisk.errors import AsteriskError
 log = logging.getLogger(__name__)
 
 PRESENCE_FAMILY = "CustomPresence"  # where func_presencestate keeps PRESENCE_STATE(CustomPresence:<name>)
-QUEUE_RE = re.compile(r"^t(\d+)-q(\d+)$")
+QUEUE_RE = re.compile(r"\At(\d+)-q(\d+)\Z")
 PIPELINE = 256  # actions in flight at once on one connection (Asterisk handles them in order)
 
 

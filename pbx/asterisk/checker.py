@@ -16,6 +16,7 @@ what is wrong. An empty list means the configuration may be applied. It fails on
   the operator did not assign it (given ``numbers``);
 - a trunk's ``identify`` that matches a wide, non-public or the node's own network, or overlaps another
   company's (:mod:`pbx.asterisk.identify_check`);
+- a control character anywhere in a generated value (only ``\n`` ends lines);
 - text that is not escaped where a person could have typed it: an unescaped ``;`` or a block
   comment, a caller ID or mailbox line that does not parse back, a ``CALLERID(name)`` set to
   anything but plain text, and any application or function the generators never write.
@@ -77,7 +78,7 @@ CALLERID_RE = re.compile(r'^"[^"<>\\;]*"(?: <[0-9+]*>)?$')
 SOUND_APPS = {"Background": 0, "Playback": 0, "Read": 1}
 INBOUND_TARGET_RE = re.compile(r"^t(\d+)-inbound,(\+[0-9]+),1$")
 CALLERID_CONSTANT_RE = re.compile(r"(?:^CALLERID\(num\)=|[?:])(\+[0-9]+)(?=[:)}]|$)")
-SOUND_TOKEN_RE = re.compile(r"^custom/[A-Za-z0-9_/-]+$")
+SOUND_TOKEN_RE = re.compile(r"\Acustom/[A-Za-z0-9_/-]+\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -691,6 +692,40 @@ class Checker:
         return sorted(set(self.findings), key=lambda f: (f.file, f.line, f.code, f.message))
 
 
+# Any control character but the line feed that ends each line: a value carrying one was written past
+# the writer's guard (Asterisk's parser splits at \n and drops \r, so a line break inside a value has
+# already become two lines by then; these are what is left to see: \r, \v, NUL, escape...). Also what
+# Python's splitlines() splits at, so no reader of ours sees lines Asterisk does not.
+CONTROL_CHAR_RE = re.compile(r"[\x00-\x09\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_characters(name: str, text: str, old: str | None = None) -> list[Finding]:
+    """A finding per control character in ``text``; with ``old``, only in the regions (head, a company's
+    part, tail) that differ from it, as the rest passed this check before."""
+    if old == text:
+        return []
+    if old is None:
+        regions, lines = [(0, len(text))], None
+    else:
+        before, after = layout(old), layout(text)
+        regions = []
+        if before.head() != after.head():
+            regions.append((0, after.head_end))
+        for tenant_id, (start, end) in after.parts.items():
+            if before.part(tenant_id) != text[start:end]:
+                regions.append((start, end))
+        if before.tail() != after.tail():
+            regions.append((after.body_end, len(text)))
+        lines = after
+    found = []
+    for start, end in regions:
+        for match in CONTROL_CHAR_RE.finditer(text, start, end):
+            line = lines.line_of(match.start()) if lines is not None else text.count("\n", 0, match.start()) + 1
+            found.append(Finding(name, line, "control-character",
+                                 f"a control character {match.group()!r} inside a value (it breaks the line for Asterisk)"))
+    return found
+
+
 EXTEN_LINE_RE = re.compile(r"^.*?(?:Set|MSet)\((.*\$\{EXTEN.*)\)\s*$")
 
 
@@ -799,6 +834,8 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
         # Taint comes from anywhere in the file: variables set from ${EXTEN} in unchanged contexts too.
         for app, data in _exten_assignments(new_dp):
             checker.taint(data, app)
+        for name, text in new_files.items():
+            checker.findings += control_characters(name, text, old_files.get(name))
         return checker.run()
 
 
@@ -812,7 +849,10 @@ def check(files: dict[str, str], *, sounds_dir: Path | None = None, base: dict[s
     :class:`pbx.numbering.NumberPolicy` (the operator's assignments), None to leave numbers unchecked.
     """
     with gc_paused():
-        return Checker(files, sounds_dir, base, stock_sounds=stock_sounds, numbers=numbers).run()
+        checker = Checker(files, sounds_dir, base, stock_sounds=stock_sounds, numbers=numbers)
+        for name, text in files.items():
+            checker.findings += control_characters(name, text)
+        return checker.run()
 
 
 @functools.lru_cache(maxsize=4)

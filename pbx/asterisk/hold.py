@@ -32,7 +32,7 @@ import re
 PREFIX = "hold-"
 VOLUMES = ("VOLUME(RX)", "VOLUME(TX)")  # what the holder says / hears
 SILENT = "-100000"
-_ID = re.compile(r"^hold-(\d{1,3})-([A-Za-z0-9._-]{1,120})$")
+_ID = re.compile(r"\Ahold-(\d{1,3})-([A-Za-z0-9._-]{1,120})\Z")
 
 
 def snoop_id(holder_uniqueid: str, index: int = 0) -> str:

@@ -33,10 +33,10 @@ LOCAL = "local"  # Asterisk's Local channel: a connector, never a party
 SNOOP = "snoop"  # an ARI snoop (listen-in) channel
 OTHER = "other"  # anything we cannot place (unknown endpoint, other technology)
 
-_TENANT = re.compile(r"^t(\d+)-(.+)$")
-_TRUNK = re.compile(r"^trunk-?(\d+)$")
-_QUEUE = re.compile(r"^t(\d+)-q(\d+)$")
-_USER_KEY = re.compile(r"^u(\d+)$")
+_TENANT = re.compile(r"\At(\d+)-(.+)\Z")
+_TRUNK = re.compile(r"\Atrunk-?(\d+)\Z")
+_QUEUE = re.compile(r"\At(\d+)-q(\d+)\Z")
+_USER_KEY = re.compile(r"\Au(\d+)\Z")
 
 
 @dataclass(slots=True, frozen=True)

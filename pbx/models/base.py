@@ -78,3 +78,13 @@ class TenantOwned(models.Model):
         super().clean()
         self.inherit_tenant()
         check_tenant_references(self)
+
+
+def check_forward_target(obj, field: str) -> None:
+    """``obj.<field>`` (a number calls are forwarded to) must lead somewhere in ``obj``'s company."""
+    from pbx.forward_targets import validate_forward_target
+    from pbx.validators import DIALABLE_RE
+
+    value = getattr(obj, field)
+    if value and DIALABLE_RE.match(value) and obj.tenant_id is not None:
+        validate_forward_target(obj.tenant, value)

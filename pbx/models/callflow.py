@@ -10,7 +10,14 @@ from django.db.models.functions import Lower
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from pbx.validators import validate_extension, validate_menu_digit, validate_pin, validate_plain_text
+from pbx.validators import (
+    validate_extension,
+    validate_menu_digit,
+    validate_pin,
+    validate_plain_text,
+    validate_sound_name,
+    validate_voicemail_email,
+)
 
 from .base import TenantOwned
 
@@ -22,7 +29,7 @@ class Prompt(TenantOwned):
     original = models.FileField(_("original file"), upload_to="prompts/originals/", blank=True)
     duration_ms = models.PositiveIntegerField(_("duration (ms)"), default=0, editable=False)
     # Asterisk's sound name, relative to its sounds directory, without extension.
-    sound_name = models.CharField(max_length=120, blank=True, editable=False)
+    sound_name = models.CharField(max_length=120, blank=True, editable=False, validators=[validate_sound_name])
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -213,7 +220,7 @@ class VoicemailBox(TenantOwned):
         help_text=_("For a shared box: who may listen to it."),
     )
     pin = models.CharField(_("PIN"), max_length=12, validators=[validate_pin])
-    email = models.EmailField(_("notify e-mail"), blank=True)
+    email = models.EmailField(_("notify e-mail"), blank=True, validators=[validate_voicemail_email])
     attach_audio = models.BooleanField(_("attach the message to the e-mail"), default=True)
     is_enabled = models.BooleanField(_("enabled"), default=True)
     greeting = models.ForeignKey(Prompt, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("greeting"))

@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pbx.validators import validate_dialable, validate_e164, validate_plain_text
 
-from .base import TenantOwned
+from .base import TenantOwned, check_forward_target
 
 # Which target field each kind needs; every other target field must be empty.
 TARGET_FIELDS = ("user", "queue", "menu", "voicemail_box", "conference", "external_number")
@@ -106,6 +106,11 @@ class Destination(TenantOwned):
                 errors[field] = ValidationError(
                     _("Leave this empty: it does not belong to this kind of destination."), code="extra"
                 )
+        if required == "external_number":
+            try:
+                check_forward_target(self, "external_number")
+            except ValidationError as error:
+                errors["external_number"] = error
         if errors:
             raise ValidationError(errors)
         if required:

@@ -3,12 +3,19 @@
 import secrets
 
 from django.contrib.auth.models import AbstractUser, BaseUserManager
+from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
 
-from pbx.validators import validate_e164, validate_extension, validate_plain_text
+from pbx.validators import (
+    validate_e164,
+    validate_extension,
+    validate_plain_text,
+    validate_secret,
+    validate_sip_name,
+)
 
 from .base import TenantOwned, TenantQuerySet, check_tenant_references
 
@@ -185,12 +192,14 @@ class Device(TenantOwned):
     # Generated, never typed. The endpoint/auth/aor name in pjsip.conf, which is also the phone's SIP user
     # name, is ``endpoint`` (t<tenant>-<sip_username>).
     sip_username = models.CharField(
-        _("SIP user name"), max_length=32, unique=True, editable=False, default=generate_endpoint_name
+        _("SIP user name"), max_length=32, unique=True, editable=False, default=generate_endpoint_name,
+        validators=[validate_sip_name],
     )
-    secret = models.CharField(_("SIP password"), max_length=64, editable=False, default=generate_sip_secret)
+    secret = models.CharField(_("SIP password"), max_length=64, editable=False, default=generate_sip_secret,
+                              validators=[validate_secret])
     mac_address = models.CharField(
         _("MAC address"), max_length=17, blank=True,
-        validators=[RegexValidator(r"^([0-9a-f]{2}:){5}[0-9a-f]{2}$", _("Write the MAC address as aa:bb:cc:dd:ee:ff."))],
+        validators=[RegexValidator(r"\A([0-9a-f]{2}:){5}[0-9a-f]{2}\Z", _("Write the MAC address as aa:bb:cc:dd:ee:ff."))],
         help_text=_("For desk phones that are provisioned automatically."),
     )
     is_enabled = models.BooleanField(_("enabled"), default=True)
@@ -210,3 +219,15 @@ class Device(TenantOwned):
     @property
     def endpoint(self) -> str:
         return f"t{self.tenant_id}-{self.sip_username}"
+
+    def clean(self) -> None:
+        super().clean()
+        # Generated, so Django does not check them (non-editable, and validators skip empty values); an
+        # action may still be handed one: an empty SIP password would be an open phone.
+        errors = {}
+        if not self.sip_username:
+            errors["sip_username"] = ValidationError(_("A device needs a SIP user name."), code="required")
+        if not self.secret:
+            errors["secret"] = ValidationError(_("A device needs a SIP password."), code="required")
+        if errors:
+            raise ValidationError(errors)

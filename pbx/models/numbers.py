@@ -10,6 +10,7 @@ from pbx.validators import (
     network_text,
     trunk_host_address,
     trunk_networks,
+    validate_conf_value,
     validate_dialable,
     validate_e164,
     validate_plain_text,
@@ -17,7 +18,7 @@ from pbx.validators import (
     validate_trunk_match,
 )
 
-from .base import TenantOwned
+from .base import TenantOwned, check_forward_target
 
 
 class Number(TenantOwned):
@@ -96,6 +97,11 @@ class Number(TenantOwned):
             problem = self.assignment_problem()
             if problem:
                 errors["e164"] = problem
+        if self.kind == self.Kind.RESERVED and "forward_to" not in errors:
+            try:
+                check_forward_target(self, "forward_to")
+            except ValidationError as error:
+                errors["forward_to"] = error
         if errors:
             raise ValidationError(errors)
 
@@ -186,8 +192,8 @@ class SipTrunk(TenantOwned):
         _("port"), null=True, blank=True, validators=[MinValueValidator(1), MaxValueValidator(65535)],
         help_text=_("Empty for SIP's usual port (5060, or what DNS says)."),
     )
-    username = models.CharField(_("user name"), max_length=80, blank=True, validators=[validate_plain_text])
-    password = models.CharField(_("password"), max_length=128, blank=True, validators=[validate_plain_text])
+    username = models.CharField(_("user name"), max_length=80, blank=True, validators=[validate_conf_value])
+    password = models.CharField(_("password"), max_length=128, blank=True, validators=[validate_conf_value])
     register = models.BooleanField(_("register"), default=True)
     identify_match = models.CharField(
         _("match IP addresses"), max_length=255, blank=True, validators=[validate_trunk_match],

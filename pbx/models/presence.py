@@ -8,7 +8,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pbx.validators import validate_dialable, validate_plain_text
 
-from .base import TenantOwned
+from .base import TenantOwned, check_forward_target
 
 
 class PresenceStatus(TenantOwned):
@@ -179,5 +179,10 @@ class ForwardingRule(TenantOwned):
                 errors[number] = _("Say which number to forward to.")
             if getattr(self, choice) == self.Action.RING and choice != "action":
                 errors[choice] = _("Ringing is only the first step; choose forward, voicemail or nothing.")
+            if getattr(self, choice) == self.Action.FORWARD and number not in errors:
+                try:
+                    check_forward_target(self, number)
+                except ValidationError as error:
+                    errors[number] = error
         if errors:
             raise ValidationError(errors)

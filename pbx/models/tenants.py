@@ -7,7 +7,7 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from pbx.validators import validate_plain_text, validate_slug_id
+from pbx.validators import validate_country_code, validate_emergency_numbers, validate_plain_text, validate_slug_id
 
 TIME_ZONES = sorted((name, name) for name in zoneinfo.available_timezones() if "/" in name)
 
@@ -86,7 +86,7 @@ class Tenant(models.Model):
     time_zone = models.CharField(_("time zone"), max_length=64, choices=TIME_ZONES, default="Europe/Stockholm")
     language = models.CharField(_("language"), max_length=8, choices=settings.LANGUAGES, default="sv")
     country_code = models.CharField(
-        _("country calling code"), max_length=4, default="46",
+        _("country calling code"), max_length=4, default="46", validators=[validate_country_code],
         help_text=_("Used to turn national numbers (08-…, 070-…) into international form."),
     )
     node = models.ForeignKey(
@@ -100,11 +100,17 @@ class Tenant(models.Model):
     )
     recording_retention_days = models.PositiveIntegerField(_("recording retention (days)"), default=92)
     emergency_numbers = models.CharField(
-        _("emergency numbers"), max_length=60, default="112,90000",
+        _("emergency numbers"), max_length=60, default="112,90000", validators=[validate_emergency_numbers],
         help_text=_("Comma-separated; always routed, whatever the caller's permissions."),
     )
     is_active = models.BooleanField(_("active"), default=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Set by the apply when this company's part could not be rendered or failed the check: Asterisk keeps
+    # running the company's last good configuration (every other company is applied). A list of
+    # {"code": ..., "detail": ...}, shown to the company's admins in their language (pbx.apply_status).
+    config_held_at = models.DateTimeField(_("configuration held since"), null=True, blank=True, editable=False)
+    config_held_problems = models.JSONField(_("why the configuration is held"), default=list, blank=True,
+                                            editable=False)
 
     class Meta:
         verbose_name = _("company")

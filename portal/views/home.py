@@ -3,6 +3,7 @@ from django.shortcuts import render
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
+from pbx.apply_status import held_status
 from pbx.models import User
 
 # The role flags on User, in the order a person would name them.
@@ -20,6 +21,7 @@ def roles_of(user: User) -> list[str]:
 @login_required
 def home(request):
     user = request.user
+    can_administer = user.is_active and user.is_staff and (user.is_superuser or user.is_company_admin)
     # The company always comes from the signed-in person, never from the request.
     return render(
         request,
@@ -27,6 +29,7 @@ def home(request):
         {
             "company": user.tenant,
             "roles": roles_of(user),
-            "can_administer": user.is_active and user.is_staff and (user.is_superuser or user.is_company_admin),
+            "can_administer": can_administer,
+            "config_held": held_status(user.tenant) if can_administer else None,
         },
     )

@@ -27,5 +27,5 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
         out.raw("announce_user_count = yes")
         out.raw("music_on_hold_when_empty = yes")
         if conf.pin:
-            out.raw(f"pin = {w.digits(conf.pin, f'PIN of conference {conf.id}')}")
+            out.raw(f"pin = {w.pin(conf.pin, f'PIN of conference {conf.id}')}")
     return out.text()

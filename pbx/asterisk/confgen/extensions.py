@@ -96,9 +96,18 @@ def number_forms(country_code: str, e164: str) -> list[str]:
 def _from_trunk(dp: Dialplan, snapshot: Snapshot) -> None:
     """Shared trunks enter ``from-trunk``: exact numbers only, each to its company's inbound."""
     entries: dict[str, list[tuple[int, str]]] = {}
+    held = snapshot.held_inbound
     for tenant_id, country_code, raw in snapshot.shared_inbound():
-        e164 = w.e164(raw, f"number of company {tenant_id}")
-        for form in number_forms(country_code, e164):
+        if tenant_id in held:
+            continue
+        if not w.E164_RE.match(raw or ""):
+            # That company's own part refuses the number (so the company is held at its running
+            # configuration, whose entries come from ``held``); the others' entries are not its hostage.
+            continue
+        for form in number_forms(country_code, raw):
+            entries.setdefault(form, []).append((tenant_id, raw))
+    for tenant_id, forms in held.items():
+        for form, e164 in forms:
             entries.setdefault(form, []).append((tenant_id, e164))
     dp.context("from-trunk")
     dp.comment("Calls from shared trunks: only the companies' own numbers, matched exactly.")
@@ -145,7 +154,7 @@ class TenantDialplan:
             return f"{p}-menu-{dest.menu_id},s,1"
         if kind == "voicemail" and dest.voicemail_box_id in t.voicemail_boxes:
             box = t.voicemail_boxes[dest.voicemail_box_id]
-            return f"{p}-voicemail,{w.digits(box.number, f'voicemail box {box.id}')},1"
+            return f"{p}-voicemail,{w.extension(box.number, f'voicemail box {box.id}')},1"
         if kind == "external" and dest.external_number:
             return f"{p}-forward,{w.dialable(dest.external_number, f'destination {dest.id}')},1"
         if kind == "conference" and dest.conference_id in t.conferences:
@@ -212,12 +221,12 @@ class TenantDialplan:
         entries: list[tuple[str, str]] = []
         for user in t.users.values():
             if user.extension:
-                entries.append((w.digits(user.extension, f"extension of user {user.id}"), f"{p}-user-{user.id},s,1"))
+                entries.append((w.extension(user.extension, f"extension of user {user.id}"), f"{p}-user-{user.id},s,1"))
         for queue in t.queues.values():
             if queue.extension:
-                entries.append((w.digits(queue.extension, f"extension of queue {queue.id}"), f"{p}-queue-{queue.id},s,1"))
+                entries.append((w.extension(queue.extension, f"extension of queue {queue.id}"), f"{p}-queue-{queue.id},s,1"))
         for conf in t.conferences.values():
-            entries.append((w.digits(conf.extension, f"extension of conference {conf.id}"), f"{p}-conf-{conf.id},s,1"))
+            entries.append((w.extension(conf.extension, f"extension of conference {conf.id}"), f"{p}-conf-{conf.id},s,1"))
         seen: set[str] = set()
         for exten, target in sorted(entries, key=lambda e: (len(e[0]), e[0], e[1])):
             if exten in seen:
@@ -447,7 +456,7 @@ class TenantDialplan:
         dp, p, t = self.dp, self.p, self.t
         for user in t.users.values():
             devices = self.endpoints(user)
-            mailbox = f"{w.digits(user.mailbox, f'mailbox of user {user.id}')}@{p}" if user.mailbox else ""
+            mailbox = f"{w.extension(user.mailbox, f'mailbox of user {user.id}')}@{p}" if user.mailbox else ""
             hint = f"{user.extension}@{p}-hints" if user.extension else ""
             dp.context(f"{p}-user-{user.id}")
             lines = ("fixed", "mobile") if user.has_mobile_number else ("fixed",)
@@ -634,7 +643,7 @@ class TenantDialplan:
         dp, p = self.dp, self.p
         dp.context(f"{p}-voicemail")
         for box in sorted(self.t.voicemail_boxes.values(), key=lambda b: (b.number, b.id)):
-            number = w.digits(box.number, f"voicemail box {box.id}")
+            number = w.extension(box.number, f"voicemail box {box.id}")
             dp.exten(number, "Answer")
             dp.same("UserEvent", f"PbxVoicemail,Tenant: {self.t.id},Mailbox: {number}")
             greeting = self.sound(box.greeting_prompt_id)

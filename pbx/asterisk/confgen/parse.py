@@ -517,7 +517,7 @@ def pattern_regex(pattern: str) -> re.Pattern[str]:
         else:
             out.append(re.escape(char))
         i += 1
-    return re.compile("^" + "".join(out) + "$")
+    return re.compile(r"\A" + "".join(out) + r"\Z")
 
 
 # ----------------------------------------------------------------------------- composed files

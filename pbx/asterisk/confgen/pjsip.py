@@ -97,7 +97,7 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
     for user in tenant.users.values():
         name = w.display_text(user.name)
         if user.extension:
-            callerid = f'"{name}" <{w.digits(user.extension, f"extension of user {user.id}")}>'
+            callerid = f'"{name}" <{w.extension(user.extension, f"extension of user {user.id}")}>'
         else:
             callerid = f'"{name}"' if name else ""
         common = [
@@ -107,7 +107,7 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
         if callerid:
             common.append(f"callerid = {w.conf_value(callerid, f'caller ID of user {user.id}')}")
         if user.mailbox:
-            common.append(f"mailboxes = {w.digits(user.mailbox, f'mailbox of user {user.id}')}@{p}")
+            common.append(f"mailboxes = {w.extension(user.mailbox, f'mailbox of user {user.id}')}@{p}")
         common += [
             f"language = {language}", f"accountcode = {p}", f"named_call_group = {p}", f"named_pickup_group = {p}",
             f"set_var = PBX_TENANT={tenant.id}", f"set_var = PBX_USER={user.id}", "set_var = PBX_COPTS=T",

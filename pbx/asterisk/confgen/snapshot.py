@@ -8,14 +8,13 @@ same snapshot, and so the same files.
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from django.db.models import Q
 
-COUNTRY_CODE_RE = re.compile(r"^[1-9][0-9]{0,3}$")
-EMERGENCY_RE = re.compile(r"^[0-9]{2,10}$")
+from pbx.validators import COUNTRY_CODE_RE as COUNTRY_CODE_RE
+from pbx.validators import EMERGENCY_RE as EMERGENCY_RE
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +222,9 @@ class Snapshot:
     # (tenant id, country code, E.164) of every number arriving on shared trunks, when it was
     # loaded for all companies although only some are in ``tenants`` (render_update).
     inbound: list[tuple[int, str, str]] | None = None
+    # Companies held at the configuration Asterisk runs (their part failed to render or the check):
+    # their ``[from-trunk]`` entries as running, {tenant id: [(dialled form, E.164)]} (confgen.isolated).
+    held_inbound: dict[int, list[tuple[str, str]]] = field(default_factory=dict)
 
     def shared_inbound(self) -> list[tuple[int, str, str]]:
         """The numbers ``[from-trunk]`` lists: those with no trunk or a shared one."""

@@ -36,8 +36,8 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
     out.raw(f"{tenant.prefix} = {w.time_zone(tenant.time_zone, f'time zone of company {tenant.id}')}|{ZONE_FORMAT}")
     out.section(tenant.prefix)
     for box in boxes:
-        number = w.digits(box.number, f"voicemail box {box.id}")
-        pin = w.digits(box.pin, f"PIN of voicemail box {box.id}")
+        number = w.extension(box.number, f"voicemail box {box.id}")
+        pin = w.pin(box.pin, f"PIN of voicemail box {box.id}")
         # The name is a field of one comma-separated value: it keeps no separator (display_text).
         # The e-mail field stays empty: app_voicemail would hand the message to a sendmail that the
         # Asterisk container does not have; the worker mails it from the spool (pbx.notifications.voicemail).

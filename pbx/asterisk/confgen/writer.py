@@ -19,19 +19,21 @@ import unicodedata
 
 from pbx.asterisk.confgen.parse import COMPANY_MARK, Layout
 from pbx.asterisk.confgen.parse import SHARED_MARK as SHARED_MARK  # generators write it (pjsip.py)
-from pbx.validators import CONTROL_RE, DIALABLE_RE, E164_RE
+from pbx.validators import CONTROL_RE, DIALABLE_RE, E164_RE, EXTENSION_RE, PIN_RE, SOUND_NAME_RE
 
 HEADER = "; Generated from the database by `manage.py render_asterisk`. Do not edit: it is overwritten.\n"
 
 # CONTROL_RE (what ends or breaks a line for Asterisk's parser: it splits at \n and drops \r),
-# DIALABLE_RE and E164_RE are the very patterns pbx.validators refuses at the edge.
-NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}$")
-DIGITS_RE = re.compile(r"^[0-9]{1,20}$")
-SOUND_RE = re.compile(r"^[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*$")
-TZ_RE = re.compile(r"^[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*$")
+# DIALABLE_RE, E164_RE, EXTENSION_RE, PIN_RE and SOUND_NAME_RE are the very patterns pbx.validators refuses
+# at the edge: what a form takes, the generators write, and nothing else. Every pattern ends in \Z
+# (``$`` would let a trailing newline through).
+NAME_RE = re.compile(r"\A[A-Za-z0-9][A-Za-z0-9_.+-]{0,79}\Z")
+DIGITS_RE = re.compile(r"\A[0-9]{1,20}\Z")
+SOUND_RE = SOUND_NAME_RE
+TZ_RE = re.compile(r"\A[A-Za-z0-9_+-]+(/[A-Za-z0-9_+-]+)*\Z")
 # What stays of a display name: letters, digits, blanks and a little punctuation, in any script.
 DISPLAY_DROP = set('"<>\\;,|${}[]()=&^`')
-PLAIN_RE = re.compile(r"^[^\W_]+(?:[ .'-][^\W_]+)*$")  # letters/digits of any script, single separators
+PLAIN_RE = re.compile(r"\A[^\W_]+(?:[ .'-][^\W_]+)*\Z")  # letters/digits of any script, single separators
 
 
 class ConfigError(ValueError):
@@ -62,6 +64,19 @@ def name(value: str, what: str) -> str:
 def digits(value: str, what: str) -> str:
     if not DIGITS_RE.match(value or ""):
         raise _refuse(what, value, "is not digits only")
+    return value
+
+
+def extension(value: str, what: str) -> str:
+    """An extension or a mailbox number, within the limits the forms allow (validators.EXTENSION_RE)."""
+    if not EXTENSION_RE.match(value or ""):
+        raise _refuse(what, value, "is not an extension (2–8 digits)")
+    return value
+
+
+def pin(value: str, what: str) -> str:
+    if not PIN_RE.match(value or ""):
+        raise _refuse(what, value, "is not a PIN (4–12 digits)")
     return value
 
 
