@@ -24,6 +24,8 @@ EXPLANATIONS = {
     "unknown-mailbox": _("Something refers to a voicemail box that does not exist."),
     "cross-tenant": _("Something would reach another company's telephony."),
     "unescaped-text": _("A text would not read back the way it was typed."),
+    "trunk-identify": _("A trunk's IP addresses are too wide, not public, or another company's."),
+    "unassigned-number": _("A number is used that the operator has not assigned to the company."),
 }
 FALLBACK = _("The configuration check refused part of the company's configuration.")
 

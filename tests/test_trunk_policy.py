@@ -25,6 +25,7 @@ from pbx.asterisk.apply import apply_node, read_running
 from pbx.asterisk.checker import check
 from pbx.asterisk.confgen import ConfigError, render, render_from_db
 from pbx.asterisk.confgen.parse import expanded, parse_conf
+from pbx.asterisk.confgen.writer import split_parts
 from pbx.models import AuditLog, SipTrunk
 from pbx.validators import NON_PUBLIC_NETWORKS, network_text, stack_networks, trunk_networks
 from tests.confgen_fixtures import tiny_snapshot
@@ -253,7 +254,7 @@ def test_a_trunk_forced_past_the_form_never_reaches_asterisk(applied, fake, demo
     trunk = actions.do_save_object(alice, SipTrunk(tenant=demo.tenant, name="Fälla", host="sip.operator.se"))
     SipTrunk.objects.filter(pk=trunk.pk).update(identify_match="0.0.0.0/0")
     result = apply_node(applied, tenant_ids=[demo.tenant.pk])
-    assert not result.ok
+    assert result.ok and list(result.held) == [demo.tenant.pk]  # Demo AB stays as it runs (isolated apply)
     assert f"trunk {trunk.pk}" in result.message and "too wide" in result.message
     assert "res_pjsip.so" not in [r.get("Module") for r in fake.ami.actions("Reload")]
     assert read_running(Path(applied.generated_dir))["pjsip.conf"] == before
@@ -265,9 +266,12 @@ def test_an_overlap_forced_past_the_form_is_refused_by_the_check(applied, fake, 
                                                    identify_match="81.7.7.7"))
     SipTrunk.objects.filter(pk=other.pk).update(identify_match="81.2.3.0/24")
     result = apply_node(applied)
-    assert not result.ok and any(f.code == "trunk-identify" for f in result.findings)
+    # Exempel AB's part holds the finding: it stays as it runs, Demo AB's trunk is applied (isolated apply).
+    assert result.ok and list(result.held) == [exempel.tenant.pk]
+    assert result.held[exempel.tenant.pk][0]["code"] == "trunk-identify"
     assert "Exempel AB" in result.message and "match IP addresses" in result.message
-    assert "81.2.3.0/24" not in read_running(Path(applied.generated_dir))["pjsip.conf"]
+    exempel_part = split_parts(read_running(Path(applied.generated_dir))["pjsip.conf"])[1][exempel.tenant.pk]
+    assert "81.2.3.0/24" not in exempel_part and f"trunk-{other.pk}" not in exempel_part
 
 
 # -- the order in which PJSIP asks -----------------------------------------------------------------------------
