@@ -227,7 +227,8 @@ CASES = [
          lambda f, row, d: pjsip(f, f"t{d.tenant.pk}-trunk-{row.pk}", "auth")["password"], lambda v: [v],
          valid=st.from_regex(r"\A[!-~]([ -~]{0,30}[!-~])?\Z")),
     Case("SipTrunk.identify_match", lambda d, v: _trunk(d, identify_match=v),
-         lambda f, row, d: trunk_networks(identify_match(f, f"t{d.tenant.pk}-trunk-{row.pk}")),
+         lambda f, row, d: trunk_networks(identify_match(f, f"t{d.tenant.pk}-trunk-{row.pk}") or "") if
+         identify_match(f, f"t{d.tenant.pk}-trunk-{row.pk}") else [],
          lambda v: trunk_networks(v) if v else [],  # a host name is never a match (see pjsip._trunk)
          valid=PUBLIC_MATCHES),
     Case("Tenant.emergency_numbers", lambda d, v: _tenant(d, "emergency_numbers", v),
