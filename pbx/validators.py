@@ -37,7 +37,8 @@ EMERGENCY_RE = re.compile(rf"\A[0-9]{{{EMERGENCY_DIGITS[0]},{EMERGENCY_DIGITS[1]
 COUNTRY_CODE_RE = re.compile(r"\A[1-9][0-9]{0,3}\Z")
 MENU_DIGIT_RE = re.compile(r"\A[0-9*#]\Z")
 SLUG_ID_RE = re.compile(r"\A[a-z0-9][a-z0-9-]{0,39}\Z")
-SIP_NAME_RE = re.compile(rf"\A[a-z0-9][a-z0-9_-]{{0,{SIP_NAME_MAX - 1}}}\Z")
+# Ends in a letter or digit: the dialplan's device lists and the checker read a trailing '-' as a separator.
+SIP_NAME_RE = re.compile(rf"\A[a-z0-9]([a-z0-9_-]{{0,{SIP_NAME_MAX - 2}}}[a-z0-9])?\Z")
 # A sound file name as Playback()/Background() take it, relative to the sounds directory, no extension.
 SOUND_NAME_RE = re.compile(r"\A[A-Za-z0-9_-]+(/[A-Za-z0-9_-]+)*\Z")
 # What app_voicemail can carry in a mailbox line's e-mail field: that field is one of five
@@ -71,7 +72,8 @@ validate_sound_name = RegexValidator(
     SOUND_NAME_RE, _("A sound name is letters, digits, _ and - in parts separated by /."), code="bad_sound_name"
 )
 validate_sip_name = RegexValidator(
-    SIP_NAME_RE, _("A SIP user name is lower-case letters, digits, _ and - (at most 32)."), code="bad_sip_name"
+    SIP_NAME_RE, _("A SIP user name is lower-case letters, digits, _ and - (at most 32), starting and ending with a "
+      "letter or digit."), code="bad_sip_name"
 )
 
 
