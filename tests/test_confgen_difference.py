@@ -64,6 +64,36 @@ def test_a_company_s_sections_are_found_in_its_part_without_reading_the_others()
     assert plan.blocks_named("t1-nothing") is None
 
 
+def scanned(text: str, name: str, regions: list[tuple[int, int]]) -> list[tuple[str, int]]:
+    """Every ``[name]`` section starting in ``regions``, by a plain scan (what the header index replaces)."""
+    plan = layout(text)
+    found = []
+    for start, end in regions:
+        position = 0 if start == 0 and text.startswith(f"[{name}]") else text.find(f"\n[{name}]", start, end)
+        while position != -1:
+            begin = position + (text[position] == "\n")
+            stop = min(plan.region_end(begin), end)
+            following = text.find("\n[", begin, stop)
+            following = stop if following == -1 else following + 1
+            found.append((text[begin:following], begin))
+            position = text.find(f"\n[{name}]", following - 1, end)
+    return [(block, text.count("\n", 0, begin) + 1) for block, begin in sorted(found, key=lambda f: f[1])]
+
+
+ODD_NAMES = st.sampled_from(["t1-users", "t1-use", "t1-users]", "a]b", "from-trunk", "zonemessages", "t2-inbound"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(head=st.lists(st.tuples(ODD_NAMES, BODY), max_size=5), parts=st.dictionaries(st.integers(1, 3), REGION, max_size=3),
+       tail=st.lists(st.tuples(ODD_NAMES, BODY), max_size=5), name=ODD_NAMES)
+def test_sections_in_the_head_and_tail_are_found_as_a_scan_finds_them(head, parts, tail, name):
+    text = composed("".join(f"\n[{n}]\n{b}" for n, b in head), parts, "".join(f"\n[{n}]\n{b}" for n, b in tail))
+    plan = layout(text)
+    shared = [(0, plan.head_end), (plan.body_end, len(text))]
+    for regions in (shared, [shared[0], *plan.parts.values(), shared[1]], [(0, len(text))]):
+        assert plan._find(name, regions) == scanned(text, name, regions)
+
+
 def test_a_one_company_edit_compares_only_that_company():
     parts = {n: f"\n[t{n}-users]\nexten => 1,1,NoOp()\n" for n in range(1, 200)}
     old = composed("\n[pbx-person]\nexten => s,1,Return()\n", parts, "")

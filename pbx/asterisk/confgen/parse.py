@@ -546,6 +546,7 @@ class Layout:
         self._known: list[int] = []  # positions whose line number is known (line_of)
         self._lines: list[int] = []
         self._confined_ids: dict[int, bool] = {}
+        self._headers: dict[tuple[int, int], dict[str, list[int]]] = {}
         position = text.find(COMPANY_MARK, 0, self.body_end)
         self.head_end = self.body_end if position == -1 else position
         while position != -1:
@@ -624,21 +625,48 @@ class Layout:
             confined = self._confined_ids[tenant_id] = all(self.text.find(prefix, a, b) == -1 for a, b in others)
         return confined
 
+    def _header_index(self, start: int, end: int) -> dict[str, list[int]]:
+        """Where each ``\n[<name>]`` of the region starts, by name: one pass over the region."""
+        index = self._headers.get((start, end))
+        if index is None:
+            index = self._headers[(start, end)] = {}
+            text = self.text
+            position = text.find("\n[", start, end)
+            while position != -1:
+                close = text.find("]", position + 2, end)
+                if close == -1:
+                    break
+                index.setdefault(text[position + 2:close], []).append(position)
+                position = text.find("\n[", position + 2, end)
+        return index
+
+    def _next(self, name: str, needle: str, start: int, end: int, region: tuple[int, int] | None) -> int:
+        """``text.find(needle, start, end)``; in the shared head or tail (``region``, searched for every
+        name the check looks up, and the head holds ``[from-trunk]``'s tens of thousands of lines)
+        through an index of its section headers instead of a scan."""
+        if region is None:
+            return self.text.find(needle, start, end)
+        positions = self._header_index(*region).get(name, ())
+        where = bisect.bisect_left(positions, start)
+        return positions[where] if where < len(positions) else -1
+
     def _find(self, name: str, regions: list[tuple[int, int]]) -> list[tuple[str, int]]:
         pieces: list[tuple[str, int]] = []
         needle = f"\n[{name}]"
         text = self.text
+        shared = {(0, self.head_end), (self.body_end, len(text))} if "]" not in name else set()
         for start, end in regions:
             if start >= end:
                 continue
-            position = 0 if start == 0 and text.startswith(needle[1:]) else text.find(needle, start, end)
+            region = (start, end) if (start, end) in shared else None
+            position = 0 if start == 0 and text.startswith(needle[1:]) else self._next(name, needle, start, end, region)
             while position != -1:
                 begin = position + (text[position] == "\n")
                 stop = min(self.region_end(begin), end)
                 following = text.find("\n[", begin, stop)
                 following = stop if following == -1 else following + 1
                 pieces.append((text[begin:following], begin))
-                position = text.find(needle, following - 1, end)
+                position = self._next(name, needle, following - 1, end, region)
         pieces.sort(key=lambda piece: piece[1])
         return [(block, self.line_of(begin)) for block, begin in pieces]
 
