@@ -172,6 +172,26 @@ def test_a_new_number_updates_from_trunk_for_every_company(demo, exempel):
     assert "exten => +4682557777,1,Goto" in new["extensions.conf"]
 
 
+def test_from_trunk_lists_numbers_on_shared_trunks_and_none_on_a_company_s_own(demo, exempel):
+    from pbx.asterisk.confgen import render_update
+
+    old = render_from_db()
+    dest = m.Destination.objects.filter(tenant=exempel.tenant, kind="user").first()
+    own = m.SipTrunk.objects.create(tenant=exempel.tenant, name="Own", host="sip.exempel.example")
+    shared = m.SipTrunk.objects.create(tenant=exempel.tenant, name="Platform", host="sip.platform.example",
+                                       is_shared=True)
+    m.Number.objects.create(tenant=exempel.tenant, e164="+4682557778", kind="main", destination=dest, trunk=own)
+    m.Number.objects.create(tenant=exempel.tenant, e164="+4682557779", kind="main", destination=dest, trunk=shared)
+    middle = render_from_db()
+    # Demo's apply renders the head from every company's numbers (the all_inbound query), as a full render
+    # does (from the first files: the new shared trunk makes it one).
+    for files in (render_update(old, demo.tenant.pk), render_update(middle, demo.tenant.pk)):
+        assert files == middle
+        from_trunk = context_blocks(files["extensions.conf"])["from-trunk"]
+        assert "exten => +4682557779,1,Goto" in from_trunk
+        assert "4682557778" not in from_trunk
+
+
 def test_a_new_company_is_inserted_and_an_inactive_one_dropped_in_id_order(demo, exempel):
     from pbx.asterisk.confgen import render_update
 

@@ -400,16 +400,19 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
         node_q = Q(tenant__is_active=True)
         if node is not None:
             node_q &= (Q(tenant__node=node) | Q(tenant__node__isnull=True)) if node.is_default else Q(tenant__node=node)
-        shared_ids = [t.id for t in shared]
+        shared_ids = {t.id for t in shared}
         node_ranges: dict[int, list[tuple[str, str]]] = {}
         for tid, first, last in m.NumberAssignment.objects.filter(node_q).values_list("tenant_id", "first", "last"):
             node_ranges.setdefault(tid, []).append((first, last or first))
+        # The trunk is tested here, not in SQL: with "trunk_id IS NULL" in the query PostgreSQL may (with
+        # the row estimates of freshly loaded tables) rebuild a bitmap of every such number once per
+        # company, 0.12 s on 1,000 companies instead of a few ms; this plain join has no such plan.
         snapshot.inbound = [
             (tid, cc if COUNTRY_CODE_RE.match(cc or "") else "", e164)
-            for tid, cc, e164, kind, verified in m.Number.objects.filter(node_q)
-            .filter(Q(trunk__isnull=True) | Q(trunk_id__in=shared_ids))
-            .order_by("tenant_id", "id").values_list("tenant_id", "tenant__country_code", "e164", "kind", "is_verified")
-            if is_usable(kind, e164, verified, node_ranges.get(tid, []))
+            for tid, cc, e164, kind, verified, trunk_id in m.Number.objects.filter(node_q)
+            .order_by("tenant_id", "id")
+            .values_list("tenant_id", "tenant__country_code", "e164", "kind", "is_verified", "trunk_id")
+            if (trunk_id is None or trunk_id in shared_ids) and is_usable(kind, e164, verified, node_ranges.get(tid, []))
         ]
     return snapshot
 
