@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 import unicodedata
 
-from pbx.asterisk.confgen.parse import COMPANY_MARK, Layout
+from pbx.asterisk.confgen.parse import COMPANY_MARK, layout
 from pbx.asterisk.confgen.parse import SHARED_MARK as SHARED_MARK  # generators write it (pjsip.py)
 from pbx.validators import CONTROL_RE, DIALABLE_RE, E164_RE, EXTENSION_RE, PIN_RE, SOUND_NAME_RE
 
@@ -166,7 +166,7 @@ def compose(head: str, parts, tail: str) -> str:
 
 def split_parts(text: str) -> tuple[str, dict[int, str], str]:
     """The inverse of :func:`compose`."""
-    found = Layout(text)
+    found = layout(text)  # the apply's check and plan look at the same running files' layout again
     return found.head(), {tenant_id: found.part(tenant_id) for tenant_id in found.parts}, found.tail()
 
 
