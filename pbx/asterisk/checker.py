@@ -246,6 +246,7 @@ class Checker:
         self.music_classes: set[str] = {"default"}
         self.recorded: set[str] = set()
         self.tainted: set[str] = set()
+        self._tainted_at: dict[tuple[str, str], int] = {}
         self._resolve_cache: dict[tuple[str, str], Extension | None] = {}
 
     @staticmethod
@@ -543,6 +544,11 @@ class Checker:
     def taint(self, data: str, app: str) -> None:
         if "${" not in data:
             return
+        # Every company's dialplan repeats the same few assignments: one seen while ``tainted`` had the
+        # same members (it only grows, so the same size) would give the same answer again.
+        if self._tainted_at.get((app, data)) == len(self.tainted):
+            return
+        self._tainted_at[(app, data)] = len(self.tainted)
         assignments = split_args(data) if app == "MSet" else [data]
         for assignment in assignments:
             name, _, value = assignment.partition("=")
