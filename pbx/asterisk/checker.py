@@ -193,7 +193,8 @@ class Names:
 
 class Checker:
     def __init__(self, files: dict[str, str], sounds_dir: Path | None, base: dict[str, str] | None = None,
-                 focus: Focus | None = None, stock_sounds: frozenset[str] | None = None, numbers=None):
+                 focus: Focus | None = None, stock_sounds: frozenset[str] | None = None, numbers=None,
+                 parsed: dict[str, ConfFile] | None = None):
         self.findings: list[Finding] = []
         self.numbers = numbers  # a pbx.numbering.NumberPolicy: which company may use which number
         self.sounds_dir = sounds_dir
@@ -205,7 +206,9 @@ class Checker:
         self.pjsip_index: ObjectIndex | None = None
         self.queues_text = files.get("queues.conf")
         skipped = {dialplan_file} | ({"pjsip.conf", "queues.conf"} if focus is not None else set())
-        self.confs = {name: parse_conf(text, name) for name, text in files.items() if name not in skipped}
+        parsed = parsed or {}  # files the caller parsed already (the same text)
+        self.confs = {name: parsed[name] if name in parsed else parse_conf(text, name)
+                      for name, text in files.items() if name not in skipped}
         if focus is not None:
             for name, text, chosen in (("pjsip.conf", self.pjsip_text, focus.pjsip_sections),
                                        ("queues.conf", self.queues_text, focus.queue_sections)):
@@ -823,10 +826,14 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
             other = _difference(old_files, new_files, name)
             tokens |= other.changed() | other.removed()
         music_changed = old_files.get("musiconhold.conf") != new_files.get("musiconhold.conf")
+        parsed: dict[str, ConfFile] = {}
         if old_files.get("voicemail.conf") != new_files.get("voicemail.conf"):
+            old_boxes = parse_conf(old_files.get("voicemail.conf", ""))
+            if "voicemail.conf" in new_files:
+                parsed["voicemail.conf"] = parse_conf(new_files["voicemail.conf"], "voicemail.conf")
             boxes = [
-                {f"{o.key}@{sec.name}" for sec in parse_conf(text).sections for o in sec.options if o.op == "=>"}
-                for text in (old_files.get("voicemail.conf", ""), new_files.get("voicemail.conf", ""))
+                {f"{o.key}@{sec.name}" for sec in conf.sections for o in sec.options if o.op == "=>"}
+                for conf in (old_boxes, parsed.get("voicemail.conf") or parse_conf(""))
             ]
             tokens |= boxes[0] ^ boxes[1]
         contexts |= _mentioning(new_dp, tokens, contexts, origin)
@@ -836,7 +843,8 @@ def check_changes(old_files: dict[str, str], new_files: dict[str, str], *, sound
         if music_changed:  # a music class may be gone: every queue naming a class is checked
             queue_sections = {n for n in context_blocks(new_files.get("queues.conf", "")) if n}
         focus = Focus(frozenset(contexts), frozenset(pjsip_sections), frozenset(queue_sections))
-        checker = Checker(new_files, sounds_dir, base, focus=focus, stock_sounds=stock_sounds, numbers=numbers)
+        checker = Checker(new_files, sounds_dir, base, focus=focus, stock_sounds=stock_sounds, numbers=numbers,
+                          parsed=parsed)
         # Taint comes from anywhere in the file: variables set from ${EXTEN} in unchanged contexts too.
         for app, data in _exten_assignments(new_dp):
             checker.taint(data, app)
