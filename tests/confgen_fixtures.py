@@ -42,7 +42,7 @@ def tiny_snapshot() -> s.Snapshot:
     }
     tenant.prompts = {91: "custom/t7/prompt-91", 92: "custom/t7/prompt-92"}
     tenant.queues = {
-        61: s.Queue(61, 7, "200", "ringall", 20, 3, 10, 300, 0, True, True, 60, 92, 45, "Jazz Night", 54, 53, True),
+        61: s.Queue(61, 7, "200", "ringall", 20, 3, 10, 300, 0, True, True, 60, 92, 45, "Jazz Night", 54, 53, True, 20),
     }
     tenant.menus = {81: s.Menu(81, 7, 91, 5, 3, None, 51, None, options=[("0", 51), ("1", 52), ("2", 55)])}
     tenant.schedules = {

@@ -164,6 +164,7 @@ strategy = ringall
 timeout = 20
 retry = 3
 wrapuptime = 10
+servicelevel = 20
 maxlen = 0
 announce-frequency = 60
 announce-position = yes

@@ -73,6 +73,18 @@ class Queue(TenantOwned):
         help_text=_("Texted to this mobile number at the same moment."),
     )
 
+    # The statistics' thresholds (docs/statistics.md): a call answered within service_level_seconds
+    # counts towards the service level (also written to queues.conf as servicelevel, so app_queue's own
+    # figure uses the same boundary); a caller who hangs up within short_abandon_seconds is not "missed".
+    service_level_seconds = models.PositiveSmallIntegerField(
+        _("service level threshold (seconds)"), default=20,
+        help_text=_("A call answered within this many seconds counts as answered in time."),
+    )
+    short_abandon_seconds = models.PositiveSmallIntegerField(
+        _("short abandon threshold (seconds)"), default=5,
+        help_text=_("A caller who hangs up within this many seconds is not counted as a missed call."),
+    )
+
     tenant_references = ("periodic_prompt", "overflow_destination", "no_agents_destination")
 
     class Meta:

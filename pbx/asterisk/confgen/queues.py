@@ -46,6 +46,7 @@ def tenant_part(snapshot: Snapshot, tenant: Tenant) -> str:
         out.raw(f"timeout = {queue.agent_ring_seconds}")
         out.raw(f"retry = {queue.retry_seconds}")
         out.raw(f"wrapuptime = {queue.wrapup_seconds}")
+        out.raw(f"servicelevel = {queue.service_level_seconds}")
         out.raw(f"maxlen = {queue.max_callers}")
         announce = queue.announce_position or queue.announce_wait_time
         out.raw(f"announce-frequency = {queue.announce_every_seconds if announce else 0}")

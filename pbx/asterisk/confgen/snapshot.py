@@ -115,6 +115,7 @@ class Queue:
     overflow_destination_id: int | None
     no_agents_destination_id: int | None
     callback_enabled: bool
+    service_level_seconds: int
 
     @property
     def asterisk_name(self) -> str:
@@ -350,7 +351,7 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
         m.Queue, "id", "tenant_id", "extension", "strategy", "agent_ring_seconds", "retry_seconds",
         "wrapup_seconds", "max_wait_seconds", "max_callers", "announce_position", "announce_wait_time",
         "announce_every_seconds", "periodic_prompt_id", "periodic_prompt_seconds", "music_on_hold",
-        "overflow_destination_id", "no_agents_destination_id", "callback_enabled",
+        "overflow_destination_id", "no_agents_destination_id", "callback_enabled", "service_level_seconds",
     ):
         queue = Queue(*row)
         tenants[queue.tenant_id].queues[queue.id] = queue
