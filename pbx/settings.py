@@ -50,6 +50,9 @@ INSTALLED_APPS = [
     "huey.contrib.djhuey",
     "allauth",
     "allauth.account",
+    # Single sign-on (Microsoft Entra ID, Google, any OpenID Connect provider), per company: portal/sso.py.
+    "allauth.socialaccount",
+    "allauth.socialaccount.providers.openid_connect",
     "csp",
     "pbx",
     "pbx.notifications",
@@ -76,6 +79,10 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "csp.middleware.CSPMiddleware",
+    # After CSP (its response passes here first): the sign-in services' origins join form-action on the
+    # login pages; an expired password or an unaccepted licence agreement holds the person at that page.
+    "portal.sso.SsoFormActionMiddleware",
+    "portal.gate.SignInGateMiddleware",
 ]
 
 ROOT_URLCONF = "pbx.urls"
@@ -137,7 +144,8 @@ HUEY = {
 
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    # Length, character classes and reuse by the person's company's policy (10 characters without one).
+    {"NAME": "portal.passwords.CompanyPasswordPolicyValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     {"NAME": "portal.passwords.SwedishCommonPasswordValidator"},
@@ -170,6 +178,14 @@ ACCOUNT_RATE_LIMITS = {
 # The proxies (addresses or networks) whose X-Forwarded-For is believed; from anyone else the header is
 # ignored and the connection's own address counts (portal/auth.py: client_ip).
 TRUSTED_PROXIES = env_list("TRUSTED_PROXIES")
+# Single sign-on (portal/sso.py, docs/signin.md): the sign-in services are allauth SocialApps of the
+# openid_connect provider (admin: Social applications); each company says which issuer and e-mail domains
+# vouch for its people (SsoConnection). Never a new account: only existing people, by verified e-mail.
+SOCIALACCOUNT_ADAPTER = "portal.sso.CompanySsoAdapter"
+SOCIALACCOUNT_AUTO_SIGNUP = False
+SOCIALACCOUNT_EMAIL_AUTHENTICATION = False
+SOCIALACCOUNT_STORE_TOKENS = False
+SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True}}
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
 

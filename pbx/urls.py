@@ -1,11 +1,16 @@
 from django.contrib import admin
 from django.urls import include, path
 
+from portal import sso
 from portal.emails import CompanyEmailView
+from portal.licence import licence_page
 
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/email/", CompanyEmailView.as_view(), name="account_email"),
+    path("accounts/licence/", licence_page, name="account_licence"),
+    # SSO: allauth's OpenID Connect paths, served with the ID token's signature always checked.
+    path("accounts/", include(sso.urlpatterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("portal.urls")),

@@ -8,12 +8,16 @@ from urllib.parse import urlencode
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.core.internal.httpkit import clean_client_ip
+from django import forms
 from django.conf import settings
+from django.core.cache import cache as django_cache
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
+
+from pbx.actions.base import record
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
@@ -55,8 +59,65 @@ def client_ip(request: HttpRequest) -> str | None:
     return remote
 
 
+def _lockout_key(user_id: int) -> str:
+    return f"signin:lockout:{user_id}"
+
+
+def _lockout_policy(email: str | None):
+    """(person, policy) when the person's company locks accounts after failed passwords, else (None, None)."""
+    from pbx.models import User
+
+    from .passwords import policy_for
+
+    person = User.objects.filter(email__iexact=(email or "").strip()).first() if email else None
+    policy = policy_for(person) if person is not None else None
+    if policy is None or not policy.lockout_attempts:
+        return None, None
+    return person, policy
+
+
+def clear_lockout(user) -> None:
+    django_cache.delete(_lockout_key(user.pk))
+
+
 class NoSignupAccountAdapter(DefaultAccountAdapter):
-    """People are created by their company admin, never by signing up themselves."""
+    """People are created by their company admin, never by signing up themselves.
+
+    A company's password policy may lock an account after a number of wrong passwords (on top of the
+    deployment's rate limits); the owner opens it again at once with a password reset link.
+    """
+
+    def pre_authenticate(self, request, **credentials) -> None:
+        super().pre_authenticate(request, **credentials)
+        person, policy = _lockout_policy(credentials.get("email"))
+        if person is not None and django_cache.get(_lockout_key(person.pk), 0) >= policy.lockout_attempts:
+            # Counted like a wrong password by allauth's limits (its usage is not given back).
+            raise forms.ValidationError(
+                _("Too many wrong passwords: this account is locked for %(minutes)d minutes. "
+                  "The link of “Forgot your password?” opens it at once.") % {"minutes": policy.lockout_minutes},
+                code="company_lockout")
+
+    def authentication_failed(self, request, **credentials) -> None:
+        super().authentication_failed(request, **credentials)
+        person, policy = _lockout_policy(credentials.get("email"))
+        if person is None:
+            return
+        key = _lockout_key(person.pk)
+        timeout = policy.lockout_minutes * 60
+        django_cache.add(key, 0, timeout)
+        count = django_cache.incr(key)
+        django_cache.touch(key, timeout)
+        if count == policy.lockout_attempts:
+            record(None, "account_locked", person, None,
+                   {"attempts": count, "minutes": policy.lockout_minutes, "ip": client_ip(request)})
+
+    def _delete_login_attempts_cached_email(self, request, **credentials) -> None:
+        # A successful password reset: the owner is back, whatever an attacker tried.
+        super()._delete_login_attempts_cached_email(request, **credentials)
+        from pbx.models import User
+
+        for person in User.objects.filter(email__iexact=credentials.get("email") or ""):
+            clear_lockout(person)
 
     def is_open_for_signup(self, request) -> bool:
         return False

@@ -59,3 +59,116 @@ class SwedishCommonPasswordValidator:
 
     def get_help_text(self) -> str:
         return _("Your password can’t be a common word, season, month or Swedish place with a year or digits added.")
+
+
+# ------------------------------------------------------------------------------ the company's policy
+
+DEFAULT_MIN_LENGTH = 10
+SPECIAL = re.compile(r"[^0-9A-Za-zÅÄÖåäöÉéÜü]")
+
+
+def policy_for(user):
+    """The person's company's PasswordPolicy, or None (the deployment's defaults)."""
+    from .models import PasswordPolicy
+
+    tenant_id = getattr(user, "tenant_id", None)
+    if not tenant_id:
+        return None
+    return PasswordPolicy.objects.filter(tenant_id=tenant_id).first()
+
+
+def _missing_classes(password: str, policy) -> list[str]:
+    missing = []
+    if policy.require_lower and not any(ch.islower() for ch in password):
+        missing.append(_("a lower-case letter"))
+    if policy.require_upper and not any(ch.isupper() for ch in password):
+        missing.append(_("an upper-case letter"))
+    if policy.require_digit and not any(ch.isdigit() for ch in password):
+        missing.append(_("a digit"))
+    if policy.require_special and not SPECIAL.search(password):
+        missing.append(_("a special character (such as ! ? # % or a space)"))
+    return missing
+
+
+class CompanyPasswordPolicyValidator:
+    """The rules of the person's company (portal.models.PasswordPolicy): length, character classes and none
+    of the last N passwords again. Every path that sets a password runs it (change, reset, the admin's form,
+    createsuperuser); ``password_changed`` keeps the history of hashes the reuse check reads."""
+
+    def validate(self, password: str, user=None) -> None:
+        policy = policy_for(user)
+        min_length = policy.min_length if policy else DEFAULT_MIN_LENGTH
+        errors = []
+        if len(password) < min_length:
+            errors.append(ValidationError(
+                _("This password is too short. It must contain at least %(min_length)d characters."),
+                code="password_too_short", params={"min_length": min_length}))
+        if policy is not None:
+            missing = _missing_classes(password, policy)
+            if missing:
+                errors.append(ValidationError(
+                    _("The password must also contain %(missing)s.") % {"missing": ", ".join(missing)},
+                    code="password_classes"))
+            if policy.history_count and user is not None and user.pk and self._used_before(password, user, policy):
+                errors.append(ValidationError(
+                    _("You have used this password before. It may not be one of your last %(count)d passwords.")
+                    % {"count": policy.history_count}, code="password_reused"))
+        if errors:
+            raise ValidationError(errors)
+
+    @staticmethod
+    def _used_before(password: str, user, policy) -> bool:
+        from django.contrib.auth.hashers import check_password
+
+        from .models import PasswordHistory
+
+        hashes = list(PasswordHistory.objects.filter(user_id=user.pk)
+                      .values_list("password", flat=True)[: policy.history_count])
+        if not hashes and user.has_usable_password():  # set before the history was kept
+            hashes = [type(user).objects.filter(pk=user.pk).values_list("password", flat=True).first() or ""]
+        return any(check_password(password, encoded) for encoded in hashes if encoded)
+
+    def password_changed(self, password: str, user=None) -> None:
+        from .models import PasswordHistory
+
+        if user is None or not user.pk or not user.password:
+            return
+        PasswordHistory.objects.create(user_id=user.pk, password=user.password)
+        # Kept: the most any policy may ask about (50), so raising a company's count works at once.
+        stale = PasswordHistory.objects.filter(user_id=user.pk).values_list("pk", flat=True)[50:]
+        PasswordHistory.objects.filter(pk__in=list(stale)).delete()
+
+    def get_help_text(self) -> str:
+        return _("Your password must follow your company's password rules.")
+
+
+def password_set_at(user):
+    """When the person's current password was set (the newest history row; else when they joined)."""
+    from .models import PasswordHistory
+
+    latest = PasswordHistory.objects.filter(user_id=user.pk).values_list("created_at", flat=True).first()
+    return latest or user.date_joined
+
+
+def password_expired(user) -> bool:
+    from django.utils import timezone
+
+    policy = policy_for(user)
+    if policy is None or not policy.max_age_days or not user.has_usable_password():
+        return False
+    return timezone.now() - password_set_at(user) >= timezone.timedelta(days=policy.max_age_days)
+
+
+def describe(policy) -> list[str]:
+    """The policy in words, for the pages where a password is chosen."""
+    min_length = policy.min_length if policy else DEFAULT_MIN_LENGTH
+    lines = [_("At least %(count)d characters.") % {"count": min_length}]
+    if policy is not None:
+        missing = _missing_classes("", policy)
+        if missing:
+            lines.append(_("Contains %(classes)s.") % {"classes": ", ".join(missing)})
+        if policy.history_count:
+            lines.append(_("Not one of your last %(count)d passwords.") % {"count": policy.history_count})
+        if policy.max_age_days:
+            lines.append(_("A new password is needed every %(days)d days.") % {"days": policy.max_age_days})
+    return lines

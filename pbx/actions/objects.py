@@ -16,7 +16,8 @@ STATE_MODELS = {UserPresence}
 
 def _after_change(obj: models.Model) -> None:
     tenant_id = tenant_id_of(obj)
-    if tenant_id is not None and type(obj) not in STATE_MODELS:
+    # Sign-in rules and the like (``affects_config = False``) never reach Asterisk.
+    if tenant_id is not None and type(obj) not in STATE_MODELS and getattr(obj, "affects_config", True):
         config_changed_on_commit(tenant_id)
     _check, follow_up = POLICIES.get(type(obj), (None, None))
     if follow_up is not None:

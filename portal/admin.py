@@ -1,0 +1,80 @@
+"""The sign-in rules in Django admin: a company admin keeps their company's password policy and single
+sign-on and sees who accepted the licence agreement; the agreement's text is the operator's (superusers)."""
+
+from __future__ import annotations
+
+from allauth.socialaccount.models import SocialApp
+from django.contrib import admin, messages
+from django.utils.translation import gettext_lazy as _
+
+from pbx.actions import do_save_object
+from pbx.admin.base import ALL_PERMISSIONS, NO_PERMISSIONS, VIEW_ONLY, ScopedModelAdmin
+
+from .models import Licence, LicenceAcceptance, PasswordPolicy, SsoConnection
+
+
+@admin.register(PasswordPolicy)
+class PasswordPolicyAdmin(ScopedModelAdmin):
+    company_admin_permissions = frozenset({"view", "add", "change"})
+    list_display = ("tenant", "min_length", "require_lower", "require_upper", "require_digit", "require_special",
+                    "max_age_days", "history_count", "lockout_attempts")
+    fieldsets = (
+        (None, {"fields": ("tenant", "min_length")}),
+        (_("The password must contain"), {"fields": ("require_lower", "require_upper", "require_digit",
+                                                      "require_special")}),
+        (_("Renewal and reuse"), {"fields": ("max_age_days", "history_count")}),
+        (_("Lockout"), {"fields": ("lockout_attempts", "lockout_minutes")}),
+    )
+    actions = ["use_recording_service_rules"]
+
+    @admin.action(description=_("Use the recording service's rules (8+ characters, a–z, A–Z, 0–9 and a special "
+                                "character; renew every 100 days; not one of the last 10)"))
+    def use_recording_service_rules(self, request, queryset):
+        for policy in queryset:
+            for name, value in PasswordPolicy.RECORDING_SERVICE.items():
+                setattr(policy, name, value)
+            do_save_object(request.user, policy)
+        self.message_user(request, _("The recording service's rules apply now."), messages.SUCCESS)
+
+    def get_changeform_initial_data(self, request):
+        # A new policy starts from the recording service's rules (the seed's ready preset).
+        return {**super().get_changeform_initial_data(request), **PasswordPolicy.RECORDING_SERVICE}
+
+
+@admin.register(SsoConnection)
+class SsoConnectionAdmin(ScopedModelAdmin):
+    company_admin_permissions = ALL_PERMISSIONS
+    list_display = ("tenant", "app", "issuer", "email_domains", "is_active")
+    fields = ("tenant", "app", "issuer", "email_domains", "is_active")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "app":
+            # The deployment's sign-in services are everyone's to choose (they name no company).
+            kwargs["queryset"] = SocialApp.objects.filter(provider="openid_connect")
+            return admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(Licence)
+class LicenceAdmin(ScopedModelAdmin):
+    company_admin_permissions = NO_PERMISSIONS
+    list_display = ("title", "version", "tenant", "published_at", "accepted_by")
+    list_filter = ("tenant",)
+
+    @admin.display(description=_("accepted by"))
+    def accepted_by(self, obj: Licence) -> int:
+        return obj.acceptances.count()
+
+
+@admin.register(LicenceAcceptance)
+class LicenceAcceptanceAdmin(ScopedModelAdmin):
+    """Who accepted which version, when and from where: read-only, for the company's admins too."""
+
+    company_admin_permissions = VIEW_ONLY
+    superuser_permissions = VIEW_ONLY
+    list_display = ("accepted_at", "user", "licence", "tenant", "ip_address")
+    list_filter = ("licence",)
+    list_select_related = ("user", "licence", "tenant")
+    search_fields = ("user__email", "user__first_name", "user__last_name")
+    fields = ("accepted_at", "user", "tenant", "licence", "ip_address")
+    readonly_fields = fields
