@@ -3,6 +3,7 @@ sign-on and sees who accepted the licence agreement; the agreement's text is the
 
 from __future__ import annotations
 
+from allauth.socialaccount.admin import SocialAppAdmin
 from allauth.socialaccount.models import SocialApp
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
@@ -46,11 +47,13 @@ class SsoConnectionAdmin(ScopedModelAdmin):
     company_admin_permissions = ALL_PERMISSIONS
     list_display = ("tenant", "app", "issuer", "email_domains", "is_active")
     fields = ("tenant", "app", "issuer", "email_domains", "is_active")
+    # Choices that are the deployment's, not a company's: every company chooses among the same sign-in
+    # services (they name no company). tests/test_admin_isolation.py holds the form to exactly these.
+    deployment_choices = {"app": lambda: SocialApp.objects.filter(provider="openid_connect")}
 
     def formfield_for_foreignkey(self, db_field, request, **kwargs):
-        if db_field.name == "app":
-            # The deployment's sign-in services are everyone's to choose (they name no company).
-            kwargs["queryset"] = SocialApp.objects.filter(provider="openid_connect")
+        if db_field.name in self.deployment_choices:
+            kwargs["queryset"] = self.deployment_choices[db_field.name]()
             return admin.ModelAdmin.formfield_for_foreignkey(self, db_field, request, **kwargs)
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
 
@@ -60,6 +63,7 @@ class LicenceAdmin(ScopedModelAdmin):
     company_admin_permissions = NO_PERMISSIONS
     list_display = ("title", "version", "tenant", "published_at", "accepted_by")
     list_filter = ("tenant",)
+    search_fields = ("title", "version")
 
     @admin.display(description=_("accepted by"))
     def accepted_by(self, obj: Licence) -> int:
@@ -78,3 +82,13 @@ class LicenceAcceptanceAdmin(ScopedModelAdmin):
     search_fields = ("user__email", "user__first_name", "user__last_name")
     fields = ("accepted_at", "user", "tenant", "licence", "ip_address")
     readonly_fields = fields
+
+
+class SignInServiceAdmin(SocialAppAdmin):
+    """allauth's sign-in services (the deployment's, superusers only), searchable for autocomplete."""
+
+    search_fields = ("name", "provider_id", "client_id")
+
+
+admin.site.unregister(SocialApp)
+admin.site.register(SocialApp, SignInServiceAdmin)

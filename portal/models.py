@@ -118,6 +118,9 @@ class PasswordHistory(models.Model):
         verbose_name_plural = _("earlier passwords")
         ordering = ["-created_at", "-id"]
 
+    def __str__(self) -> str:
+        return f"{self.user_id} {self.created_at:%Y-%m-%d}"
+
 
 class Licence(models.Model):
     """A version of the licence agreement. The newest published version for the company (its own, else

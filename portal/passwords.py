@@ -151,12 +151,14 @@ def password_set_at(user):
 
 
 def password_expired(user) -> bool:
+    import datetime
+
     from django.utils import timezone
 
     policy = policy_for(user)
     if policy is None or not policy.max_age_days or not user.has_usable_password():
         return False
-    return timezone.now() - password_set_at(user) >= timezone.timedelta(days=policy.max_age_days)
+    return timezone.now() - password_set_at(user) >= datetime.timedelta(days=policy.max_age_days)
 
 
 def describe(policy) -> list[str]:

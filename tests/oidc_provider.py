@@ -35,7 +35,7 @@ def s256(verifier: str) -> str:
 
 
 class OidcProvider:
-    def __init__(self, client_id: str = "vaxel", client_secret: str = "s3cret-of-the-client",
+    def __init__(self, client_id: str = "vaxel", client_secret: str = "s3cret-of-the-client",  # noqa: S107 - a test client
                  *, multi_tenant: bool = False):
         self.client_id = client_id
         self.client_secret = client_secret

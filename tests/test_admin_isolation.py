@@ -7,6 +7,8 @@ changes, add/change form choices (inlines too), autocomplete, bulk delete and li
 
 from __future__ import annotations
 
+import datetime
+
 import pytest
 from django.apps import apps
 from django.contrib import admin
@@ -30,6 +32,7 @@ from pbx.models import (
     User,
 )
 from pbx.notifications.models import Notification
+from portal.models import Licence, LicenceAcceptance, PasswordPolicy, SsoConnection
 from stats.models import CallLog, QueueEvent
 
 REGISTRY = admin.site._registry
@@ -105,6 +108,11 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
         made = [] if AsteriskNode.objects.filter(is_default=True).exists() else [AsteriskNode.default()]
         node = AsteriskNode.default()
         now = timezone.now()
+        from allauth.socialaccount.models import SocialApp
+
+        sign_in_service = SocialApp.objects.create(provider="openid_connect", provider_id="idp", name="Microsoft",
+                                                   client_id="vaxel", settings={"server_url": "https://idp.example"})
+        made.append(sign_in_service)
         for index, slug in enumerate(("demo", "exempel"), start=1):
             tenant = Tenant.objects.get(slug=slug)
             operator = User.objects.get(tenant=tenant, is_operator=True)
@@ -127,6 +135,14 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
             made.append(Notification.objects.create(
                 tenant=tenant, channel="email", recipient=f"lead{index}@{slug}.example", subject="Återuppringning",
                 body="Ring upp", topic="callback"))
+            made.append(PasswordPolicy.objects.create(tenant=tenant, **PasswordPolicy.RECORDING_SERVICE))
+            made.append(SsoConnection.objects.create(tenant=tenant, app=sign_in_service, email_domains=f"{slug}.example",
+                                                     issuer=f"https://idp.example/tenant-{slug}/v2.0"))
+            # Not published until next year: the rest of the module is not held at the licence page.
+            licence = Licence.objects.create(tenant=tenant, version="1", title="Licensavtal", text="Villkoren.",
+                                             published_at=now + datetime.timedelta(days=365))
+            made.append(licence)
+            made.append(LicenceAcceptance.objects.create(user=operator, tenant=tenant, licence=licence))
     yield
     with django_db_blocker.unblock():
         for obj in reversed(made):
@@ -276,10 +292,15 @@ def test_form_choices_are_only_the_own_company_rows(client, alice, demo, model):
         forms = [response.context["adminform"].form]
         for inline in response.context["inline_admin_formsets"]:
             forms += [*inline.formset.forms, inline.formset.empty_form]
+        # A few choices are the deployment's (e.g. the sign-in services SSO goes through): exactly those.
+        shared = getattr(REGISTRY[model], "deployment_choices", {})
         for form in forms:
             assert "tenant" not in form.fields
-            for field in form.fields.values():
-                if hasattr(field, "queryset"):
+            for name, field in form.fields.items():
+                if name in shared:
+                    assert not has_tenant_field(field.queryset.model)
+                    assert set(field.queryset) == set(shared[name]())
+                elif hasattr(field, "queryset"):
                     assert_offers_only(field.queryset, demo.tenant)
 
 
