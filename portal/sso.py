@@ -27,6 +27,7 @@ from allauth.core.exceptions import ImmediateHttpResponse
 from allauth.socialaccount.adapter import DefaultSocialAccountAdapter
 from allauth.socialaccount.internal import jwtkit
 from allauth.socialaccount.models import SocialApp
+from allauth.socialaccount.providers.base import AuthProcess
 from allauth.socialaccount.providers.oauth2.client import OAuth2Error
 from allauth.socialaccount.providers.oauth2.views import OAuth2CallbackView, OAuth2LoginView
 from allauth.socialaccount.providers.openid_connect.views import OpenIDConnectOAuth2Adapter
@@ -131,6 +132,10 @@ class CompanySsoAdapter(DefaultSocialAccountAdapter):
         person, connection, why = sso_connection_for(app, claims)
         if connection is not None and sociallogin.is_existing and sociallogin.user.pk != person.pk:
             connection, why = None, "this provider account is linked to another person"
+        if connection is not None and sociallogin.state.get("process") == AuthProcess.CONNECT:
+            # Linking happens at the first sign-in, to the person the issuer vouched for; "connect another
+            # account" to whoever is signed in now is not offered.
+            connection, why = None, "connecting an account by hand is not offered"
         details = {"service": app.name, "issuer": str(claims.get("iss", ""))[:300],
                    "email": str(claims.get("email", ""))[:254], "subject": str(claims.get("sub", ""))[:255]}
         if connection is None:

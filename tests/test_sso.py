@@ -106,6 +106,19 @@ def test_a_second_sign_in_uses_the_same_link(client, entra, microsoft, connectio
     assert SocialAccount.objects.filter(user=alice).count() == 1
 
 
+def test_connecting_an_account_by_hand_is_refused(client, entra, microsoft, connections, alice, eva):
+    # Eva, signed in, tries to link Alice's directory account to herself (or to anyone): refused.
+    client.force_login(eva)
+    entra.sign_in_as(alice.email, tenant="tenant-demo")
+    started = client.post(f"/accounts/oidc/{microsoft.provider_id}/login/", {"process": "connect"})
+    back = urlsplit(requests.get(started.url, allow_redirects=False, timeout=5).headers["Location"])
+
+    client.get(f"{back.path}?{back.query}")
+
+    assert not SocialAccount.objects.exists()
+    assert AuditLog.objects.get(action="sso_refused").after["reason"] == "connecting an account by hand is not offered"
+
+
 def test_an_unknown_address_is_refused_and_nobody_is_created(client, entra, microsoft, connections):
     people = User.objects.count()
     entra.sign_in_as("stranger@demo.example", tenant="tenant-demo")
