@@ -15,7 +15,10 @@ from .licence import current_licence, has_accepted
 from .passwords import password_expired
 
 GATE = "signin_gate"
-ALWAYS_OPEN = ("/static/", "/i18n/", "/accounts/logout/", "/favicon.ico")
+# The account pages stay open: the password change and the licence page themselves, logout, and whatever
+# else allauth asks on the way (re-authentication, two-factor enrolment): another gate that sends there
+# never loops with this one.
+ALWAYS_OPEN = ("/static/", "/i18n/", "/accounts/", "/favicon.ico")
 
 
 def _first_method(request) -> str | None:
@@ -45,11 +48,8 @@ class SignInGateMiddleware:
             if not password_expired(user):  # changed just now
                 request.session[GATE] = {**state, "expired": False}
             else:
-                change = reverse("account_change_password")
-                if request.path != change:
-                    messages.warning(request, _("Your password has expired. Choose a new one to continue."))
-                    return HttpResponseRedirect(change)
-                return None
+                messages.warning(request, _("Your password has expired. Choose a new one to continue."))
+                return HttpResponseRedirect(reverse("account_change_password"))
         licence = current_licence(user)
         if licence is None or request.session.get("licence_ok") == licence.pk:
             return None
@@ -57,7 +57,5 @@ class SignInGateMiddleware:
             request.session["licence_ok"] = licence.pk
             return None
         page = reverse("account_licence")
-        if request.path == page:
-            return None
         target = request.get_full_path() if request.method == "GET" else "/"
         return HttpResponseRedirect(f"{page}?{urlencode({'next': target})}")
