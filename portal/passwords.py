@@ -86,6 +86,7 @@ def _missing_classes(password: str, policy) -> list[str]:
     if policy.require_digit and not any(ch.isdigit() for ch in password):
         missing.append(_("a digit"))
     if policy.require_special and not SPECIAL.search(password):
+        # xgettext:no-python-format
         missing.append(_("a special character (such as ! ? # % or a space)"))
     return missing
 
