@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "csp",
     "pbx",
     "pbx.notifications",
+    "pbx.webhooks",
     "recording",
     "stats",
     "portal",
@@ -259,6 +260,16 @@ SMS_SENDER = os.environ.get("SMS_SENDER", "Vaxel")
 SMS_46ELKS_USERNAME = os.environ.get("SMS_46ELKS_USERNAME", "")
 SMS_46ELKS_PASSWORD = os.environ.get("SMS_46ELKS_PASSWORD", "")
 SMS_46ELKS_URL = os.environ.get("SMS_46ELKS_URL", "https://api.46elks.com/a1/sms")
+
+# Webhooks (pbx.webhooks, docs/webhooks.md): delivered by the worker to the companies' endpoints. Never to
+# loopback, private, link-local or this server's own addresses, nor WEBHOOK_BLOCKED_NETWORKS (e.g. the stack's
+# public addresses), unless the platform's operator allows a network in WEBHOOK_ALLOWED_NETWORKS.
+WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
+WEBHOOK_BLOCKED_NETWORKS = env_list("WEBHOOK_BLOCKED_NETWORKS")
+WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=DEBUG or EMBEDDED)
+WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS") or "10")
+# Seconds to wait after each failed try (the Standard Webhooks schedule: 27 h 35 min in all).
+WEBHOOK_RETRY_SCHEDULE = [int(v) for v in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")]
 
 REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],

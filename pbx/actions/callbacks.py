@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 from pbx.events import send_event_on_commit
 from pbx.models import CallbackRequest, Destination, Queue, QueueAgent
 from pbx.signals import state_changed_on_commit
+from pbx.webhooks.emit import emit_on_commit
 
 from .base import record, require_same_tenant, snapshot
 from .errors import ActionRefused
@@ -60,6 +61,8 @@ def do_record_callback_request(actor, *, tenant_id: int, kind: str, number: str,
         with transaction.atomic():
             callback.save()
             record(actor, "callback_requested", callback, None, snapshot(callback))
+            emit_on_commit(tenant_id, "callback.requested", {"call_id": callback.call_id, **callback_view(callback)},
+                           order_key=f"callback:{callback.pk}")
             if kind == CallbackRequest.Kind.REQUEST:  # the queue calls its own callbacks back: nobody's list
                 from pbx.notifications.callbacks import notify_callback_request
 

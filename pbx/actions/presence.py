@@ -14,6 +14,7 @@ from pbx.events import send_event_on_commit
 from pbx.models import ForwardingProfile, PresenceStatus, User, UserPresence
 from pbx.signals import state_changed_on_commit
 from pbx.validators import validate_plain_text
+from pbx.webhooks.emit import emit_on_commit
 
 from .base import record, require_same_tenant, require_self_or_admin, snapshot
 
@@ -85,6 +86,8 @@ def do_set_presence(
         record(actor, "presence_set" if status else "presence_cleared", presence, before, snapshot(presence))
         state_changed_on_commit(user.tenant_id, "presence", user.pk)
         send_event_on_commit(user.tenant_id, presence_event(presence))
+        data = {k: v for k, v in presence_event(presence).items() if k != "type"}
+        emit_on_commit(user.tenant_id, "presence.changed", data, order_key=f"presence:{user.pk}")
     return presence
 
 

@@ -68,7 +68,8 @@ class NodeBridge:
                  send: Callable[..., None] | None = None, clock: Callable[[], float] = time.time,
                  threaded: bool = True, astdb: Callable | None = None, node_row=None,
                  dialplan_options: dict | None = None,
-                 followups: Callable[[list[d.Event]], Any] | None = run_followups):
+                 followups: Callable[[list[d.Event]], Any] | None = run_followups,
+                 webhooks: Callable[[list[d.Event], dict], Any] | None = None):
         self.node = node
         self.node_row = node_row  # the AsteriskNode, for the AstDB rewrite
         self.resolver = resolver
@@ -80,6 +81,7 @@ class NodeBridge:
         self.threaded = threaded
         self.astdb = astdb
         self.followups = followups  # new voicemail to mail (followups.py); needs the database
+        self.webhooks = webhooks  # the companies' webhooks (pbx.webhooks.bridge); needs the database
         self.core = BridgeCore(node, resolver, clock=clock)
         self.synced = False
         self.connected = False
@@ -271,15 +273,18 @@ class NodeBridge:
     def _deliver(self, events: list[d.Event]) -> None:
         if self.threaded:
             close_old_connections()  # a long-running process: drop a connection the database closed
+        call_logs: dict[str, Any] = {}
         if self.persist is not None:
             for event in events:
                 if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
                     try:
-                        self.persist(event.record)
+                        call_logs[event.call_id] = self.persist(event.record)
                     except Exception:
                         log.exception("%s: could not log call %s", self.node, event.call_id)
         if self.followups is not None:
             self.followups(events)
+        if self.webhooks is not None:
+            self.webhooks(events, call_logs)  # after the call log: call.ended carries its row
         publish(events, self.send)
 
     async def _run(self, func, *args):
@@ -405,6 +410,10 @@ class Bridge:
         self.control = control  # take call control commands for the nodes (pbx/asterisk/control.py)
         self.controls: list = []
         self.nodes: list[tuple[Any, NodeBridge]] = []
+        if "webhooks" not in options:
+            from pbx.webhooks.bridge import emit_bridge_events
+
+            options["webhooks"] = emit_bridge_events
         for node in nodes:
             make = resolver or (lambda: Resolver(DatabaseLoader()))
             self.nodes.append((node, NodeBridge(node.name, resolver=make(), state=state, node_row=node, **options)))

@@ -1,0 +1,236 @@
+"""The worker's side: claim what is due, POST it signed, record how it went, retry with backoff.
+
+- **At least once.** A delivery is claimed by moving its ``next_attempt_at`` past the attempt's longest
+  possible duration (a lease) in a short transaction (``SKIP LOCKED``: two workers never claim the same row);
+  the result is written after the request. A worker that dies mid-request leaves the lease to run out and the
+  delivery is tried again: the receiver deduplicates on ``webhook-id``.
+- **In order per call.** Deliveries of one endpoint with the same ``order_key`` (a call's id, an agent, a
+  person) go one at a time, oldest first: one is due only when no earlier one of its stream is still waiting.
+- **Backoff** (``WEBHOOK_RETRY_SCHEDULE``, seconds after each failed try; by default the Standard Webhooks
+  schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h = 27 h 35 min of trying). A success from an endpoint
+  that was failing makes its waiting deliveries due at once: a receiver that comes back gets its backlog now,
+  not at the next step of each backoff.
+- **Giving up.** A delivery whose last try fails is marked failed. If the endpoint has not answered with a
+  2xx since that delivery was first tried (a day of nothing), the endpoint is disabled and the company's
+  admins are told by e-mail; an admin enables it again and redelivers from the delivery log.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from urllib.parse import urljoin, urlsplit
+
+import httpx
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Exists, OuterRef, Q
+from django.utils import timezone
+from standardwebhooks.webhooks import Webhook
+
+from .models import WebhookDelivery, WebhookEndpoint
+from .security import Refused, resolve
+
+log = logging.getLogger(__name__)
+
+BATCH = 200
+MAX_REDIRECTS = 3
+MAX_RESPONSE_BYTES = 64 * 1024
+REDIRECTS = {301, 302, 303, 307, 308}
+USER_AGENT = "Vaxel-Webhooks/1"
+
+_local = threading.local()
+
+
+def client() -> httpx.Client:
+    """One pooled client per worker thread: keep-alive to receivers, no redirects followed by itself."""
+    timeout = settings.WEBHOOK_TIMEOUT_SECONDS
+    c = getattr(_local, "client", None)
+    if c is None or getattr(_local, "timeout", None) != timeout:
+        _local.timeout = timeout
+        c = httpx.Client(timeout=httpx.Timeout(timeout, connect=min(timeout, 5.0)), follow_redirects=False,
+                         limits=httpx.Limits(max_connections=50, max_keepalive_connections=50), trust_env=False)
+        _local.client = c
+    return c
+
+
+@dataclass(slots=True)
+class Outcome:
+    ok: bool
+    status_code: int | None = None
+    ms: int | None = None
+    error: str = ""
+
+
+def post(url: str, body: bytes, headers: dict[str, str]) -> Outcome:
+    """POST to the URL's checked address (Host and TLS name stay the URL's); redirects followed only to
+    addresses that pass the same check."""
+    started = time.perf_counter()
+    for _hop in range(MAX_REDIRECTS + 1):
+        try:
+            host, port, address = resolve(url)
+        except Refused as exc:
+            return Outcome(False, error=f"refused: {exc}")
+        parts = urlsplit(url)
+        literal = f"[{address}]" if address.version == 6 else str(address)
+        target = parts._replace(netloc=f"{literal}:{port}").geturl()
+        default_port = 443 if parts.scheme == "https" else 80
+        host_header = host if port == default_port else f"{host}:{port}"
+        extensions = {"sni_hostname": host} if parts.scheme == "https" else {}
+        try:
+            with client().stream("POST", target, content=body, headers={**headers, "Host": host_header},
+                                 extensions=extensions) as response:
+                read = 0
+                for chunk in response.iter_raw():
+                    read += len(chunk)
+                    if read > MAX_RESPONSE_BYTES:
+                        break
+                status = response.status_code
+                location = response.headers.get("location", "")
+        except httpx.TimeoutException:
+            return Outcome(False, ms=_ms(started), error="timed out")
+        except httpx.HTTPError as exc:
+            return Outcome(False, ms=_ms(started), error=f"{exc.__class__.__name__}: {exc}"[:300])
+        if status in REDIRECTS and location:
+            url = urljoin(url, location)
+            continue
+        return Outcome(200 <= status < 300, status, _ms(started), "" if 200 <= status < 300 else f"HTTP {status}")
+    return Outcome(False, ms=_ms(started), error="too many redirects")
+
+
+def _ms(started: float) -> int:
+    return int((time.perf_counter() - started) * 1000)
+
+
+def signed_request(delivery: WebhookDelivery, at: dt.datetime) -> tuple[bytes, dict[str, str]]:
+    message = delivery.message
+    body = json.dumps(message.payload, separators=(",", ":"), ensure_ascii=False, default=str).encode()
+    signature = Webhook(delivery.endpoint.secret).sign(message.msg_id, at, body)
+    return body, {
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+        "webhook-id": message.msg_id,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signature,
+    }
+
+
+def lease_seconds() -> float:
+    return (settings.WEBHOOK_TIMEOUT_SECONDS + 5) * (MAX_REDIRECTS + 1)
+
+
+def claim(now: dt.datetime, limit: int = BATCH) -> list[WebhookDelivery]:
+    """The oldest due deliveries that head their stream, leased to this worker."""
+    earlier = WebhookDelivery.objects.filter(
+        endpoint_id=OuterRef("endpoint_id"), order_key=OuterRef("order_key"),
+        status=WebhookDelivery.Status.PENDING, id__lt=OuterRef("id"))
+    with transaction.atomic():
+        ids = list(
+            WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, next_attempt_at__lte=now,
+                                           endpoint__is_active=True)
+            .filter(Q(order_key="") | ~Exists(earlier))
+            .order_by("id").select_for_update(skip_locked=True, of=("self",)).values_list("id", flat=True)[:limit])
+        if not ids:
+            return []
+        WebhookDelivery.objects.filter(id__in=ids).update(next_attempt_at=now + dt.timedelta(seconds=lease_seconds()))
+    return list(WebhookDelivery.objects.filter(id__in=ids).select_related("endpoint", "message").order_by("id"))
+
+
+def retry_delay(attempts: int) -> float | None:
+    """Seconds until the next try after ``attempts`` failed ones; None: give up."""
+    schedule = settings.WEBHOOK_RETRY_SCHEDULE
+    return schedule[attempts - 1] if attempts <= len(schedule) else None
+
+
+def attempt(delivery: WebhookDelivery, now: dt.datetime | None = None) -> Outcome:
+    """One try of one claimed delivery, its result written."""
+    now = now or timezone.now()
+    # Signed with the time it is sent (receivers refuse a timestamp far from their clock); ``now`` only
+    # schedules the next try.
+    body, headers = signed_request(delivery, timezone.now())
+    outcome = post(delivery.endpoint.url, body, headers)
+    record(delivery, outcome, now)
+    return outcome
+
+
+def record(delivery: WebhookDelivery, outcome: Outcome, now: dt.datetime) -> None:
+    delivery.attempts += 1
+    delivery.last_attempt_at = now
+    delivery.last_status_code = outcome.status_code
+    delivery.last_response_ms = outcome.ms
+    delivery.last_error = outcome.error[:300]
+    endpoint = delivery.endpoint
+    if outcome.ok:
+        delivery.status = WebhookDelivery.Status.DELIVERED
+        delivery.delivered_at = now
+        delivery.next_attempt_at = None
+        delivery.save(update_fields=["attempts", "last_attempt_at", "last_status_code", "last_response_ms",
+                                     "last_error", "status", "delivered_at", "next_attempt_at"])
+        was_failing = endpoint.last_failure_at is not None and (
+            endpoint.last_success_at is None or endpoint.last_failure_at > endpoint.last_success_at)
+        if was_failing or endpoint.last_success_at is None or (now - endpoint.last_success_at).total_seconds() > 60:
+            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_success_at=now)
+            endpoint.last_success_at = now
+        if was_failing:  # it is back: what waits for a later try goes now
+            WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status=WebhookDelivery.Status.PENDING,
+                                           next_attempt_at__gt=now, attempts__gt=0).update(next_attempt_at=now)
+        return
+    delay = retry_delay(delivery.attempts)
+    if delay is None:
+        delivery.status = WebhookDelivery.Status.FAILED
+        delivery.next_attempt_at = None
+    else:
+        delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
+    delivery.save(update_fields=["attempts", "last_attempt_at", "last_status_code", "last_response_ms", "last_error",
+                                 "status", "next_attempt_at"])
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_failure_at=now)
+    endpoint.last_failure_at = now
+    if delivery.status == WebhookDelivery.Status.FAILED:
+        first_try = delivery.created_at
+        if endpoint.last_success_at is None or endpoint.last_success_at < first_try:
+            disable(endpoint, now, outcome.error)
+
+
+def disable(endpoint: WebhookEndpoint, now: dt.datetime, error: str) -> None:
+    from .notices import tell_admins_disabled
+
+    reason = f"no successful delivery since the first try of a message that was retried for over a day ({error})"
+    changed = WebhookEndpoint.objects.filter(pk=endpoint.pk, is_active=True).update(
+        is_active=False, disabled_at=now, disabled_reason=reason[:300])
+    if changed:
+        from .emit import subscriptions
+
+        subscriptions.forget(endpoint.tenant_id)  # this process stops storing messages for it at once
+        endpoint.is_active = False
+        log.warning("webhook endpoint %s of company %s disabled: %s", endpoint.pk, endpoint.tenant_id, error)
+        tell_admins_disabled(endpoint, error)
+
+
+def drain(now_func=timezone.now, max_rounds: int = 10_000) -> int:
+    """Deliver everything due, stream heads first, round after round; returns how many were tried."""
+    tried = 0
+    for _round in range(max_rounds):
+        batch = claim(now_func())
+        if not batch:
+            break
+        for delivery in batch:
+            try:
+                attempt(delivery, now_func())
+            except Exception:  # a bug must not stop the others; the lease runs out and it is tried again
+                log.exception("webhook delivery %s failed unexpectedly", delivery.pk)
+            tried += 1
+    return tried
+
+
+def next_due() -> dt.datetime | None:
+    return (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__is_active=True)
+            .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
+
+
+def redeliver(deliveries) -> int:
+    """The admin's "deliver again": failed or delivered rows are tried again now (their endpoint active)."""
+    return deliveries.update(status=WebhookDelivery.Status.PENDING, next_attempt_at=timezone.now())
