@@ -268,6 +268,8 @@ WEBHOOK_ALLOWED_NETWORKS = env_list("WEBHOOK_ALLOWED_NETWORKS")
 WEBHOOK_BLOCKED_NETWORKS = env_list("WEBHOOK_BLOCKED_NETWORKS")
 WEBHOOK_ALLOW_HTTP = env_bool("WEBHOOK_ALLOW_HTTP", default=DEBUG or EMBEDDED)
 WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS") or "10")
+# Requests a worker has in flight at once (each to the head of a different call's stream).
+WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY") or "8")
 # Seconds to wait after each failed try (the Standard Webhooks schedule: 27 h 35 min in all).
 WEBHOOK_RETRY_SCHEDULE = [int(v) for v in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")]
 

@@ -262,9 +262,10 @@ def test_an_endpoint_failing_for_good_is_disabled_and_the_admins_are_told(demo, 
 # --------------------------------------------------------------------------- where a webhook may go
 
 
-@pytest.mark.parametrize("address", ["127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254",
-                                     "100.64.0.1", "0.0.0.0", "::1",  # noqa: S104 - refused, not bound "fe80::1", "fc00::5", "::ffff:127.0.0.1",
-                                     "224.0.0.1"])
+@pytest.mark.parametrize("address", [
+    "127.0.0.1", "10.1.2.3", "172.16.0.9", "192.168.1.1", "169.254.169.254", "100.64.0.1",
+    "0.0.0.0",  # noqa: S104 - an address refused, nothing is bound
+    "::1", "fe80::1", "fc00::5", "::ffff:127.0.0.1", "224.0.0.1"])
 def test_private_loopback_and_metadata_addresses_are_refused(address):
     import ipaddress
 

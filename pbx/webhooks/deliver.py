@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urljoin, urlsplit
 
@@ -148,51 +149,67 @@ def retry_delay(attempts: int) -> float | None:
 
 def attempt(delivery: WebhookDelivery, now: dt.datetime | None = None) -> Outcome:
     """One try of one claimed delivery, its result written."""
-    now = now or timezone.now()
-    # Signed with the time it is sent (receivers refuse a timestamp far from their clock); ``now`` only
-    # schedules the next try.
-    body, headers = signed_request(delivery, timezone.now())
-    outcome = post(delivery.endpoint.url, body, headers)
-    record(delivery, outcome, now)
+    outcome = send(delivery)
+    record([(delivery, outcome)], now or timezone.now())
     return outcome
 
 
-def record(delivery: WebhookDelivery, outcome: Outcome, now: dt.datetime) -> None:
-    delivery.attempts += 1
-    delivery.last_attempt_at = now
-    delivery.last_status_code = outcome.status_code
-    delivery.last_response_ms = outcome.ms
-    delivery.last_error = outcome.error[:300]
-    endpoint = delivery.endpoint
-    if outcome.ok:
-        delivery.status = WebhookDelivery.Status.DELIVERED
-        delivery.delivered_at = now
-        delivery.next_attempt_at = None
-        delivery.save(update_fields=["attempts", "last_attempt_at", "last_status_code", "last_response_ms",
-                                     "last_error", "status", "delivered_at", "next_attempt_at"])
-        was_failing = endpoint.last_failure_at is not None and (
-            endpoint.last_success_at is None or endpoint.last_failure_at > endpoint.last_success_at)
-        if was_failing or endpoint.last_success_at is None or (now - endpoint.last_success_at).total_seconds() > 60:
-            WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_success_at=now)
+def send(delivery: WebhookDelivery) -> Outcome:
+    # Signed with the time it is sent (receivers refuse a timestamp far from their clock).
+    body, headers = signed_request(delivery, timezone.now())
+    return post(delivery.endpoint.url, body, headers)
+
+
+FIELDS = ["attempts", "last_attempt_at", "last_status_code", "last_response_ms", "last_error", "status",
+          "delivered_at", "next_attempt_at"]
+
+
+def record(results: list[tuple[WebhookDelivery, Outcome]], now: dt.datetime) -> None:
+    """Write the tries of a round in one go; then the endpoints' state: a success releases what a failing
+    endpoint kept waiting, a delivery that used up its retries may disable its endpoint."""
+    endpoints: dict[int, WebhookEndpoint] = {}
+    succeeded: set[int] = set()
+    failed: set[int] = set()
+    gave_up: list[tuple[WebhookDelivery, str]] = []
+    for delivery, outcome in results:
+        delivery.attempts += 1
+        delivery.last_attempt_at = now
+        delivery.last_status_code = outcome.status_code
+        delivery.last_response_ms = outcome.ms
+        delivery.last_error = outcome.error[:300]
+        endpoint = endpoints.setdefault(delivery.endpoint_id, delivery.endpoint)
+        if outcome.ok:
+            delivery.status = WebhookDelivery.Status.DELIVERED
+            delivery.delivered_at = now
+            delivery.next_attempt_at = None
+            succeeded.add(endpoint.pk)
+            continue
+        failed.add(endpoint.pk)
+        delay = retry_delay(delivery.attempts)
+        if delay is None:
+            delivery.status = WebhookDelivery.Status.FAILED
+            delivery.next_attempt_at = None
+            gave_up.append((delivery, outcome.error))
+        else:
+            delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
+    with transaction.atomic():
+        WebhookDelivery.objects.bulk_update([d for d, _o in results], FIELDS, batch_size=500)
+        for pk in succeeded:
+            endpoint = endpoints[pk]
+            was_failing = endpoint.last_failure_at is not None and (
+                endpoint.last_success_at is None or endpoint.last_failure_at > endpoint.last_success_at)
+            WebhookEndpoint.objects.filter(pk=pk).update(last_success_at=now)
             endpoint.last_success_at = now
-        if was_failing:  # it is back: what waits for a later try goes now
-            WebhookDelivery.objects.filter(endpoint_id=endpoint.pk, status=WebhookDelivery.Status.PENDING,
-                                           next_attempt_at__gt=now, attempts__gt=0).update(next_attempt_at=now)
-        return
-    delay = retry_delay(delivery.attempts)
-    if delay is None:
-        delivery.status = WebhookDelivery.Status.FAILED
-        delivery.next_attempt_at = None
-    else:
-        delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
-    delivery.save(update_fields=["attempts", "last_attempt_at", "last_status_code", "last_response_ms", "last_error",
-                                 "status", "next_attempt_at"])
-    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(last_failure_at=now)
-    endpoint.last_failure_at = now
-    if delivery.status == WebhookDelivery.Status.FAILED:
-        first_try = delivery.created_at
-        if endpoint.last_success_at is None or endpoint.last_success_at < first_try:
-            disable(endpoint, now, outcome.error)
+            if was_failing and pk not in failed:  # it is back: what waits for a later try goes now
+                WebhookDelivery.objects.filter(endpoint_id=pk, status=WebhookDelivery.Status.PENDING,
+                                               next_attempt_at__gt=now, attempts__gt=0).update(next_attempt_at=now)
+        for pk in failed - succeeded:
+            WebhookEndpoint.objects.filter(pk=pk).update(last_failure_at=now)
+            endpoints[pk].last_failure_at = now
+    for delivery, error in gave_up:
+        endpoint = endpoints[delivery.endpoint_id]
+        if endpoint.is_active and (endpoint.last_success_at is None or endpoint.last_success_at < delivery.created_at):
+            disable(endpoint, now, error)
 
 
 def disable(endpoint: WebhookEndpoint, now: dt.datetime, error: str) -> None:
@@ -210,19 +227,33 @@ def disable(endpoint: WebhookEndpoint, now: dt.datetime, error: str) -> None:
         tell_admins_disabled(endpoint, error)
 
 
+def _send_safely(delivery: WebhookDelivery) -> tuple[WebhookDelivery, Outcome | None]:
+    try:
+        return delivery, send(delivery)
+    except Exception:  # a bug must not stop the others; the lease runs out and it is tried again
+        log.exception("webhook delivery %s failed unexpectedly", delivery.pk)
+        return delivery, None
+
+
 def drain(now_func=timezone.now, max_rounds: int = 10_000) -> int:
-    """Deliver everything due, stream heads first, round after round; returns how many were tried."""
+    """Deliver everything due, stream heads first, round after round; returns how many were tried.
+
+    The requests of a round go out on ``WEBHOOK_CONCURRENCY`` connections at once (they are heads of
+    different streams, so order is kept); their results are written together."""
     tried = 0
-    for _round in range(max_rounds):
-        batch = claim(now_func())
-        if not batch:
-            break
-        for delivery in batch:
-            try:
-                attempt(delivery, now_func())
-            except Exception:  # a bug must not stop the others; the lease runs out and it is tried again
-                log.exception("webhook delivery %s failed unexpectedly", delivery.pk)
-            tried += 1
+    workers = max(1, settings.WEBHOOK_CONCURRENCY)
+    pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") if workers > 1 else None
+    try:
+        for _round in range(max_rounds):
+            batch = claim(now_func())
+            if not batch:
+                break
+            sent = list(pool.map(_send_safely, batch)) if pool else [_send_safely(d) for d in batch]
+            record([(d, o) for d, o in sent if o is not None], now_func())
+            tried += len(batch)
+    finally:
+        if pool is not None:
+            pool.shutdown(wait=True)
     return tried
 
 
