@@ -32,6 +32,7 @@ from pbx.models import (
     User,
 )
 from pbx.notifications.models import Notification
+from pbx.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from portal.models import Licence, LicenceAcceptance, PasswordPolicy, SsoConnection
 from stats.models import CallLog, QueueEvent
 
@@ -143,6 +144,15 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
                                              published_at=now + datetime.timedelta(days=365))
             made.append(licence)
             made.append(LicenceAcceptance.objects.create(user=operator, tenant=tenant, licence=licence))
+
+            endpoint = WebhookEndpoint.objects.create(tenant=tenant, url=f"https://crm{index}.{slug}.example/hooks",
+                                                      description="CRM")
+            made.append(endpoint)
+            message = WebhookMessage.objects.create(tenant=tenant, msg_id=f"msg_admin_{index}", event_type="call.ended",
+                                                    payload={"type": "call.ended"}, created_at=now)
+            made.append(message)  # its delivery goes with it
+            WebhookDelivery.objects.create(tenant=tenant, endpoint=endpoint, message=message, created_at=now,
+                                           next_attempt_at=now)
     yield
     with django_db_blocker.unblock():
         for obj in reversed(made):

@@ -244,9 +244,9 @@ def test_an_endpoint_failing_for_good_is_disabled_and_the_admins_are_told(demo, 
     assert (delivery.status, delivery.attempts) == ("failed", 3)
     endpoint.refresh_from_db()
     assert not endpoint.is_active and endpoint.disabled_at is not None
-    told = Notification.objects.filter(tenant=demo.tenant, subject__contains="Webhook endpoint disabled")
+    told = Notification.objects.filter(tenant=demo.tenant, key__startswith=f"webhook-disabled:{endpoint.pk}:")
     assert {n.recipient for n in told} == {demo.admin.email}
-    assert not Notification.objects.exclude(tenant=demo.tenant).filter(subject__contains="Webhook").exists()
+    assert not Notification.objects.exclude(tenant=demo.tenant).filter(key__startswith="webhook-disabled:").exists()
     # Disabled: new events are not even stored for it; enabled again, "deliver again" sends the failed one.
     emit(demo.tenant.pk, "call.started", {"call_id": "c2"}, order_key="call:c2")
     assert WebhookDelivery.objects.count() == 1
