@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "pbx.webhooks",
     "recording",
     "stats",
+    "wallboard",
     "portal",
 ]
 SITE_ID = 1

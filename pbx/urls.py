@@ -13,5 +13,6 @@ urlpatterns = [
     path("accounts/", include(sso.urlpatterns)),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    path("", include("wallboard.urls")),
     path("", include("portal.urls")),
 ]

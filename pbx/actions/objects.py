@@ -10,14 +10,19 @@ from pbx.signals import config_changed_on_commit
 from .base import record, require_company_admin, snapshot, tenant_id_of
 from .numbers import DELETE_POLICIES, POLICIES
 
-# Rows that are fast state, not structure: they never trigger a config render.
+# Rows that are fast state, not structure: they never trigger a config render. A model may also say so
+# itself with ``affects_config = False`` (sign-in rules, the wallboard's layouts and links).
 STATE_MODELS = {UserPresence}
+
+
+def _affects_config(obj: models.Model) -> bool:
+    return type(obj) not in STATE_MODELS and getattr(obj, "affects_config", True)
 
 
 def _after_change(obj: models.Model) -> None:
     tenant_id = tenant_id_of(obj)
-    # Sign-in rules and the like (``affects_config = False``) never reach Asterisk.
-    if tenant_id is not None and type(obj) not in STATE_MODELS and getattr(obj, "affects_config", True):
+    # Sign-in rules, wallboards and the like (``affects_config = False``) never reach Asterisk.
+    if tenant_id is not None and _affects_config(obj):
         config_changed_on_commit(tenant_id)
     _check, follow_up = POLICIES.get(type(obj), (None, None))
     if follow_up is not None:
@@ -62,7 +67,7 @@ def do_delete_object(actor, obj: models.Model) -> None:
         tenant_id = tenant_id_of(obj)
         record(actor, "deleted", obj, before, None, tenant_id=tenant_id)
         obj.delete()
-        if tenant_id is not None:
+        if tenant_id is not None and _affects_config(obj):
             config_changed_on_commit(tenant_id)
         _check, follow_up = POLICIES.get(type(obj), (None, None))
         if follow_up is not None:

@@ -69,7 +69,8 @@ class NodeBridge:
                  threaded: bool = True, astdb: Callable | None = None, node_row=None,
                  dialplan_options: dict | None = None,
                  followups: Callable[[list[d.Event]], Any] | None = run_followups,
-                 webhooks: Callable[[list[d.Event], dict], Any] | None = None):
+                 webhooks: Callable[[list[d.Event], dict], Any] | None = None,
+                 wallboard=None):
         self.node = node
         self.node_row = node_row  # the AsteriskNode, for the AstDB rewrite
         self.resolver = resolver
@@ -82,6 +83,7 @@ class NodeBridge:
         self.astdb = astdb
         self.followups = followups  # new voicemail to mail (followups.py); needs the database
         self.webhooks = webhooks  # the companies' webhooks (pbx.webhooks.bridge); needs the database
+        self.wallboard = wallboard  # wallboard.feed.WallboardFeed: the wallboards' tiles, pushed per company
         self.core = BridgeCore(node, resolver, clock=clock)
         self.synced = False
         self.connected = False
@@ -251,6 +253,7 @@ class NodeBridge:
                 self.synced = False
                 booted_anyway = True  # the resynchronisation below rebuilds the live state (if the store is back)
             await self._run(self._deliver, events)
+            await self._feed_wallboards(events)
             self.dialplan.submit(events)
             self.handled += len(batch)
             booted = booted_anyway or any(isinstance(e, d.NodeBooted) for e in events)
@@ -261,6 +264,15 @@ class NodeBridge:
             # a live state that missed events.
             events = [*events, *await self.resynchronise()]
         return events
+
+    async def _feed_wallboards(self, events: list[d.Event]) -> None:
+        """After the live state and the call log: the wallboards' tiles (a failure never stops the bridge)."""
+        if self.wallboard is None or self.stale:
+            return
+        try:
+            await self.wallboard.after(events, self._run)
+        except Exception:
+            log.exception("%s: wallboards not updated", self.node)
 
     def _process(self, batch: Iterable[tuple[Any, float]]) -> list[d.Event]:
         process = self.core.process
@@ -317,6 +329,11 @@ class NodeBridge:
                 self.stale = True
             await self._run(self._deliver, events)
             await self._run(self._publish_snapshots, snapshots)
+            if self.wallboard is not None and snapshots:
+                try:
+                    await self.wallboard.reset(snapshots, self._run)
+                except Exception:
+                    log.exception("%s: wallboards not refreshed after the resynchronisation", self.node)
             self.synced = True
         log.info("%s: resynchronised: %d calls live, %d ended while away", self.node, len(self.core.tracker.calls),
                  sum(isinstance(e, d.CallEnded) for e in events))
@@ -414,6 +431,11 @@ class Bridge:
             from pbx.webhooks.bridge import emit_bridge_events
 
             options["webhooks"] = emit_bridge_events
+        if "wallboard" not in options:
+            # One feed for every node: it remembers what each company's wallboards were last sent.
+            from wallboard.feed import WallboardFeed
+
+            options["wallboard"] = WallboardFeed(state)
         for node in nodes:
             make = resolver or (lambda: Resolver(DatabaseLoader()))
             self.nodes.append((node, NodeBridge(node.name, resolver=make(), state=state, node_row=node, **options)))
