@@ -25,7 +25,7 @@ import zoneinfo
 from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
-from pbx.models import Tenant
+from pbx.models import Queue, Tenant
 from stats.models import QueueEvent
 
 K = QueueEvent.Kind
@@ -74,7 +74,9 @@ def today_figures(tenant_id: int, *, now: dt.datetime | None = None,
         )
         .order_by()
     )
-    out: dict[str, dict] = {}
+    # Every queue of the company has its figures, zero when nothing happened (a tile then shows 0, not stale).
+    out: dict[str, dict] = {tile_key(pk): EMPTY_TODAY for pk in Queue.objects.filter(tenant_id=tenant_id)
+                            .values_list("pk", flat=True)}
     total = {"answered": 0, "missed": 0, "in_time": 0, "wait_sum": 0.0}
     for row in rows:
         missed = row["abandoned"] + row["unanswered"]
