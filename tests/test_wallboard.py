@@ -131,7 +131,7 @@ def test_a_person_in_two_queues_counts_once_for_the_company_by_their_busiest_sta
                                 "oldest_joined_at": "2026-12-06T10:00:01+00:00"}
 
 
-def test_todays_figures_follow_each_queues_service_level_and_short_abandon_thresholds(demo, exempel):
+def test_todays_figures_are_the_statistics_definitions_over_todays_queue_log(demo, exempel):
     support, sales = demo.queues["Support"], demo.queues["Sales"]
     support.service_level_seconds, support.short_abandon_seconds = 20, 5
     support.save(update_fields=["service_level_seconds", "short_abandon_seconds"])
@@ -139,26 +139,31 @@ def test_todays_figures_follow_each_queues_service_level_and_short_abandon_thres
     now = timezone.now()
     n = 0
 
-    def row(queue, kind, wait, at=now, tenant=demo.tenant):
+    def visit(queue, *kinds_waits, at=now, tenant=demo.tenant):
+        """One caller's visit: its queue log rows, keyed as the bridge keys them."""
         nonlocal n
         n += 1
-        QueueEvent.objects.create(tenant=tenant, node=node, key=f"k{n}", linkedid=str(n), uniqueid=str(n),
-                                  queue=queue, queue_name="q", kind=kind, at=at, wait_s=wait)
+        for seq, (kind, wait) in enumerate(kinds_waits):
+            QueueEvent.objects.create(tenant=tenant, node=node, key=f"u{n}:1:{kind}:{seq}", linkedid=str(n),
+                                      uniqueid=f"u{n}", queue=queue, queue_name=f"q{queue.pk}", kind=kind,
+                                      at=at + dt.timedelta(seconds=seq), wait_s=wait)
 
     K = QueueEvent.Kind
-    row(support, K.CONNECT, 12)  # in time
-    row(support, K.CONNECT, 48)  # late
-    row(support, K.ABANDON, 3)  # short abandon: neither answered nor missed
-    row(support, K.ABANDON, 30)  # missed
-    row(support, K.TIMEOUT, 300)  # missed
-    row(sales, K.NO_AGENTS, 0)  # missed in Sales
-    row(support, K.CONNECT, 5, at=now - dt.timedelta(days=1))  # yesterday
-    row(exempel.queues["Support"], K.CONNECT, 5, tenant=exempel.tenant)  # another company
+    visit(support, (K.ENTER, None), (K.CONNECT, 12))  # in time
+    visit(support, (K.ENTER, None), (K.CONNECT, 48))  # late
+    visit(support, (K.ENTER, None), (K.ABANDON, 3))  # short abandon: neither answered nor missed
+    visit(support, (K.ENTER, None), (K.ABANDON, 30))  # missed
+    visit(support, (K.ENTER, None), (K.TIMEOUT, 300))  # missed
+    visit(sales, (K.NO_AGENTS, 0))  # missed in Sales (turned away)
+    visit(support, (K.ENTER, None), (K.CONNECT, 5), at=now - dt.timedelta(days=1))  # yesterday
+    visit(exempel.queues["Support"], (K.ENTER, None), (K.CONNECT, 5), tenant=exempel.tenant)  # another company
     figures = today_figures(demo.tenant.pk, now=now)
+    # Service level: in time ÷ (offered − short abandons) = 1 ÷ (5 − 1).
     assert figures[f"q{support.pk}"] == {"answered": 2, "missed": 2, "in_time": 1, "service_level": 25.0,
-                                         "avg_wait_s": 30}
-    assert figures[f"q{sales.pk}"]["missed"] == 1 and figures[f"q{sales.pk}"]["service_level"] == 0.0
-    assert figures["company"] == {"answered": 2, "missed": 3, "in_time": 1, "service_level": 20.0, "avg_wait_s": 30}
+                                         "avg_wait_s": 30.0}
+    assert figures[f"q{sales.pk}"]["missed"] == 1 and figures[f"q{sales.pk}"]["service_level"] is None
+    assert figures["company"]["answered"] == 2 and figures["company"]["missed"] == 3
+    assert set(figures) == {"company", *(f"q{q.pk}" for q in demo.queues.values())}
 
 
 def test_red_must_be_worse_than_amber(demo, layout):

@@ -1,20 +1,16 @@
-"""Today's queue figures of one company, as the wallboard shows them: answered, missed, service level,
-average wait, read from the queue log (``stats.models.QueueEvent``, written by the bridge when a call ends).
+"""Today's queue figures of one company as the wallboard shows them, by the statistics' own definitions
+(``stats.definitions``: the same code the statistics pages, exports and reports use, so they agree).
 
-"Today" is the company's own calendar day (``Tenant.time_zone``), from local midnight. A call counts when
-its queue visit has ended and been logged; per queue:
+"Today" is the company's own calendar day (``Tenant.time_zone``), from local midnight. A queue visit counts
+from when its queue log rows are written (the bridge writes them when the call ends), in the day it started.
+Per queue and for the whole company (the sum of its queues):
 
-- answered: the queue connected the caller to an agent (``connect``);
-- answered in time: answered with a wait of at most the queue's ``service_level_seconds``;
-- missed: the caller hung up after waiting at least the queue's ``short_abandon_seconds`` (a shorter
-  hang-up is a short abandon, neither answered nor missed), left at the maximum wait, or met the queue
-  without agents, closed or full;
-- service level: answered in time ÷ (answered + missed), in per cent; none while both are zero;
-- average wait: of the answered calls.
-
-The company's figures are the sums over its queues (a caller who overflowed from one queue to another
-counts in each queue it visited). These are the statistics' own boundaries (the queue's two thresholds);
-the statistics pages read the same rows.
+- ``answered``, ``in_time`` (answered within the queue's ``service_level_seconds``);
+- ``missed``: ``QueueFigures.missed`` — abandoned after the short-abandon threshold, timed out, turned away
+  by a full queue or for want of agents (short abandons and calls while closed are not missed);
+- ``service_level``: ``QueueFigures.service_level_pct`` — in time ÷ (offered − short abandons), per cent;
+  none while nothing counted;
+- ``avg_wait_s``: ``QueueFigures.wait_avg_s``, the average wait of the answered calls.
 """
 
 from __future__ import annotations
@@ -22,15 +18,15 @@ from __future__ import annotations
 import datetime as dt
 import zoneinfo
 
-from django.db.models import Count, F, Q, Sum
 from django.utils import timezone
 
 from pbx.models import Queue, Tenant
+from stats.definitions import QueueFigures, Thresholds, queue_figures
 from stats.models import QueueEvent
 
-K = QueueEvent.Kind
-UNANSWERED = (K.TIMEOUT, K.NO_AGENTS, K.CLOSED, K.OVERFLOW)
 COMPANY = "company"
+ROW_FIELDS = ("key", "node_id", "tenant_id", "queue_id", "queue_name", "call_id", "linkedid", "kind", "at",
+              "wait_s", "talk_s", "agent_id")
 
 
 def tile_key(queue_id: int | None) -> str:
@@ -51,51 +47,33 @@ def day_start(zone: zoneinfo.ZoneInfo, now: dt.datetime | None = None) -> dt.dat
     return dt.datetime.combine(local.date(), dt.time(0), tzinfo=zone)
 
 
-def service_level(in_time: int, answered: int, missed: int) -> float | None:
-    total = answered + missed
-    return round(100.0 * in_time / total, 1) if total else None
+def tile_figures(figures: QueueFigures) -> dict:
+    return {"answered": figures.answered, "missed": figures.missed, "in_time": figures.answered_in_sl,
+            "service_level": figures.service_level_pct, "avg_wait_s": figures.wait_avg_s}
+
+
+EMPTY_TODAY = tile_figures(QueueFigures())
 
 
 def today_figures(tenant_id: int, *, now: dt.datetime | None = None,
                   zone: zoneinfo.ZoneInfo | None = None) -> dict[str, dict]:
-    """tile key (``q<queue id>``, ``company``) → answered, missed, in_time, service_level, avg_wait_s."""
+    """tile key (``q<queue id>``, ``company``) → answered, missed, in_time, service_level, avg_wait_s.
+    Every queue of the company has an entry (zeros when nothing happened), so a tile never shows stale
+    figures."""
     zone = zone or company_zone(tenant_id)
     start = day_start(zone, now)
-    rows = (
-        QueueEvent.objects.filter(tenant_id=tenant_id, queue__isnull=False, at__gte=start)
-        .values("queue_id")
-        .annotate(
-            answered=Count("id", filter=Q(kind=K.CONNECT)),
-            in_time=Count("id", filter=Q(kind=K.CONNECT, wait_s__lte=F("queue__service_level_seconds"))),
-            abandoned=Count("id", filter=Q(kind=K.ABANDON) & (
-                Q(wait_s__gte=F("queue__short_abandon_seconds")) | Q(wait_s__isnull=True))),
-            unanswered=Count("id", filter=Q(kind__in=UNANSWERED)),
-            wait_sum=Sum("wait_s", filter=Q(kind=K.CONNECT)),
-        )
-        .order_by()
-    )
-    # Every queue of the company has its figures, zero when nothing happened (a tile then shows 0, not stale).
-    out: dict[str, dict] = {tile_key(pk): EMPTY_TODAY for pk in Queue.objects.filter(tenant_id=tenant_id)
-                            .values_list("pk", flat=True)}
-    total = {"answered": 0, "missed": 0, "in_time": 0, "wait_sum": 0.0}
-    for row in rows:
-        missed = row["abandoned"] + row["unanswered"]
-        wait_sum = row["wait_sum"] or 0.0
-        out[tile_key(row["queue_id"])] = figures(row["answered"], missed, row["in_time"], wait_sum)
-        total["answered"] += row["answered"]
-        total["missed"] += missed
-        total["in_time"] += row["in_time"]
-        total["wait_sum"] += wait_sum
-    out[COMPANY] = figures(total["answered"], total["missed"], total["in_time"], total["wait_sum"])
-    return out
-
-
-def figures(answered: int, missed: int, in_time: int, wait_sum: float) -> dict:
-    return {
-        "answered": answered, "missed": missed, "in_time": in_time,
-        "service_level": service_level(in_time, answered, missed),
-        "avg_wait_s": round(wait_sum / answered) if answered else None,
+    limits = {
+        pk: Thresholds(service_level_s=sl, short_abandon_s=short, wrapup_s=wrapup)
+        for pk, sl, short, wrapup in Queue.objects.filter(tenant_id=tenant_id).values_list(
+            "pk", "service_level_seconds", "short_abandon_seconds", "wrapup_seconds")
     }
-
-
-EMPTY_TODAY = figures(0, 0, 0, 0.0)
+    rows = QueueEvent.objects.filter(tenant_id=tenant_id, queue__isnull=False, at__gte=start).values(*ROW_FIELDS)
+    per_queue = queue_figures(rows, limits)
+    company = QueueFigures()
+    out = {tile_key(pk): EMPTY_TODAY for pk in limits}
+    for queue_id, figures in per_queue.items():
+        if queue_id in limits:
+            out[tile_key(queue_id)] = tile_figures(figures)
+            company.add(figures)
+    out[COMPANY] = tile_figures(company)
+    return out
