@@ -19,6 +19,7 @@ tile of the companies concerned again, so open wallboards hold the bridge's fres
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
@@ -114,8 +115,8 @@ def combine(live: dict[str, dict], today: dict[str, dict]) -> dict[str, dict]:
 
 
 async def read_live(state, tenant_id: int) -> dict[str, dict]:
-    waiting = await state.store.section(tenant_id, "waiting")
-    agents = await state.store.section(tenant_id, "agents")
+    waiting, agents = await asyncio.gather(state.store.section(tenant_id, "waiting"),
+                                           state.store.section(tenant_id, "agents"))
     return live_figures(waiting, agents)
 
 
@@ -182,12 +183,22 @@ class WallboardFeed:
                 logged.add(event.tenant_id)
         return live, logged
 
+    def needs_call_log(self, events: list[d.Event]) -> bool:
+        """Whether this batch's tiles need the database (a queue call of the batch is being logged, or a
+        company's day is new to the feed): then they go out after the call log is written, else at once."""
+        live_tenants, logged = self.touched(events)
+        return bool(logged or self._stale_today(live_tenants))
+
     async def after(self, events: list[d.Event], run: Run) -> int:
         """A batch went through the bridge: push the changed tiles; returns how many messages went out."""
         live_tenants, logged = self.touched(events)
         if not live_tenants:
             return 0
-        return await self._push(live_tenants, logged, run, full=False)
+        latest: dict[int, float] = {}
+        for event in events:
+            if event.tenant_id in live_tenants:
+                latest[event.tenant_id] = max(latest.get(event.tenant_id, 0.0), event.at)
+        return await self._push(live_tenants, logged, run, full=False, latest=latest)
 
     async def reset(self, tenant_ids: Iterable[int], run: Run) -> int:
         """After a resynchronisation: every tile of these companies again, today's figures read afresh."""
@@ -196,21 +207,27 @@ class WallboardFeed:
             self.last.pop(tenant_id, None)
         return await self._push(tenants, tenants, run, full=True) if tenants else 0
 
-    async def _push(self, tenants: set[int], logged: set[int], run: Run, *, full: bool) -> int:
+    async def _push(self, tenants: set[int], logged: set[int], run: Run, *, full: bool,
+                    latest: dict[int, float] | None = None) -> int:
         stale = self._stale_today(tenants) | logged
         if stale:
             await run(self._refresh_today, stale, logged)
         messages: list[tuple[list[str], dict]] = []
-        for tenant_id in sorted(tenants):
-            tiles = combine(await read_live(self.state, tenant_id), self.today[tenant_id][1])
+        order = sorted(tenants)
+        # Every company's live sections at once (one round trip's time, not two per company).
+        lives = await asyncio.gather(*(read_live(self.state, tenant_id) for tenant_id in order))
+        for tenant_id, live in zip(order, lives, strict=True):
+            tiles = combine(live, self.today[tenant_id][1])
             before = self.last.get(tenant_id, {})
             changed = {key: tile for key, tile in tiles.items() if before.get(key) != tile}
             for key in set(before) - set(tiles):  # a queue emptied and has no figures today: zeros
                 changed[key] = {**EMPTY_LIVE, **EMPTY_TODAY}
             self.last[tenant_id] = tiles
             if changed or full:
-                messages.append(([wallboard_group(tenant_id)],
-                                 {"type": "wallboard.tiles", "full": full, "tiles": changed if not full else tiles}))
+                # "as of": the newest event the tiles include (Asterisk's time of it)
+                at = d.iso(latest[tenant_id]) if latest and tenant_id in latest else None
+                messages.append(([wallboard_group(tenant_id)], {"type": "wallboard.tiles", "full": full, "at": at,
+                                                                "tiles": tiles if full else changed}))
         if messages:
             await publish_now(messages, run)
         return len(messages)
@@ -226,10 +243,9 @@ async def publish_now(messages: list[tuple[list[str], dict]], run: Run) -> None:
             layer = get_channel_layer()
             if layer is None:
                 return
-            for groups, event in messages:
-                message = pushes.layer_message(event)
-                for group in groups:
-                    await layer.group_send(group, message)
+            # One message per company and group: independent of each other, sent side by side.
+            await asyncio.gather(*(layer.group_send(group, pushes.layer_message(event))
+                                   for groups, event in messages for group in groups))
         else:
             for groups, event in messages:
                 pushes.publisher(groups, event)

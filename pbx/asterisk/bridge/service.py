@@ -252,8 +252,13 @@ class NodeBridge:
                 self._rebuild_tried = self.clock()
                 self.synced = False
                 booted_anyway = True  # the resynchronisation below rebuilds the live state (if the store is back)
+            # The wallboards' tiles go out first unless they need this batch's call log (see WallboardFeed).
+            early = self.wallboard is not None and not self.wallboard.needs_call_log(events)
+            if early:
+                await self._feed_wallboards(events)
             await self._run(self._deliver, events)
-            await self._feed_wallboards(events)
+            if not early:
+                await self._feed_wallboards(events)
             self.dialplan.submit(events)
             self.handled += len(batch)
             booted = booted_anyway or any(isinstance(e, d.NodeBooted) for e in events)
