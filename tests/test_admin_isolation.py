@@ -35,6 +35,7 @@ from pbx.notifications.models import Notification
 from pbx.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from portal.models import Licence, LicenceAcceptance, PasswordPolicy, SsoConnection
 from stats.models import CallLog, QueueEvent
+from wallboard.models import Layout, Tile, WallboardLink
 
 REGISTRY = admin.site._registry
 
@@ -153,6 +154,12 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
             made.append(message)  # its delivery goes with it
             WebhookDelivery.objects.create(tenant=tenant, endpoint=endpoint, message=message, created_at=now,
                                            next_attempt_at=now)
+            layout = Layout.objects.create(tenant=tenant, name="Kundtjänst")
+            Tile.objects.create(tenant=tenant, layout=layout, queue=queue, waiting_red=3)
+            link = WallboardLink(tenant=tenant, name="TV", layout=layout)
+            link.new_token()
+            link.save()
+            made.append(layout)  # its tiles and link go with it
     yield
     with django_db_blocker.unblock():
         for obj in reversed(made):

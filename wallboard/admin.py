@@ -23,7 +23,7 @@ class TileInline(ScopedTabularInline):
 @admin.register(Layout)
 class LayoutAdmin(ScopedModelAdmin):
     list_display = ("name", "theme", "sound", "is_default", "open_link")
-    fields = ("name", "theme", "sound", "is_default")
+    fields = ("tenant", "name", "theme", "sound", "is_default")
     inlines = (TileInline,)
 
     @admin.display(description=_("Open"))
