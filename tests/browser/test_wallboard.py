@@ -61,7 +61,10 @@ def test_a_tile_turns_red_when_a_waiting_caller_crosses_the_threshold(open_as, b
         arg=[tile, waiting_before], timeout=10_000)
     page.wait_for_selector(f'{tile}[data-level="amber"], {tile}[data-level="red"]', timeout=5_000)
     page.wait_for_selector(f'{tile}[data-level="red"]', timeout=10_000)
+    page.wait_for_timeout(2_500)  # it stays red while the caller waits (the page re-evaluates every second)
+    assert page.locator(f'{tile}[data-level="red"]').count() == 1
     assert page.locator(f'{tile} .fig--longest[data-level="red"]').count() == 1
+    assert page.locator(f'{tile} .fig--waiting[data-level="amber"]').count() == 1
     assert page.locator(f"{tile} .tile__level").inner_text().strip() != ""
 
     # The TV: no sign-in, the secret link, kiosk mode; the same red tile, nothing of the tools.
@@ -85,3 +88,5 @@ def test_a_tile_turns_red_when_a_waiting_caller_crosses_the_threshold(open_as, b
     page.wait_for_function(
         "([sel, n]) => Number(document.querySelector(sel + ' [data-field=waiting]').textContent) <= n",
         arg=[tile, waiting_before], timeout=10_000)
+    if waiting_before == 0:  # nobody else waits in Support: the tile is calm again
+        page.wait_for_selector(f'{tile}[data-level="ok"]', timeout=5_000)

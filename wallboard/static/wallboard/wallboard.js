@@ -83,11 +83,11 @@
 
   var RANK = { ok: 0, amber: 1, red: 2 };
 
+  // A figure's text, and (for a watched figure) its own level on the figure, never on the tile.
   function field(node, name, text, state) {
     var el = node.querySelector('[data-field="' + name + '"]');
     if (el.textContent !== text) el.textContent = text;
-    var holder = el.parentNode;
-    if (state) holder.dataset.level = state; else delete holder.dataset.level;
+    if (state !== undefined && el.parentNode.classList.contains("fig")) el.parentNode.dataset.level = state;
   }
 
   function render() {
@@ -106,11 +106,11 @@
         marks[name] = level(figures[name], t[name]);
         if (RANK[marks[name]] > RANK[worst]) worst = marks[name];
       });
-      field(node, "waiting", String(figures.waiting), marks.waiting);
-      field(node, "longest_wait", duration(longest), marks.longest_wait);
+      field(node, "waiting", String(figures.waiting), marks.waiting || "ok");
+      field(node, "longest_wait", duration(longest), marks.longest_wait || "ok");
       field(node, "service_level", tile.service_level === null || tile.service_level === undefined
-        ? "–" : Math.round(tile.service_level) + " %", marks.service_level);
-      field(node, "logged_in", String(figures.logged_in), marks.logged_in);
+        ? "–" : Math.round(tile.service_level) + " %", marks.service_level || "ok");
+      field(node, "logged_in", String(figures.logged_in), marks.logged_in || "ok");
       field(node, "free", String(tile.free || 0));
       field(node, "busy", String(tile.busy || 0));
       field(node, "paused", String(tile.paused || 0));
@@ -118,11 +118,9 @@
       field(node, "missed", String(tile.missed || 0));
       field(node, "avg_wait", duration(tile.avg_wait_s));
       field(node, "level", worst === "ok" ? "" : S[worst]);
-      if (levels[spec.key] !== worst) {
-        if (worst === "red" && levels[spec.key] !== undefined && layout.sound) beep();
-        levels[spec.key] = worst;
-        node.dataset.level = worst;
-      }
+      if (worst === "red" && levels[spec.key] !== undefined && levels[spec.key] !== "red" && layout.sound) beep();
+      levels[spec.key] = worst;
+      if (node.dataset.level !== worst) node.dataset.level = worst;
     });
   }
 
