@@ -337,9 +337,12 @@ class AgentState:
         elif kind == "logout":
             self.logged.discard(queue)
             self.paused.pop(queue, None)
-        elif kind == "pause":
-            self.paused[queue] = reason
+        elif kind == "pause":  # a pause or a resume says the agent is a member (logged in)
+            self.logged.add(queue)
+            self.paused.pop(queue, None)
+            self.paused[queue] = reason  # last in, the latest reason
         elif kind == "unpause":
+            self.logged.add(queue)
             self.paused.pop(queue, None)
 
     @property

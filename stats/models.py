@@ -6,10 +6,12 @@ its row and never adds a second one.
 """
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
 from pbx.models import TenantOwned
+from pbx.validators import validate_plain_text
 
 
 class CallLog(TenantOwned):
@@ -154,3 +156,174 @@ class QueueEvent(TenantOwned):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.queue_name} {self.kind}"
+
+
+class AgentEvent(TenantOwned):
+    """An agent's membership changing in one queue: logged in or out, paused (with its reason) or resumed.
+
+    Written by the event bridge as Asterisk reports it (QueueMemberAdded / Removed / Pause); a report of the
+    state it already had (a resynchronisation lists every member again) adds no row.
+    """
+
+    class Kind(models.TextChoices):
+        LOGIN = "login", _("Logged in")
+        LOGOUT = "logout", _("Logged out")
+        PAUSE = "pause", _("Paused")
+        UNPAUSE = "unpause", _("Resumed")
+
+    node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
+                             verbose_name=_("node"))
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("agent"))
+    queue = models.ForeignKey("pbx.Queue", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+                              verbose_name=_("queue"))
+    queue_name = models.CharField(_("queue name in Asterisk"), max_length=80)
+    kind = models.CharField(_("event"), max_length=8, choices=Kind.choices)
+    reason = models.CharField(_("pause reason"), max_length=80, blank=True)
+    at = models.DateTimeField(_("when"))
+
+    tenant_references = ("agent", "queue")
+
+    class Meta:
+        verbose_name = _("agent event")
+        verbose_name_plural = _("agent log")
+        ordering = ["at", "id"]
+        indexes = [models.Index(fields=["tenant", "at"]), models.Index(fields=["agent", "queue_name", "at"])]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.queue_name} {self.kind}"
+
+
+class QueueInterval(TenantOwned):
+    """One queue's figures for one 15-minute interval (``stats.definitions.QueueFigures``), rebuilt from the
+    queue log; ``start`` is the interval's first instant in UTC."""
+
+    queue = models.ForeignKey("pbx.Queue", on_delete=models.CASCADE, related_name="+", verbose_name=_("queue"))
+    start = models.DateTimeField(_("interval start"))
+    offered = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    answered_in_sl = models.PositiveIntegerField(default=0)
+    abandoned = models.PositiveIntegerField(default=0)
+    short_abandoned = models.PositiveIntegerField(default=0)
+    timeouts = models.PositiveIntegerField(default=0)
+    overflows = models.PositiveIntegerField(default=0)
+    no_agents = models.PositiveIntegerField(default=0)
+    closed = models.PositiveIntegerField(default=0)
+    wait_answered_s = models.FloatField(default=0)
+    wait_max_s = models.FloatField(default=0)
+    talk_s = models.FloatField(default=0)
+    callbacks_requested = models.PositiveIntegerField(default=0)
+    callbacks_made = models.PositiveIntegerField(default=0)
+
+    tenant_references = ("queue",)
+
+    class Meta:
+        verbose_name = _("queue interval")
+        verbose_name_plural = _("queue intervals")
+        constraints = [models.UniqueConstraint(fields=["tenant", "queue", "start"], name="queueinterval_once")]
+        indexes = [models.Index(fields=["tenant", "start"])]
+
+
+class AgentInterval(TenantOwned):
+    """One agent's figures for one 15-minute interval: call figures per queue (``queue`` set), time in states
+    across all queues (``queue`` empty); ``stats.definitions.AgentFigures``."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("agent"))
+    queue = models.ForeignKey("pbx.Queue", on_delete=models.CASCADE, null=True, blank=True, related_name="+",
+                              verbose_name=_("queue"))
+    start = models.DateTimeField(_("interval start"))
+    offered = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    rang_no_answer = models.PositiveIntegerField(default=0)
+    talk_s = models.FloatField(default=0)
+    wrapup_s = models.FloatField(default=0)
+    logged_in_s = models.FloatField(default=0)
+    paused_s = models.FloatField(default=0)
+
+    tenant_references = ("agent", "queue")
+
+    class Meta:
+        verbose_name = _("agent interval")
+        verbose_name_plural = _("agent intervals")
+        indexes = [models.Index(fields=["tenant", "start"])]
+
+
+class AgentPauseInterval(TenantOwned):
+    """Paused seconds of one agent in one interval, per pause reason."""
+
+    agent = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+",
+                              verbose_name=_("agent"))
+    start = models.DateTimeField(_("interval start"))
+    reason = models.CharField(_("pause reason"), max_length=80, blank=True)
+    paused_s = models.FloatField(default=0)
+
+    tenant_references = ("agent",)
+
+    class Meta:
+        verbose_name = _("agent pause interval")
+        verbose_name_plural = _("agent pause intervals")
+        indexes = [models.Index(fields=["tenant", "start"])]
+
+
+class VolumeInterval(TenantOwned):
+    """Calls of one direction in one interval, for the company, a person, a company number or a queue
+    (``dimension`` and ``key``: the person's or queue's id, the number as dialled; the company's key is "")."""
+
+    class Dimension(models.TextChoices):
+        COMPANY = "company", _("Company")
+        USER = "user", _("Person")
+        NUMBER = "number", _("Number")
+        QUEUE = "queue", _("Queue")
+
+    start = models.DateTimeField(_("interval start"))
+    dimension = models.CharField(max_length=8, choices=Dimension.choices)
+    key = models.CharField(max_length=40, blank=True)
+    direction = models.CharField(max_length=8, choices=CallLog.Direction.choices)
+    calls = models.PositiveIntegerField(default=0)
+    answered = models.PositiveIntegerField(default=0)
+    talk_s = models.FloatField(default=0)
+
+    class Meta:
+        verbose_name = _("call volume interval")
+        verbose_name_plural = _("call volume intervals")
+        indexes = [models.Index(fields=["tenant", "dimension", "start"])]
+
+
+class Report(TenantOwned):
+    """A saved report: which figures, for which queues and people, over which period; who may see it, and
+    whether the worker e-mails it (with its PDF) on a schedule in the company's time zone."""
+
+    class Period(models.TextChoices):
+        DAY = "day", _("Yesterday")
+        WEEK = "week", _("Last week")
+        MONTH = "month", _("Last month")
+
+    class Schedule(models.TextChoices):
+        NONE = "", _("Not e-mailed")
+        DAILY = "daily", _("Daily")
+        WEEKLY = "weekly", _("Weekly (Mondays)")
+        MONTHLY = "monthly", _("Monthly (the 1st)")
+
+    name = models.CharField(_("name"), max_length=80, validators=[validate_plain_text])
+    figures = models.JSONField(_("figures"), default=list)
+    queues = models.ManyToManyField("pbx.Queue", blank=True, related_name="+", verbose_name=_("queues"))
+    agents = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="+",
+                                    verbose_name=_("people"))
+    period = models.CharField(_("period"), max_length=8, choices=Period.choices, default=Period.WEEK)
+    viewers = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="stats_reports",
+                                     verbose_name=_("who may see it"),
+                                     help_text=_("Company admins always may. The e-mailed report goes to these people."))
+    schedule = models.CharField(_("e-mail"), max_length=8, choices=Schedule.choices, blank=True, default="")
+    send_hour = models.PositiveSmallIntegerField(_("at hour"), default=7, validators=[MaxValueValidator(23)],
+                                                 help_text=_("In the company's time zone."))
+    last_sent_at = models.DateTimeField(_("last e-mailed"), null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("report")
+        verbose_name_plural = _("reports")
+        ordering = ["name", "id"]
+
+    def __str__(self) -> str:
+        return self.name

@@ -34,6 +34,7 @@ class Call:
     position: int = 0
     ring_started: float = 0.0
     connected_at: float = 0.0
+    completed_in_sl: bool = False  # app_queue's callcompletedinsl, decided at the connect
     dialstring: str = ""
     timers: list = field(default_factory=list)
     on_answer: list = field(default_factory=list)  # callbacks(call) when the callee answers (Local originate)
@@ -218,6 +219,7 @@ class CallMixin:
         if caller.moh:
             caller.moh = False
             self.emit(ev.call_event("MusicOnHoldStop", caller))
+        self._record_abandoned(call)  # app_queue's queue_exec calls record_abandoned on a timeout too
         self._leave_queue(call)
         self.state.log_queue(caller.uniqueid, q.name, "NONE", "EXITWITHTIMEOUT", str(call.position),
                              str(call.position), str(wait))
@@ -678,6 +680,8 @@ class CallMixin:
         self._leave_queue(call)
         # app_queue subtracts whole seconds (time_t): 2.9 s from x.6 to (x+3).5 is 3
         hold, ring = int(now) - int(call.joined), int(now) - int(call.ring_started)
+        # try_calling: callcompletedinsl = ((now - qe->start) <= qe->parent->servicelevel), in time_t seconds
+        call.completed_in_sl = hold <= q.servicelevel
         self.emit(ev.agent_event("AgentConnect", caller, leg, q, m, HoldTime=str(hold), RingTime=str(ring)))
         self.state.log_queue(caller.uniqueid, q.name, m.name, "CONNECT", str(hold), leg.uniqueid, str(ring))
         q.holdtime = (q.holdtime * 3 + hold) // 4
@@ -720,9 +724,17 @@ class CallMixin:
         event = "COMPLETECALLER" if reason == "caller" else "COMPLETEAGENT"
         self.state.log_queue(caller.uniqueid, q.name, m.name, event, str(hold), str(talk), str(call.position))
         q.completed += 1
+        q.completed_in_sl += call.completed_in_sl  # update_queue counts it with the completion
         q.talktime = (q.talktime * 3 + talk) // 4 if q.completed > 1 else talk
         m.calls_taken += 1
         m.last_call = int(now)
+
+    def _record_abandoned(self, call: Call) -> None:
+        """app_queue.c record_abandoned: callsabandoned, and callsabandonedinsl when the wait was within the
+        service level (time_t seconds)."""
+        q = call.queue
+        q.abandoned += 1
+        q.abandoned_in_sl += int(time.time()) - int(call.joined) <= q.servicelevel
 
     def _queue_abandon(self, call: Call) -> None:
         q, caller = call.queue, call.caller
@@ -742,7 +754,7 @@ class CallMixin:
             self.state.log_queue(caller.uniqueid, q.name, m.name, "RINGCANCELED", str(ms))
         self.state.log_queue(caller.uniqueid, q.name, "NONE", "ABANDON", str(call.position), str(call.position),
                              str(wait))
-        q.abandoned += 1
+        self._record_abandoned(call)
         self._leave_queue(call)
         self.soft_hangup_request(caller, 16)
         for leg in list(call.ringing):

@@ -112,22 +112,22 @@ def load_queues(state, config_dir: Path) -> None:
     text = read(config_dir, "queues.conf")
     if text is None:
         return
-    wanted: dict[str, str] = {}
+    wanted: dict[str, tuple[str, int]] = {}
     for name, lines in sections(text):
         if name == "general":
             continue
-        strategy = next((v.split("=", 1)[1].strip() for v in lines if v.split("=", 1)[0].strip() == "strategy"),
-                        "ringall")
-        wanted[name] = strategy
+        options = {v.split("=", 1)[0].strip(): v.split("=", 1)[1].strip() for v in lines if "=" in v}
+        level = options.get("servicelevel", "0")
+        wanted[name] = (options.get("strategy", "ringall"), int(level) if level.isdigit() else 0)
     for name in list(state.queues):
         if name not in wanted and not state.queues[name].callers:
             del state.queues[name]
-    for name, strategy in wanted.items():
+    for name, (strategy, level) in wanted.items():
         queue = state.queues.get(name)
         if queue is None:
-            state.queues[name] = Queue(name=name, strategy=strategy)
+            state.queues[name] = Queue(name=name, strategy=strategy, servicelevel=level)
         else:
-            queue.strategy = strategy
+            queue.strategy, queue.servicelevel = strategy, level
     state.snapshot_baseline()
 
 

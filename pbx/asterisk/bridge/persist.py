@@ -115,3 +115,41 @@ def persist_call(record: CallRecord) -> CallLog | None:
                                "agent_interface", "linkedid", "uniqueid"],
             )
     return entry
+
+
+def update_statistics(node: str, events: list) -> None:
+    """The statistics' intervals after a batch (``stats.aggregate``): finished calls rebuild the intervals they
+    touched (once per interval); agents' log-ins, log-outs and pauses are written to the agent log."""
+    from stats import aggregate
+
+    from . import domain as d
+
+    touched: dict[int, set[dt.datetime]] = {}
+    node_pk: int | None = None
+    for event in events:
+        if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
+            record = event.record
+            if record.tenant_id is None:
+                continue
+            instants = touched.setdefault(record.tenant_id, set())
+            instants.add(when(record.started_at))
+            instants.update(when(row.at) for row in record.queue_log if row.kind in ("enter", "noagents", "closed",
+                                                                                      "overflow"))
+        elif isinstance(event, (d.AgentLoggedIn, d.AgentLoggedOut, d.AgentPaused)):
+            if event.tenant_id is None or event.user_id is None:
+                continue
+            if isinstance(event, d.AgentLoggedIn):
+                kind = "login"
+            elif isinstance(event, d.AgentLoggedOut):
+                kind = "logout"
+            else:
+                kind = "pause" if event.paused else "unpause"
+            if node_pk is None:
+                node_pk = node_id(node)
+            queue = event.queue_id if Queue.objects.filter(tenant_id=event.tenant_id, pk=event.queue_id).exists() else None
+            if not User.objects.filter(tenant_id=event.tenant_id, pk=event.user_id).exists():
+                continue  # only this company's people: a stray id must not reach the agent log
+            aggregate.record_agent_event(event.tenant_id, node_pk, event.user_id, queue, event.queue, kind,
+                                         event.reason if kind == "pause" else "", when(event.at))
+    if touched:
+        aggregate.refresh_calls(touched)

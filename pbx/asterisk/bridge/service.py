@@ -53,7 +53,7 @@ from . import domain as d
 from . import records, resync
 from .core import BridgeCore
 from .followups import run_followups
-from .persist import persist_call
+from .persist import persist_call, update_statistics
 from .publish import publish, publish_snapshot
 from .state import LiveState
 
@@ -70,13 +70,17 @@ class NodeBridge:
                  dialplan_options: dict | None = None,
                  followups: Callable[[list[d.Event]], Any] | None = run_followups,
                  webhooks: Callable[[list[d.Event], dict], Any] | None = None,
-                 wallboard=None):
+                 wallboard=None,
+                 statistics: Callable[[str, list[d.Event]], Any] | None = None):
         self.node = node
         self.node_row = node_row  # the AsteriskNode, for the AstDB rewrite
         self.resolver = resolver
         self.state = state
         self.ami = ami
         self.persist = persist
+        # The statistics' intervals follow the call log the bridge writes (a test's own persist: none).
+        self.statistics = statistics if statistics is not None else (
+            update_statistics if persist is persist_call else None)
         self.send = send
         self.clock = clock
         self.threaded = threaded
@@ -298,6 +302,11 @@ class NodeBridge:
                         call_logs[event.call_id] = self.persist(event.record)
                     except Exception:
                         log.exception("%s: could not log call %s", self.node, event.call_id)
+        if self.statistics is not None:
+            try:
+                self.statistics(self.node, events)
+            except Exception:
+                log.exception("%s: could not update the statistics", self.node)
         if self.followups is not None:
             self.followups(events)
         if self.webhooks is not None:

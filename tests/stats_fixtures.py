@@ -1,0 +1,49 @@
+"""Replaying real captures into the database the way the bridge does: the call tracker's records written by
+``persist_call``, then ``update_statistics`` (the intervals), optionally moved in time (a DST night)."""
+
+from __future__ import annotations
+
+from pbx.asterisk.bridge import domain as d
+from pbx.asterisk.bridge.core import BridgeCore
+from pbx.asterisk.bridge.persist import persist_call, update_statistics
+from pbx.asterisk.resolve import TRUNK, Resolver
+from tests.bridge_fixtures import capture_resolver, events_of, real_capture_map
+
+
+def real_resolver(name: str, demo) -> Resolver:
+    """A real capture's names (tests/fixtures/asterisk-real) mapped to the test database's Demo AB: Bob and
+    Eva, the trunk, and Support."""
+    about = real_capture_map(name)
+    people = {"bob": demo.agents[0], "eva": demo.users[0]}
+    resolver = Resolver()
+    tenant_id = demo.tenant.pk
+    for key, person in about["people"].items():
+        user = people[key]
+        for endpoint in person["endpoints"].values():
+            resolver.alias_endpoint(endpoint, tenant_id, user.pk)
+        resolver.alias_extension(tenant_id, person["extension"], user.pk)
+    if "trunk" in about:
+        resolver.alias_endpoint(about["trunk"]["endpoint"], tenant_id, kind=TRUNK)
+    if "queue" in about:
+        resolver.alias_queue(about["queue"]["name"], tenant_id, demo.queues["Support"].pk)
+    return resolver
+
+
+def first_at(name: str) -> float:
+    return events_of(name)[0][0]
+
+
+def replay_into_db(name: str, demo, node, *, at: float | None = None, real: bool = True) -> list[d.Event]:
+    """Replay capture ``name`` through the call tracker (moved so that its first event is at ``at``), write its
+    calls and update the statistics as the bridge's delivery does; the domain events."""
+    resolver = real_resolver(name, demo) if real else capture_resolver(demo)
+    core = BridgeCore(node.name, resolver)
+    shift = 0.0 if at is None else at - first_at(name)
+    events: list[d.Event] = []
+    for when, raw in events_of(name):
+        events.extend(core.process(raw, when + shift))
+    for event in events:
+        if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
+            persist_call(event.record)
+    update_statistics(node.name, events)
+    return events
