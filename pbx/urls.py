@@ -14,5 +14,6 @@ urlpatterns = [
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("wallboard.urls")),
+    path("stats/", include("stats.urls")),
     path("", include("portal.urls")),
 ]
