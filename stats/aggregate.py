@@ -33,6 +33,19 @@ QUEUE_ROW_FIELDS = ("key", "node_id", "tenant_id", "queue_id", "queue_name", "ca
 PARTS = ("queue", "agent_calls", "agent_time", "volume")
 
 
+def write(model, columns: tuple[str, ...], rows: Iterable[tuple]) -> None:
+    """Insert interval rows: PostgreSQL's COPY (a month of a busy company is tens of thousands of rows, and an
+    INSERT's per-value preparation was most of a rebuild), else bulk_create."""
+    if connection.vendor == "postgresql":
+        table = connection.ops.quote_name(model._meta.db_table)
+        names = ", ".join(connection.ops.quote_name(model._meta.get_field(c).column) for c in columns)
+        with connection.cursor() as cursor, cursor.cursor.copy(f"COPY {table} ({names}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return
+    model.objects.bulk_create([model(**dict(zip(columns, row, strict=True))) for row in rows], batch_size=2000)
+
+
 def align(start: dt.datetime, end: dt.datetime) -> tuple[dt.datetime, dt.datetime]:
     first = defs.interval_start(start)
     last = defs.interval_start(end)
@@ -49,18 +62,40 @@ def thresholds(tenant_id: int) -> dict[int | None, defs.Thresholds]:
     }
 
 
-def rebuild(tenant_id: int, start: dt.datetime, end: dt.datetime, parts: Iterable[str] = PARTS) -> int:
-    """Rebuild the company's intervals in [start, end); the number of calls (call log rows) read."""
+def rebuild(tenant_id: int, start: dt.datetime, end: dt.datetime, parts: Iterable[str] = PARTS,
+            engine: str | None = None) -> int:
+    """Rebuild the company's intervals in [start, end); the number of calls (call log rows) in it.
+
+    ``engine``: "sql" (PostgreSQL groups the rows itself, ``stats.sql``) or "python" (``stats.definitions``
+    over the rows read; any database); by default SQL on PostgreSQL. Both give the same intervals."""
     start, end = align(start, end)
     parts = set(parts)
+    if engine is None:
+        engine = "sql" if connection.vendor == "postgresql" else "python"
     calls = 0
     with transaction.atomic():
-        if "queue" in parts or "agent_calls" in parts:
+        if engine == "sql":
+            from . import sql
+
+            if "queue" in parts:
+                QueueInterval.objects.filter(tenant_id=tenant_id, start__gte=start, start__lt=end).delete()
+                sql.queue_intervals(tenant_id, start, end, end + VISIT_SLACK)
+            if "agent_calls" in parts:
+                AgentInterval.objects.filter(tenant_id=tenant_id, start__gte=start, start__lt=end,
+                                             queue__isnull=False).delete()
+                sql.agent_call_intervals(tenant_id, start, end, end + VISIT_SLACK)
+        elif "queue" in parts or "agent_calls" in parts:
             _rebuild_queue_and_agent_calls(tenant_id, start, end, parts)
         if "agent_time" in parts:
             _rebuild_agent_time(tenant_id, start, end)
         if "volume" in parts:
-            calls = _rebuild_volume(tenant_id, start, end)
+            if engine == "sql":
+                from . import sql
+
+                VolumeInterval.objects.filter(tenant_id=tenant_id, start__gte=start, start__lt=end).delete()
+                calls = sql.volume_intervals(tenant_id, start, end)
+            else:
+                calls = _rebuild_volume(tenant_id, start, end)
     return calls
 
 
@@ -95,23 +130,22 @@ def _rebuild_queue_and_agent_calls(tenant_id: int, start: dt.datetime, end: dt.d
         for queue_id, at in callbacks.filter(done_at__gte=start, done_at__lt=end).values_list("queue_id", "done_at"):
             queue_cells.setdefault((queue_id, defs.interval_start(at)), defs.QueueFigures()).callbacks_made += 1
         QueueInterval.objects.filter(tenant_id=tenant_id, start__gte=start, start__lt=end).delete()
-        QueueInterval.objects.bulk_create(
-            [QueueInterval(tenant_id=tenant_id, queue_id=queue_id, start=slot, **_counters(cell))
-             for (queue_id, slot), cell in queue_cells.items()], batch_size=2000)
+        write(QueueInterval, ("tenant_id", "queue_id", "start", *COUNTERS),
+              ((tenant_id, queue_id, slot, *(getattr(cell, c) for c in COUNTERS))
+               for (queue_id, slot), cell in queue_cells.items()))
     if "agent_calls" in parts:
         AgentInterval.objects.filter(tenant_id=tenant_id, start__gte=start, start__lt=end,
                                      queue__isnull=False).delete()
-        AgentInterval.objects.bulk_create(
-            [AgentInterval(tenant_id=tenant_id, agent_id=agent_id, queue_id=queue_id, start=slot,
-                           offered=cell.offered, answered=cell.answered, rang_no_answer=cell.rang_no_answer,
-                           talk_s=cell.talk_s, wrapup_s=cell.wrapup_s)
-             for (agent_id, queue_id, slot), cell in agent_cells.items()], batch_size=2000)
+        write(AgentInterval, AGENT_COLUMNS,
+              ((tenant_id, agent_id, queue_id, slot, cell.offered, cell.answered, cell.rang_no_answer,
+                round(cell.talk_s, 3), cell.wrapup_s, 0.0, 0.0)
+               for (agent_id, queue_id, slot), cell in agent_cells.items()))
 
 
-def _counters(cell: defs.QueueFigures) -> dict:
-    return {name: getattr(cell, name) for name in (
-        "offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "timeouts", "overflows",
-        "no_agents", "closed", "wait_answered_s", "wait_max_s", "talk_s", "callbacks_requested", "callbacks_made")}
+COUNTERS = ("offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "timeouts", "overflows",
+            "no_agents", "closed", "wait_answered_s", "wait_max_s", "talk_s", "callbacks_requested", "callbacks_made")
+AGENT_COLUMNS = ("tenant_id", "agent_id", "queue_id", "start", "offered", "answered", "rang_no_answer", "talk_s",
+                 "wrapup_s", "logged_in_s", "paused_s")
 
 
 # ------------------------------------------------------------------------------------- agents' time in states
@@ -151,13 +185,12 @@ def _rebuild_agent_time(tenant_id: int, start: dt.datetime, end: dt.datetime) ->
     rows, pauses = [], []
     for agent_id, slots in per_agent.items():
         for slot, cell in slots.items():
-            rows.append(AgentInterval(tenant_id=tenant_id, agent_id=agent_id, queue=None, start=slot,
-                                      logged_in_s=round(cell.logged_in_s, 3), paused_s=round(cell.paused_s, 3)))
-            pauses.extend(AgentPauseInterval(tenant_id=tenant_id, agent_id=agent_id, start=slot, reason=reason[:80],
-                                             paused_s=round(seconds, 3))
+            rows.append((tenant_id, agent_id, None, slot, 0, 0, 0, 0.0, 0.0, round(cell.logged_in_s, 3),
+                         round(cell.paused_s, 3)))
+            pauses.extend((tenant_id, agent_id, slot, reason[:80], round(seconds, 3))
                           for reason, seconds in cell.paused_by_reason.items())
-    AgentInterval.objects.bulk_create(rows, batch_size=2000)
-    AgentPauseInterval.objects.bulk_create(pauses, batch_size=2000)
+    write(AgentInterval, AGENT_COLUMNS, rows)
+    write(AgentPauseInterval, ("tenant_id", "agent_id", "start", "reason", "paused_s"), pauses)
 
 
 # ------------------------------------------------------------------------------------------------ volumes
@@ -187,10 +220,9 @@ def _rebuild_volume(tenant_id: int, start: dt.datetime, end: dt.datetime) -> int
                 direction, result, talk_s, slot = fact
                 cells[("user", str(user_id), direction, slot)].count(result, talk_s)
     VolumeInterval.objects.filter(tenant_id=tenant_id, start__gte=start, start__lt=end).delete()
-    VolumeInterval.objects.bulk_create(
-        [VolumeInterval(tenant_id=tenant_id, start=slot, dimension=dim, key=key, direction=direction,
-                        calls=cell.calls, answered=cell.answered, talk_s=round(cell.talk_s, 3))
-         for (dim, key, direction, slot), cell in cells.items()], batch_size=5000)
+    write(VolumeInterval, ("tenant_id", "start", "dimension", "key", "direction", "calls", "answered", "talk_s"),
+          ((tenant_id, slot, dim, key, direction, cell.calls, cell.answered, round(cell.talk_s, 3))
+           for (dim, key, direction, slot), cell in cells.items()))
     return count
 
 

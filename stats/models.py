@@ -152,7 +152,8 @@ class QueueEvent(TenantOwned):
         verbose_name_plural = _("queue log")
         ordering = ["at", "id"]
         constraints = [models.UniqueConstraint(fields=["node", "key"], name="queueevent_once_per_node_key")]
-        indexes = [models.Index(fields=["tenant", "queue", "at"])]
+        indexes = [models.Index(fields=["tenant", "queue", "at"]),
+                   models.Index(fields=["tenant", "at"], name="queueevent_tenant_at")]  # rebuilds read by time
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M:%S} {self.queue_name} {self.kind}"

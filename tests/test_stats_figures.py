@@ -325,3 +325,41 @@ def run_fake(demo, state, act, collected):
             await fake.stop()
 
     asyncio.run(scenario())
+
+
+def test_postgresqls_rebuild_and_the_python_definitions_give_the_same_intervals(demo, node):
+    """stats/sql.py is stats/definitions.py in SQL (PostgreSQL groups a month itself): on every kind of real
+    traffic the two rebuilds leave the same rows."""
+    from django.db import connection
+
+    from stats import aggregate
+
+    if connection.vendor != "postgresql":
+        pytest.skip("the SQL rebuild is PostgreSQL's")
+    for name in ("queue_timeout_and_full", "queue_agent_atxfer", "closed_queue_number", "queue_positions_after_an_abandon",
+                 "unreachable_forward_to_empty_queue"):
+        replay_into_db(name, demo, node)
+    replay_into_db("d_queue_call_answered_by_agent", demo, node, real=False)
+    replay_into_db("e_queue_caller_abandon", demo, node, real=False)
+    support = demo.queues["Support"]
+    from pbx.actions.callbacks import do_list_unserved_callback
+
+    do_list_unserved_callback(None, tenant_id=demo.tenant.pk, queue_id=support.pk, number="+46701234567",
+                              channel_id="x.1", at=dt.datetime(2026, 12, 6, 21, 30, tzinfo=dt.UTC))
+    start, end = dt.datetime(2026, 11, 20, tzinfo=dt.UTC), dt.datetime(2026, 12, 8, tzinfo=dt.UTC)
+
+    def snapshot():
+        queue = sorted((r[0], r[1], *(round(x, 3) for x in r[2:])) for r in QueueInterval.objects.values_list(
+            "queue", "start", *(f for f in defs.QueueFigures.__slots__)))
+        agents = sorted((a, q, s, o, an, r, round(t, 3), w) for a, q, s, o, an, r, t, w in AgentInterval.objects.filter(
+            queue__isnull=False).values_list("agent", "queue", "start", "offered", "answered", "rang_no_answer",
+                                             "talk_s", "wrapup_s"))
+        volume = sorted(VolumeInterval.objects.values_list("dimension", "key", "direction", "start", "calls",
+                                                           "answered", "talk_s"))
+        return queue, agents, volume
+
+    aggregate.rebuild(demo.tenant.pk, start, end, engine="python")
+    by_python = snapshot()
+    assert by_python[0] and by_python[1] and by_python[2]
+    aggregate.rebuild(demo.tenant.pk, start, end, engine="sql")
+    assert snapshot() == by_python

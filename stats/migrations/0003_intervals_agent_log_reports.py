@@ -150,4 +150,8 @@ class Migration(migrations.Migration):
         # that were checked so and are rebuilt wholesale (no composite keys to check on every rebuild).
         TenantForeignKey("agentevent", "agent"),
         TenantForeignKey("agentevent", "queue"),
+        migrations.AddIndex(
+            model_name="queueevent",
+            index=models.Index(fields=["tenant", "at"], name="queueevent_tenant_at"),
+        ),
     ]
