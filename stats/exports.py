@@ -108,17 +108,23 @@ def filename(table: Table, fmt: str) -> str:
     return f"{slugify(table.name) or 'report'}-{table.span.first.isoformat()}.{fmt}"
 
 
+def safe(value):
+    """A spreadsheet must not run a name as a formula (=, +, -, @ first): CSV injection."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@"):
+        return f"'{value}"
+    return cell(value)
+
+
 def to_csv(table: Table) -> bytes:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow([table.name, table.subtitle])
+    writer.writerow([safe(table.name), table.subtitle])
     for section in table.sections:
         writer.writerow([])
         writer.writerow([section.title])
         writer.writerow(section.columns)
         for row in section.rows:
-            # A spreadsheet must not run a name as a formula (=, +, -, @ first): CSV injection.
-            writer.writerow([f"'{v}" if isinstance(v, str) and v[:1] in "=+-@" else cell(v) for v in row])
+            writer.writerow([safe(v) for v in row])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -129,7 +135,7 @@ def to_xlsx(table: Table) -> bytes:
     book = Workbook()
     sheet = book.active
     sheet.title = (table.name or "report")[:31].translate(str.maketrans("", "", "[]:*?/\\")) or "report"
-    sheet.append([table.name])
+    sheet.append([safe(table.name)])
     sheet.append([table.subtitle])
     sheet["A1"].font = Font(bold=True, size=14)
     for section in table.sections:
@@ -139,7 +145,7 @@ def to_xlsx(table: Table) -> bytes:
         sheet.append(section.columns)
         for row in section.rows:
             # openpyxl writes a string starting with "=" as a formula: keep names as text.
-            sheet.append([f"'{v}" if isinstance(v, str) and v.startswith("=") else cell(v) for v in row])
+            sheet.append([safe(v) for v in row])
     buffer = io.BytesIO()
     book.save(buffer)
     return buffer.getvalue()

@@ -192,3 +192,20 @@ def test_a_weekly_report_goes_on_mondays_only(traffic, bob):
     tuesday = dt.datetime(2026, 11, 24, 7, 0, tzinfo=dt.UTC)
     assert send_due_reports(tuesday) == 0
     assert send_due_reports(tuesday - dt.timedelta(days=1)) == 1
+
+
+def test_hostile_parameters_get_a_clear_answer_and_no_error(alice):
+    assert page(alice, query="period=range&from=2026-13-45&to=x").status_code == 200
+    assert page(alice, query="period=';drop table&date=1e9").status_code == 200
+    assert page(alice, "stats:calls", query="figure=__class__").status_code == 404
+    assert page(alice, "stats:calls", query="figure=answered&queue=1%20OR%201=1").status_code == 404
+    report = Report.objects.create(tenant=alice.tenant, name="=HYPERLINK(\"x\")", figures=["offered"])
+    csv_text = page(alice, "stats:report_export", query="", report_id=report.pk, fmt="csv").content.decode("utf-8-sig")
+    assert csv_text.startswith("'=HYPERLINK") and page(alice, "stats:report_export", query="", report_id=report.pk,
+                                                          fmt="exe").status_code == 404
+
+
+def test_the_statistics_need_a_signed_in_person_of_a_company(db, superuser):
+    response = Client().get(reverse("stats:overview"))
+    assert response.status_code == 302 and "/accounts/login/" in response["Location"]
+    assert client_for(superuser).get(reverse("stats:overview")).status_code == 404
