@@ -3,6 +3,8 @@ after the commit (``stats.aggregate``)."""
 
 from __future__ import annotations
 
+import logging
+
 from django.db import transaction
 from django.db.models.signals import post_save
 from django.dispatch import receiver
@@ -11,6 +13,8 @@ from pbx.models import CallbackRequest
 
 from . import aggregate
 from .definitions import INTERVAL, interval_start
+
+log = logging.getLogger(__name__)
 
 
 @receiver(post_save, sender=CallbackRequest, dispatch_uid="stats_callback_intervals")
@@ -21,7 +25,10 @@ def callback_saved(sender, instance: CallbackRequest, **kwargs) -> None:
     tenant_id = instance.tenant_id
 
     def rebuild() -> None:
-        for slot in slots:
-            aggregate.rebuild(tenant_id, slot, slot + INTERVAL, parts=("queue",))
+        try:
+            for slot in slots:
+                aggregate.rebuild(tenant_id, slot, slot + INTERVAL, parts=("queue",))
+        except Exception:  # the statistics must never cost a caller their callback; the worker rebuilds later
+            log.exception("callback %s: statistics not updated", instance.pk)
 
     transaction.on_commit(rebuild)

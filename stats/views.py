@@ -151,7 +151,10 @@ def overview(request):
 
 
 def weekdays() -> list[str]:
-    return [_("Mon"), _("Tue"), _("Wed"), _("Thu"), _("Fri"), _("Sat"), _("Sun")]
+    """Django's own abbreviations (its catalogue: "mån" … "sön"), Monday first."""
+    from django.utils.dates import WEEKDAYS_ABBR
+
+    return [str(WEEKDAYS_ABBR[day]) for day in range(7)]
 
 
 def chart(data: dict, buckets, label) -> dict:

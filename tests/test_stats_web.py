@@ -32,6 +32,14 @@ def pushed():
         yield captured
 
 
+@pytest.fixture(autouse=True)
+def no_stray_callbacks(db):
+    """Callback rows another test's worker thread committed would count in these intervals: not ours."""
+    from pbx.models import CallbackRequest
+
+    CallbackRequest.objects.all().delete()
+
+
 @pytest.fixture
 def traffic(demo, db):
     node = AsteriskNode.default()
@@ -201,7 +209,9 @@ def test_hostile_parameters_get_a_clear_answer_and_no_error(alice):
     assert page(alice, "stats:calls", query="figure=answered&queue=1%20OR%201=1").status_code == 404
     report = Report.objects.create(tenant=alice.tenant, name="=HYPERLINK(\"x\")", figures=["offered"])
     csv_text = page(alice, "stats:report_export", query="", report_id=report.pk, fmt="csv").content.decode("utf-8-sig")
-    assert csv_text.startswith("'=HYPERLINK") and page(alice, "stats:report_export", query="", report_id=report.pk,
+    import csv
+
+    assert next(csv.reader(io.StringIO(csv_text)))[0] == "'=HYPERLINK(\"x\")" and page(alice, "stats:report_export", query="", report_id=report.pk,
                                                           fmt="exe").status_code == 404
 
 
