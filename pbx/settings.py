@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "django.contrib.humanize",  # allauth.usersessions' page ("5 minutes ago")
     "channels",
     "rest_framework",
     "huey.contrib.djhuey",
@@ -53,6 +54,8 @@ INSTALLED_APPS = [
     # Single sign-on (Microsoft Entra ID, Google, any OpenID Connect provider), per company: portal/sso.py.
     "allauth.socialaccount",
     "allauth.socialaccount.providers.openid_connect",
+    "allauth.mfa",  # two-factor: authenticator app, recovery codes, passkeys (portal/mfa.py: e-mail codes)
+    "allauth.usersessions",  # "my sessions": see and end your other sign-ins
     "csp",
     "pbx",
     "pbx.notifications",
@@ -80,6 +83,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # After authentication: a person whose role needs two-factor reaches only the enrolment pages until done.
+    "portal.mfa.RequireTwoFactorMiddleware",
     "csp.middleware.CSPMiddleware",
     # After CSP (its response passes here first): the sign-in services' origins join form-action on the
     # login pages; an expired password or an unaccepted licence agreement holds the person at that page.
@@ -165,7 +170,7 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 # A person has one login address; a new one replaces it only once the link sent to it is opened
 # (portal/emails.py: the company admin sets addresses, audited).
 ACCOUNT_CHANGE_EMAIL = True
-ACCOUNT_FORMS = {"add_email": "portal.emails.CompanyAddEmailForm"}
+ACCOUNT_FORMS = {"add_email": "portal.emails.CompanyAddEmailForm", "confirm_login_code": "portal.mfa.EmailCodeForm"}
 ACCOUNT_ADAPTER = "portal.auth.NoSignupAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 # Failed logins are limited per address (10 a minute, 40 an hour: one address spraying one password over
@@ -190,6 +195,22 @@ SOCIALACCOUNT_STORE_TOKENS = False
 SOCIALACCOUNT_PROVIDERS = {"openid_connect": {"OAUTH_PKCE_ENABLED": True}}
 LOGIN_REDIRECT_URL = "/"
 LOGIN_URL = "/accounts/login/"
+
+# Two-factor (portal/mfa.py). A person's second step at login is, in this order of preference: a passkey or
+# an authenticator app (allauth.mfa's stage), else a one-time code mailed to their login address (allauth's
+# login-by-code stage, required by the adapter for people who chose it). Passwordless login by e-mail code
+# stays off: the code is a second factor, never the only one.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_PASSKEY_LOGIN_ENABLED = True
+MFA_TOTP_ISSUER = SITE_NAME
+# WebAuthn needs a secure context: HTTPS, or http://localhost (the embedded first look, the browser tests).
+MFA_WEBAUTHN_ALLOW_INSECURE_ORIGIN = DEBUG or EMBEDDED
+ACCOUNT_LOGIN_BY_CODE_ENABLED = False
+ACCOUNT_LOGIN_BY_CODE_TIMEOUT = 5 * 60  # seconds a mailed code holds
+ACCOUNT_LOGIN_BY_CODE_MAX_ATTEMPTS = 3  # wrong codes before the login starts over (password again)
+# Sessions are recorded at login (with address and browser), not touched on every page: no write per request.
+USERSESSIONS_TRACK_ACTIVITY = False
+USERSESSIONS_ADAPTER = "portal.mfa.SessionsAdapter"
 
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", "Svenska"), ("en", "English")]

@@ -4,6 +4,7 @@ from django.urls import include, path
 from portal import sso
 from portal.emails import CompanyEmailView
 from portal.licence import licence_page
+from portal.views import account
 
 urlpatterns = [
     path("admin/", admin.site.urls),
@@ -11,6 +12,8 @@ urlpatterns = [
     path("accounts/licence/", licence_page, name="account_licence"),
     # SSO: allauth's OpenID Connect paths, served with the ID token's signature always checked.
     path("accounts/", include(sso.urlpatterns)),
+    path("accounts/2fa/email/", account.email_code, name="portal_mfa_email"),
+    path("accounts/language/", account.language, name="portal_language"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     path("", include("wallboard.urls")),

@@ -9,10 +9,12 @@ class PortalConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models.signals import post_migrate
 
-        from . import emails, signals
+        from . import emails, mfa, signals, signin_audit
 
         signals.connect()
         emails.connect()
+        signin_audit.connect()
+        mfa.connect()
         post_migrate.connect(name_the_site, sender=self, dispatch_uid="portal.name_the_site")
 
 

@@ -129,6 +129,30 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
             raise PermissionDenied("Unable to determine client IP address")
         return ip
 
+    def is_login_by_code_required(self, login) -> bool:
+        """The one-time code by e-mail as the second step (portal/mfa.py): after the password of a person who
+        chose it, unless they have an authenticator app or a passkey (allauth.mfa's own stage asks for those)."""
+        from .mfa import has_email_code, has_strong_factor
+
+        user = login.user
+        if user is not None and user.pk and has_email_code(user) and not has_strong_factor(user):
+            return True
+        return super().is_login_by_code_required(login)
+
+    def post_login(self, request: HttpRequest, user, **kwargs):
+        """The person's own language (account page "Language") from their first page on."""
+        response = super().post_login(request, user, **kwargs)
+        if getattr(user, "language", "") in dict(settings.LANGUAGES):
+            from .views.account import set_language_cookie
+
+            set_language_cookie(response, user.language)
+        return response
+
+    def authentication_failed(self, request: HttpRequest, **credentials) -> None:
+        from .signin_audit import audit_failed_password
+
+        audit_failed_password(request, credentials.get("email") or credentials.get("username") or "")
+
 
 def admin_login(request: HttpRequest, extra_context=None):
     """Django admin's login page, replaced: everyone signs in through allauth's login (its rate limits,

@@ -46,6 +46,7 @@ from django.utils.translation import gettext_noop
 
 from pbx.events import tenant_group, user_group
 
+from .mfa import lacks_required_two_factor
 from .snapshot import can_use_console, console_snapshot
 
 log = logging.getLogger(__name__)
@@ -322,7 +323,8 @@ def session_refusal(session_key: str | None, user_id: int) -> int | None:
 
     The same verification as Django's for a page (django.contrib.auth.get_user): the session still exists,
     names this person, and holds the auth hash of their current password, so changing the password ends
-    every other session's console; then the person is still active and still an operator or admin.
+    every other session's console; then the person is still active and still an operator or admin, with the
+two-factor their company requires of that role (portal/mfa.py).
     """
     from importlib import import_module
 
@@ -343,7 +345,7 @@ def session_refusal(session_key: str | None, user_id: int) -> int | None:
     hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
     if not any(constant_time_compare(stored, current) for current in hashes):
         return CLOSE_UNAUTHENTICATED
-    if not can_use_console(user):
+    if not can_use_console(user) or lacks_required_two_factor(user):
         return CLOSE_FORBIDDEN
     return None
 
@@ -380,7 +382,8 @@ class ConsoleConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated:
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
-        if not can_use_console(user):
+        # A role the company requires two-factor of, without it: only the account pages, never the console.
+        if not can_use_console(user) or await database_sync_to_async(lacks_required_two_factor)(user):
             await self.close(code=CLOSE_FORBIDDEN)
             return
         self.user = user

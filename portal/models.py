@@ -169,3 +169,22 @@ class LicenceAcceptance(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} – {self.licence}"
+
+
+class EmailCodeFactor(models.Model):
+    """A person's second step at login is a one-time code mailed to their login address (as the recording
+    web's "säkerhetskod"): allauth's login-by-code stage, required for them by portal.auth's adapter.
+
+    allauth.mfa's Authenticator rows have fixed kinds (app, recovery codes, passkey), so the e-mail factor
+    is its own row; portal/mfa.py counts both when it asks whether a person has two-factor."""
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="email_code_factor",
+                                verbose_name=_("user"))
+    created_at = models.DateTimeField(_("turned on"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("e-mail code at login")
+        verbose_name_plural = _("e-mail codes at login")
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -324,17 +324,19 @@ def test_it_explains_that_the_user_licences_are_used_up(as_alice, demo):
     assert not User.objects.filter(email="extra@demo.example").exists()
 
 
-def test_a_company_admin_changes_only_name_time_zone_and_language_of_the_company(as_alice, demo):
+def test_a_company_admin_changes_only_name_time_zone_language_and_two_factor_rules_of_the_company(as_alice, demo):
     tenant = demo.tenant
     page = as_alice.get(url(type(tenant), "change", tenant.pk))
-    assert set(page.context["adminform"].form.fields) == {"name", "time_zone", "language"}
+    assert set(page.context["adminform"].form.fields) == {
+        "name", "time_zone", "language", "mfa_required_admins", "mfa_required_operators", "mfa_required_recording"}
     response = as_alice.post(url(type(tenant), "change", tenant.pk), {
-        "name": "Demo Aktiebolag", "time_zone": "Europe/Helsinki", "language": "en",
+        "name": "Demo Aktiebolag", "time_zone": "Europe/Helsinki", "language": "en", "mfa_required_operators": "on",
         "max_users": 9999, "slug": "kapad", "max_recording_channels": 99,
     })
     assert response.status_code == 302
     tenant.refresh_from_db()
     assert (tenant.name, tenant.time_zone, tenant.language) == ("Demo Aktiebolag", "Europe/Helsinki", "en")
+    assert tenant.mfa_required_operators and not tenant.mfa_required_admins
     assert (tenant.slug, tenant.max_users, tenant.max_recording_channels) == ("demo", 50, 4)
 
 

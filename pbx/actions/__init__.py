@@ -33,6 +33,7 @@ from .selfservice import (
     do_save_forwarding_profile,
     do_save_forwarding_rule,
     do_set_caller_id,
+    do_set_language,
 )
 
 __all__ = [
@@ -42,7 +43,7 @@ __all__ = [
 ]
 __all__ += [
     "do_create_forwarding_profile", "do_delete_forwarding_profile", "do_delete_voicemail", "do_mark_voicemail_heard",
-    "do_save_forwarding_profile", "do_save_forwarding_rule", "do_set_caller_id",
+    "do_save_forwarding_profile", "do_save_forwarding_rule", "do_set_caller_id", "do_set_language",
 ]
 __all__ += ["do_assign_numbers", "do_unassign_numbers", "do_verify_mobile_number"]
 __all__ += [

@@ -226,3 +226,25 @@ def do_mark_voicemail_heard(actor, box: VoicemailBox, folder: str, number: int, 
         audit.before, audit.after = _voicemail_facts(before), _voicemail_facts(after)
         audit.save(update_fields=["before", "after"])
         _voicemail_changed(box)
+
+
+# -- language -----------------------------------------------------------------------------------
+
+
+def do_set_language(actor, user: User, language: str) -> User:
+    """The language the web speaks to the person (set as their language cookie at every login)."""
+    from django.conf import settings
+
+    require_self_or_admin(actor, user)
+    if language not in dict(settings.LANGUAGES):
+        raise ValidationError(_("That language is not available."))
+    with transaction.atomic():
+        locked = User.objects.select_for_update().get(pk=user.pk)
+        if locked.language == language:
+            return locked
+        before = {"language": locked.language}
+        locked.language = language
+        locked.save(update_fields=["language"])
+        record(actor, "language_set", locked, before, {"language": language})
+    user.language = language
+    return user

@@ -18,7 +18,8 @@ from .base import NO_PERMISSIONS, VIEW_ONLY, ScopedModelAdmin
 
 # What a company admin may change about their own company; licences, node and the short name
 # (which names its Asterisk resources) are the operator's.
-COMPANY_ADMIN_EDITABLE = ("name", "time_zone", "language")
+COMPANY_ADMIN_EDITABLE = ("name", "time_zone", "language",
+                          "mfa_required_admins", "mfa_required_operators", "mfa_required_recording")
 
 
 @admin.register(Tenant)
@@ -32,6 +33,8 @@ class CompanyAdmin(ScopedModelAdmin):
                            "is_active")}),
         (_("Licences"), {"fields": ("max_users", "max_recording_channels", "recording_retention_days")}),
         (_("Telephony"), {"fields": ("node", "emergency_numbers")}),
+        (_("Two-factor sign-in"), {"fields": ("mfa_required_admins", "mfa_required_operators",
+                                              "mfa_required_recording")}),
     )
 
     def get_readonly_fields(self, request, obj=None):

@@ -104,6 +104,10 @@ class Tenant(models.Model):
         help_text=_("Comma-separated; always routed, whatever the caller's permissions."),
     )
     is_active = models.BooleanField(_("active"), default=True)
+    # Two-factor at login, per role (portal/mfa.py); the recording web needs it of everyone whatever these say.
+    mfa_required_admins = models.BooleanField(_("two-factor required for company admins"), default=False)
+    mfa_required_operators = models.BooleanField(_("two-factor required for operators"), default=False)
+    mfa_required_recording = models.BooleanField(_("two-factor required for recording super users"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
     # Set by the apply when this company's part could not be rendered or failed the check: Asterisk keeps
     # running the company's last good configuration (every other company is applied). A list of

@@ -12,7 +12,8 @@ pytestmark = pytest.mark.browser
 
 USER_WEB = ["/me/", "/me/status/", "/me/profiles/", "/me/caller-id/", "/me/voicemail/", "/me/queues/", "/me/calls/",
             "/me/phone-codes/"]
-ACCOUNT = ["/accounts/email/", "/accounts/password/change/"]
+ACCOUNT = ["/accounts/email/", "/accounts/password/change/", "/accounts/2fa/", "/accounts/2fa/email/",
+           "/accounts/sessions/", "/accounts/language/"]
 ADMIN = ["/admin/", "/admin/pbx/user/", "/admin/pbx/queue/"]
 
 
