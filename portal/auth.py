@@ -98,7 +98,10 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
                 code="company_lockout")
 
     def authentication_failed(self, request, **credentials) -> None:
+        from .signin_audit import audit_failed_password
+
         super().authentication_failed(request, **credentials)
+        audit_failed_password(request, credentials.get("email") or credentials.get("username") or "")
         person, policy = _lockout_policy(credentials.get("email"))
         if person is None:
             return
@@ -147,11 +150,6 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
 
             set_language_cookie(response, user.language)
         return response
-
-    def authentication_failed(self, request: HttpRequest, **credentials) -> None:
-        from .signin_audit import audit_failed_password
-
-        audit_failed_password(request, credentials.get("email") or credentials.get("username") or "")
 
 
 def admin_login(request: HttpRequest, extra_context=None):
