@@ -38,7 +38,7 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    "pbx.apps.PbxAdminConfig",  # django.contrib.admin with the task-organised site
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -80,6 +80,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "pbx.middleware.CompanyTimezoneMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
@@ -261,6 +262,19 @@ with contextlib.suppress(ValueError):  # a host name there is resolved by Asteri
     PBX_STACK_NETWORKS.append(str(ipaddress.ip_network(os.environ.get("ASTERISK_EXTERNAL_ADDRESS", ""))))
 # How long a call-control action waits for the event bridge to carry it out through AMI.
 ASTERISK_CONTROL_TIMEOUT = float(os.environ.get("ASTERISK_CONTROL_TIMEOUT", "10"))
+
+# What a phone is told on its device page, in its provisioning file and QR code: the SIP server's public name
+# (ASTERISK_EXTERNAL_ADDRESS when set, else the web's domain), its port and transport (pjsip.conf's
+# transport-udp and transport-tcp listen on 5060).
+SIP_PUBLIC_HOST = os.environ.get("SIP_PUBLIC_HOST") or os.environ.get("ASTERISK_EXTERNAL_ADDRESS") or SITE_DOMAIN
+SIP_PUBLIC_PORT = int(os.environ.get("SIP_PUBLIC_PORT") or "5060")
+SIP_TRANSPORT = os.environ.get("SIP_TRANSPORT", "udp").lower()
+if SIP_TRANSPORT not in ("udp", "tcp", "tls"):
+    from django.core.exceptions import ImproperlyConfigured
+
+    raise ImproperlyConfigured("SIP_TRANSPORT must be udp, tcp or tls.")
+# The provisioning URLs' origin (phones fetch their file there); default https://<SITE_DOMAIN>.
+PROVISIONING_BASE_URL = os.environ.get("PROVISIONING_BASE_URL", "")
 
 # E-mail (voicemail, callback requests, queue alerts: pbx.notifications, sent by the worker). With an
 # EMAIL_HOST the default is real SMTP; without one (embedded) mails are printed to the console.

@@ -1,13 +1,19 @@
 from django.contrib import admin
+from django.templatetags.static import static
 from django.urls import include, path
+from django.views.generic import RedirectView
 
 from portal import sso
 from portal.emails import CompanyEmailView
 from portal.licence import licence_page
 from portal.views import account
 
+from portal.views.provisioning import provision
+
 urlpatterns = [
     path("admin/", admin.site.urls),
+    # A phone's provisioning files, at the device's secret URL (pbx/provisioning.py).
+    path("provision/<str:token>/<str:filename>", provision, name="provision"),
     path("accounts/email/", CompanyEmailView.as_view(), name="account_email"),
     path("accounts/licence/", licence_page, name="account_licence"),
     # SSO: allauth's OpenID Connect paths, served with the ID token's signature always checked.
@@ -16,6 +22,8 @@ urlpatterns = [
     path("accounts/language/", account.language, name="portal_language"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
+    # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.
+    path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     path("", include("wallboard.urls")),
     path("stats/", include("stats.urls")),
     path("", include("portal.urls")),

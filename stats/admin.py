@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
 from pbx.admin.base import VIEW_ONLY, ScopedModelAdmin
+from pbx.phone_format import format_number
 
 from .models import CallLog, QueueEvent
 from .selectors import called_name, caller_name
@@ -38,18 +39,18 @@ class CallLogAdmin(ReadOnlyAdmin):
 
     @admin.display(description=_("from"))
     def from_who(self, obj: CallLog) -> str:
-        return " ".join(x for x in (caller_name(obj), obj.from_number) if x) or "–"
+        return " ".join(x for x in (caller_name(obj), format_number(obj.from_number)) if x) or "–"
 
     @admin.display(description=_("to"))
     def to_who(self, obj: CallLog) -> str:
         # The person by the row's own links (no directory lookup per row in a list of hundreds).
-        return " ".join(x for x in (called_name(obj), obj.to_number) if x) or "–"
+        return " ".join(x for x in (called_name(obj), format_number(obj.to_number)) if x) or "–"
 
     @admin.display(description=_("forwarded to"))
     def forwarded(self, obj: CallLog) -> str:
         if not obj.forward_reason:
             return ""
-        return f"{obj.forwarded_to or '–'} ({obj.get_forward_reason_display()})"
+        return f"{format_number(obj.forwarded_to) or '–'} ({obj.get_forward_reason_display()})"
 
     @admin.display(description=_("transfers"))
     def transfer_count(self, obj: CallLog) -> int:

@@ -8,9 +8,11 @@ its row and never adds a second one.
 from django.conf import settings
 from django.core.validators import MaxValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from pbx.models import TenantOwned
+from pbx.phone_format import format_number
 from pbx.validators import validate_plain_text
 
 
@@ -109,7 +111,9 @@ class CallLog(TenantOwned):
         indexes = [models.Index(fields=["tenant", "-started_at"])]
 
     def __str__(self) -> str:
-        return f"{self.started_at:%Y-%m-%d %H:%M} {self.from_number} → {self.to_number}"
+        # In the reader's time zone (the company's, see pbx.middleware), as the fields below the title are.
+        return (f"{timezone.localtime(self.started_at):%Y-%m-%d %H:%M} {format_number(self.from_number)} → "
+                f"{format_number(self.to_number)}")
 
 
 class QueueEvent(TenantOwned):

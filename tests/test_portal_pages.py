@@ -85,7 +85,7 @@ def test_the_language_switch_turns_the_login_page_english_and_back(client, swedi
 
 def test_the_language_switch_is_on_every_page(client, eva):
     client.force_login(eva)
-    page = client.get("/").content.decode()
+    page = client.get("/?profile").content.decode()
     assert 'action="/i18n/setlang/"' in page
     assert '<option value="sv"' in page and '<option value="en"' in page
 
@@ -100,7 +100,7 @@ def test_a_demo_person_logs_in_with_email_and_password(eva):
     assert response.status_code == 302
     assert response["Location"] == "/"
     assert client.session["_auth_user_id"] == str(eva.pk)
-    assert eva.tenant.name in client.get("/").content.decode()
+    assert eva.tenant.name in client.get("/", follow=True).content.decode()
 
 
 def test_the_login_e_mail_is_not_case_sensitive(client, eva):
@@ -131,7 +131,7 @@ def test_the_home_page_asks_for_a_login_first(client):
 
 def test_home_shows_the_persons_own_company_and_not_another(client, eva, carol):
     client.force_login(eva)
-    page = client.get("/").content.decode()
+    page = client.get("/?profile").content.decode()
     assert "Demo AB" in page
     assert eva.email in page
     assert f'<dd class="extension">{eva.extension}</dd>' in page
@@ -139,31 +139,31 @@ def test_home_shows_the_persons_own_company_and_not_another(client, eva, carol):
     assert carol.email not in page
 
     client.force_login(carol)
-    page = client.get("/").content.decode()
+    page = client.get("/?profile").content.decode()
     assert "Exempel AB" in page
     assert "Demo AB" not in page
 
 
 def test_home_names_the_roles_in_the_persons_language(client, alice, olle, swedish_default):
     client.force_login(alice)
-    assert "Företagsadministratör" in client.get("/").content.decode()
+    assert "Företagsadministratör" in client.get("/?profile").content.decode()
     client.force_login(olle)
-    assert "Telefonist" in client.get("/").content.decode()
+    assert "Telefonist" in client.get("/?profile").content.decode()
 
 
 def test_a_company_admin_is_linked_to_the_admin_and_a_user_is_not(client, alice, eva):
     client.force_login(alice)
-    assert 'href="/admin/"' in client.get("/").content.decode()
+    assert 'href="/admin/"' in client.get("/?profile").content.decode()
 
     client.force_login(eva)
-    page = client.get("/").content.decode()
+    page = client.get("/?profile").content.decode()
     assert 'href="/admin/"' not in page
     assert "User" in page  # a person with no other role is a plain user
 
 
 def test_logging_out_takes_a_post(client, eva):
     client.force_login(eva)
-    assert 'action="/accounts/logout/"' in client.get("/").content.decode()
+    assert 'action="/accounts/logout/"' in client.get("/?profile").content.decode()
     client.post("/accounts/logout/")
     assert "_auth_user_id" not in client.session
 
@@ -187,3 +187,13 @@ def test_the_login_page_offers_no_signup(client):
 def test_the_stylesheet_is_a_static_file(client):
     page = client.get(LOGIN_URL).content.decode()
     assert '<link rel="stylesheet" href="/static/portal/site.css">' in page
+
+
+def test_home_takes_each_role_to_its_work(client, alice, olle, eva, superuser):
+    """An admin starts on the company dashboard, an operator in the console, everyone else on My pages."""
+    for person, target in ((alice, "/admin/"), (olle, "/console/"), (eva, "/me/"), (superuser, "/admin/")):
+        client.force_login(person)
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"] == target, person
+    client.force_login(alice)
+    assert "Demo AB" in client.get("/?profile").content.decode()

@@ -156,7 +156,7 @@ def test_every_page_is_labelled_and_landmarked(as_user, bob, url):
 
 
 def test_the_pages_are_linked_from_the_navigation(as_user, eva):
-    assert 'href="/me/"' in page(as_user(eva).get("/"))
+    assert 'href="/me/"' in page(as_user(eva).get("/?profile"))
 
 
 def test_a_platform_administrator_without_a_company_has_no_user_web(as_user, superuser):

@@ -23,6 +23,7 @@ from .numbers import do_assign_numbers, do_unassign_numbers, do_verify_mobile_nu
 from .objects import do_delete_object, do_save_object
 from .presence import do_activate_profile, do_clear_presence, do_set_presence
 from .prompts import do_upload_prompt
+from .provisioning import do_renew_provisioning_token, do_send_setup_email
 from .queues import do_queue_login, do_queue_logout, do_queue_pause
 from .schedules import do_set_schedule_override
 from .selfservice import (
@@ -50,3 +51,4 @@ __all__ += [
     "ActionRefused", "CallGone", "do_answer_waiting_call", "do_cancel_transfer", "do_click_to_call",
     "do_complete_transfer", "do_hangup_call", "do_hold_call", "do_listen_in", "do_record_call", "do_transfer_call",
 ]
+__all__ += ["do_renew_provisioning_token", "do_send_setup_email"]

@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from pbx.models import AuditLog
 
 # Never written into the audit trail.
-SECRET_FIELDS = {"password", "secret", "pin", "ami_secret", "ari_password"}
+SECRET_FIELDS = {"password", "secret", "pin", "ami_secret", "ari_password", "provisioning_token"}
 
 
 def snapshot(obj: models.Model | None) -> dict[str, Any] | None:

@@ -4,7 +4,6 @@ The tenant scoping lives in ``base``; the admin classes are split by area like t
 """
 
 from django.contrib import admin
-from django.utils.translation import gettext_lazy as _
 
 from portal.auth import admin_login
 
@@ -18,8 +17,5 @@ from . import (  # noqa: F401 - they register the admins
     tenants,
 )
 
-admin.site.site_header = _("Växel admin")
-admin.site.site_title = _("Växel admin")
-admin.site.index_title = _("Company administration")
 # One login for everyone: /admin/login/ sends to allauth's (its rate limits apply to the admin too).
 admin.site.login = admin_login

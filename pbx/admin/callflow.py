@@ -7,6 +7,8 @@ from django.conf import settings
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_set_schedule_override, do_upload_prompt
@@ -117,8 +119,15 @@ class ScheduleAdmin(ScopedModelAdmin):
     list_filter = ("override",)
     search_fields = ("name",)
     # The override is live state (the dialplan reads it from AstDB): set it with the actions.
-    readonly_fields = ("override", "override_until")
+    readonly_fields = ("override", "override_until", "holidays_link")
     actions = ("force_open", "force_closed", "follow_schedule")
+
+    @admin.display(description=_("public holidays"))
+    def holidays_link(self, obj: Schedule | None) -> str:
+        if obj is None or obj.pk is None:
+            return _("Save the schedule first; then Sweden's public holidays can be filled in.")
+        return format_html('<a class="button" href="{}">{}</a>', reverse("admin:pbx_schedule_holidays", args=[obj.pk]),
+                           _("Fill in Sweden's public holidays"))
 
     @admin.display(description=_("open now"), boolean=True)
     def open_now(self, obj: Schedule) -> bool:

@@ -8,14 +8,27 @@ from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, AdminUserCreationForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpResponseRedirect
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
-from pbx.actions import do_create_device, do_create_user, do_regenerate_device_secret, do_save_object, sync_staff_flag
+from pbx import provisioning
+from pbx.actions import (
+    ActionRefused,
+    do_create_device,
+    do_create_user,
+    do_regenerate_device_secret,
+    do_renew_provisioning_token,
+    do_save_object,
+    do_send_setup_email,
+    sync_staff_flag,
+)
 from pbx.actions.selfservice import caller_id_choices
 from pbx.models import CostCentre, Department, Device, Office, User
+from pbx.phone_format import format_number
 
 from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
 
@@ -116,7 +129,7 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
     add_form = UserAddForm
     change_password_form = AuditedPasswordChangeForm
     inlines = (DeviceInline,)
-    list_display = ("email", "first_name", "last_name", "extension", "department", "is_company_admin",
+    list_display = ("email", "first_name", "last_name", "extension", "direct", "department", "is_company_admin",
                     "is_operator", "is_agent", "is_active")
     list_filter = ("is_company_admin", "is_operator", "is_agent", "is_active", "recording_role", "department",
                    "office", "cost_centre")
@@ -151,6 +164,10 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
             (_("Important dates"), {"fields": ("last_login", "date_joined")}),
         ]
         return self.strip_hidden_fields(request, fieldsets)
+
+    @admin.display(description=_("direct number"), ordering="direct_number")
+    def direct(self, obj: User) -> str:
+        return format_number(obj.direct_number) or "–"
 
     def get_inlines(self, request, obj):
         # A new person gets devices once they exist (and have a company).
@@ -206,15 +223,63 @@ class DeviceAdmin(ScopedModelAdmin):
     search_fields = ("label", "sip_username", "mac_address", "user__email", "user__first_name", "user__last_name",
                      "user__extension")
     autocomplete_fields = ("user",)
-    readonly_fields = ("endpoint", "sip_secret", "created_at")
-    actions = ("regenerate_secret",)
+    readonly_fields = ("endpoint", "sip_secret", "phone_setup", "created_at")
+    actions = ("regenerate_secret", "renew_provisioning", "send_setup_email")
 
     def get_fields(self, request, obj=None):
         fields = ["user", "kind", "label", "mac_address", "is_enabled"]
         if obj is not None:
             # Generated when the device is saved; before that there is nothing to show.
-            fields += ["endpoint", "sip_secret", "created_at"]
+            fields += ["endpoint", "sip_secret", "phone_setup", "created_at"]
         return fields
+
+    @admin.display(description=_("set up the phone"))
+    def phone_setup(self, obj: Device) -> str:
+        """Everything a phone needs: server, port, transport, the provisioning files and a QR code."""
+        setup = provisioning.setup_of(obj)
+        files = [("Yealink", provisioning.file_url(obj, "yealink.cfg")), ("Snom", provisioning.file_url(obj, "snom.xml")),
+                 ("Linphone", provisioning.file_url(obj, "linphone.xml"))]
+        if obj.mac_address:
+            mac_file = f"{obj.mac_address.replace(':', '').lower()}.cfg"
+            files.insert(1, (_("Yealink by MAC address"), provisioning.file_url(obj, mac_file)))
+        return render_to_string("admin/pbx/_phone_setup.html", {
+            "setup": setup, "files": files, "device": obj,
+            "qr": provisioning.qr_data_uri(provisioning.file_url(obj, "linphone.xml")),
+        })
+
+    @admin.action(description=_("Renew the provisioning link (the old one stops working)"), permissions=["change"])
+    def renew_provisioning(self, request, queryset):
+        devices = list(queryset.select_related("user"))
+        for device in devices:
+            do_renew_provisioning_token(request.user, device)
+        self.message_user(request, ngettext(
+            "The provisioning link of %(n)d device was renewed.",
+            "The provisioning links of %(n)d devices were renewed.", len(devices)) % {"n": len(devices)},
+            messages.SUCCESS)
+
+    @admin.action(description=_("Send the set-up e-mail to the person"), permissions=["change"])
+    def send_setup_email(self, request, queryset):
+        sent = []
+        for device in queryset.select_related("user", "tenant"):
+            try:
+                do_send_setup_email(request.user, device, base=request.build_absolute_uri("/"))
+            except ActionRefused as refusal:
+                self.message_user(request, str(refusal), messages.ERROR)
+            else:
+                sent.append(device.user.email)
+        if sent:
+            self.message_user(request, _("The set-up e-mail is on its way to %(to)s.") % {"to": ", ".join(sent)},
+                              messages.SUCCESS)
+
+    def response_change(self, request, obj):
+        # The device page's own buttons (renew the link, send the e-mail) post here with the form.
+        if "_renew_provisioning" in request.POST:
+            self.renew_provisioning(request, self.get_queryset(request).filter(pk=obj.pk))
+            return HttpResponseRedirect(request.path)
+        if "_send_setup_email" in request.POST:
+            self.send_setup_email(request, self.get_queryset(request).filter(pk=obj.pk))
+            return HttpResponseRedirect(request.path)
+        return super().response_change(request, obj)
 
     @admin.display(description=_("SIP user name"))
     def endpoint(self, obj: Device) -> str:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin
+from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from pbx.models import Destination, Number, NumberAssignment, SipTrunk
+from pbx.phone_format import format_number
 
 from .base import VIEW_ONLY, ScopedModelAdmin, ScopedModelForm
 
@@ -26,7 +28,8 @@ class NumberForm(ScopedModelForm):
 @admin.register(Number)
 class NumberAdmin(ScopedModelAdmin):
     form = NumberForm
-    list_display = ("e164", "kind", "label", "destination", "user", "schedule", "usable_as_caller_id", "is_verified")
+    list_display = ("number", "kind", "label", "destination", "user", "schedule", "forwarded_to", "usable_as_caller_id",
+                    "is_verified")
     list_filter = ("kind", "usable_as_caller_id", "is_verified", "schedule", "trunk")
     # A mobile number is the person's own; the platform's operator checks it before it is used.
     superuser_only_fields = ("is_verified",)
@@ -40,6 +43,19 @@ class NumberAdmin(ScopedModelAdmin):
         (_("Reserved number"), {"fields": ("forward_to",)}),
         (_("Operator"), {"fields": ("trunk",)}),
     )
+
+    @admin.display(description=_("number"), ordering="e164")
+    def number(self, obj: Number) -> str:
+        return format_number(obj.e164)
+
+    @admin.display(description=_("forward to"), ordering="forward_to")
+    def forwarded_to(self, obj: Number) -> str:
+        return format_number(obj.forward_to) or "–"
+
+    def changelist_view(self, request, extra_context=None):
+        # The reserved numbers have their own page (forwarding them); linked above the list.
+        extra_context = {**(extra_context or {}), "reserved_url": reverse("admin:pbx_reserved_numbers")}
+        return super().changelist_view(request, extra_context)
 
 
 class SipTrunkForm(ScopedModelForm):

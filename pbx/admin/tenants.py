@@ -7,9 +7,11 @@ import json
 from django.contrib import admin
 from django.template.loader import render_to_string
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
+from pbx import audit_text
 from pbx.actions import do_create_tenant
 from pbx.apply_status import held_status
 from pbx.models import AsteriskNode, AuditLog, Tenant
@@ -41,7 +43,21 @@ class CompanyAdmin(ScopedModelAdmin):
         readonly = [*super().get_readonly_fields(request, obj), "configuration_status"]
         if not request.user.is_superuser:
             readonly += [f.name for f in Tenant._meta.fields if f.editable and f.name not in COMPANY_ADMIN_EDITABLE]
+            readonly.append("node_name")
         return readonly
+
+    def get_fieldsets(self, request, obj=None):
+        fieldsets = super().get_fieldsets(request, obj)
+        if request.user.is_superuser:
+            return fieldsets
+        # A read-only foreign key is shown as a link to its admin page, which is the operator's alone: a
+        # company admin would follow it into a bare "403 Forbidden". The node's name is all they need.
+        return [(name, {**options, "fields": ["node_name" if f == "node" else f for f in options["fields"]]})
+                for name, options in fieldsets]
+
+    @admin.display(description=_("Asterisk node"))
+    def node_name(self, obj: Tenant) -> str:
+        return obj.node.name if obj is not None and obj.node_id else "–"
 
     @admin.display(description=_("configuration"))
     def configuration_status(self, obj: Tenant) -> str:
@@ -83,19 +99,53 @@ def _pretty_json(value) -> str:
     return format_html("<pre>{}</pre>", json.dumps(value, indent=2, ensure_ascii=False, sort_keys=True))
 
 
+class AuditActionFilter(admin.SimpleListFilter):
+    """The action codes present in the visible log, named in the reader's language."""
+
+    title = _("what happened")
+    parameter_name = "action"
+
+    def lookups(self, request, model_admin):
+        codes = model_admin.get_queryset(request).order_by().values_list("action", flat=True).distinct()
+        return sorted(((code, audit_text.action_label(code)) for code in codes), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(action=self.value()) if self.value() else queryset
+
+
+class AuditTypeFilter(admin.SimpleListFilter):
+    """What kind of thing changed, by the model's translated name instead of ``pbx.forwardingrule``."""
+
+    title = _("kind of thing")
+    parameter_name = "object_type"
+
+    def lookups(self, request, model_admin):
+        types = model_admin.get_queryset(request).order_by().values_list("object_type", flat=True).distinct()
+        return sorted(((code, capfirst(audit_text.type_label(code))) for code in types), key=lambda pair: pair[1])
+
+    def queryset(self, request, queryset):
+        return queryset.filter(object_type=self.value()) if self.value() else queryset
+
+
 @admin.register(AuditLog)
 class AuditLogAdmin(ScopedModelAdmin):
     """Who changed what, when: readable by the company's admins, changeable by nobody."""
 
     company_admin_permissions = VIEW_ONLY
     superuser_permissions = VIEW_ONLY
-    list_display = ("created_at", "actor", "action", "object_type", "object_repr")
-    list_filter = ("action", "object_type", "actor")
+    list_display = ("created_at", "what_happened")
+    list_display_links = ("created_at",)
+    list_filter = (AuditActionFilter, AuditTypeFilter, "actor")
     list_select_related = ("actor", "tenant")
-    search_fields = ("object_repr", "object_id", "action", "actor__email")
-    fields = ("tenant", "created_at", "actor", "action", "object_type", "object_id", "object_repr",
+    search_fields = ("object_repr", "object_id", "action", "actor__email", "actor__first_name", "actor__last_name")
+    date_hierarchy = "created_at"
+    fields = ("tenant", "created_at", "what_happened", "actor", "action", "object_type", "object_id", "object_repr",
               "before_json", "after_json")
-    readonly_fields = ("created_at", "before_json", "after_json")
+    readonly_fields = ("created_at", "what_happened", "before_json", "after_json")
+
+    @admin.display(description=_("what happened"))
+    def what_happened(self, obj: AuditLog) -> str:
+        return audit_text.sentence(obj)
 
     @admin.display(description=_("before"))
     def before_json(self, obj: AuditLog) -> str:

@@ -2,6 +2,7 @@
 
 from django.conf import settings
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from .base import TenantQuerySet
@@ -10,7 +11,7 @@ from .base import TenantQuerySet
 class AuditLog(models.Model):
     tenant = models.ForeignKey("pbx.Tenant", on_delete=models.CASCADE, null=True, blank=True, verbose_name=_("company"))
     actor = models.ForeignKey(
-        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("person")
     )
     action = models.CharField(_("action"), max_length=60)
     object_type = models.CharField(_("object type"), max_length=60)
@@ -29,4 +30,5 @@ class AuditLog(models.Model):
         indexes = [models.Index(fields=["tenant", "-created_at"])]
 
     def __str__(self) -> str:
-        return f"{self.created_at:%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+        # In the reader's time zone (the company's, see pbx.middleware): this is the change page's title.
+        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.action} {self.object_repr}"

@@ -174,6 +174,11 @@ def generate_sip_secret() -> str:
     return secrets.token_urlsafe(24)
 
 
+def generate_provisioning_token() -> str:
+    # The secret part of the device's provisioning URL: whoever has it reads the SIP password.
+    return secrets.token_urlsafe(24)
+
+
 def generate_endpoint_name() -> str:
     return secrets.token_hex(5)
 
@@ -203,6 +208,9 @@ class Device(TenantOwned):
         help_text=_("For desk phones that are provisioned automatically."),
     )
     is_enabled = models.BooleanField(_("enabled"), default=True)
+    provisioning_token = models.CharField(
+        _("provisioning token"), max_length=64, unique=True, editable=False, default=generate_provisioning_token,
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     tenant_references = ("user",)

@@ -1,7 +1,7 @@
 """Presence ("hänvisning") and forwarding profiles ("profiler")."""
 
 from django.core.exceptions import ValidationError
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.validators import MaxValueValidator, MinValueValidator, RegexValidator
 from django.db import models
 from django.db.models.functions import Lower
 from django.utils.translation import gettext_lazy as _
@@ -41,7 +41,11 @@ class PresenceStatus(TenantOwned):
         verbose_name=_("forward calls to"),
         help_text=_("Activity-driven forwarding: while this status is set, calls go here."),
     )
-    color = models.CharField(_("colour"), max_length=7, default="#d97706")
+    color = models.CharField(
+        _("colour"), max_length=7, default="#d97706",
+        validators=[RegexValidator(r"\A#[0-9a-fA-F]{6}\Z", _("A colour is written #rrggbb, e.g. #1a7f37."))],
+        help_text=_("How the status is shown in the console and on My pages."),
+    )
     sort_order = models.PositiveSmallIntegerField(_("order"), default=0)
 
     tenant_references = ("forward_to",)

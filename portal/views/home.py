@@ -1,5 +1,5 @@
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import render
+from django.shortcuts import redirect, render
 from django.utils.text import capfirst
 from django.utils.translation import gettext as _
 
@@ -20,8 +20,17 @@ def roles_of(user: User) -> list[str]:
 
 @login_required
 def home(request):
+    """Each role starts where its work is: an admin on the company dashboard, an operator in the console,
+    everyone else on My pages. ``?profile`` shows the profile card (roles, numbers) instead."""
     user = request.user
     can_administer = user.is_active and user.is_staff and (user.is_superuser or user.is_company_admin)
+    if "profile" not in request.GET:
+        if can_administer:
+            return redirect("admin:index")
+        if user.tenant_id and user.is_operator:
+            return redirect("portal:console")
+        if user.tenant_id:
+            return redirect("portal:me")
     # The company always comes from the signed-in person, never from the request.
     return render(
         request,
