@@ -89,6 +89,9 @@ PRESENCE = [
     ("Semester", 4, "xa", "På semester", True),
     ("Sjuk", 5, "xa", "", False),
 ]
+# Each status its own colour, as an admin would choose them (the console and My pages show them).
+PRESENCE_COLOURS = {"Lunch": "#d97706", "Möte": "#b3261e", "Borta": "#57606a", "Semester": "#1a7f37",
+                    "Sjuk": "#8250df"}
 
 
 def build_company(name: str, slug: str, index: int, *, node: AsteriskNode | None = None,
@@ -210,6 +213,7 @@ def _build(name: str, slug: str, index: int, node: AsteriskNode | None, password
     for pname, code, state, message, needs_end in PRESENCE:
         _save(PresenceStatus(tenant=tenant, name=pname, code=code, asterisk_state=state,
                              default_message=message, needs_end_time=needs_end, sort_order=code,
+                             color=PRESENCE_COLOURS[pname],
                              forward_to=to_operator if pname == "Semester" else None))
 
     for user in people:

@@ -102,7 +102,7 @@ def _pretty_json(value) -> str:
 class AuditActionFilter(admin.SimpleListFilter):
     """The action codes present in the visible log, named in the reader's language."""
 
-    title = _("what happened")
+    title = _("event")
     parameter_name = "action"
 
     def lookups(self, request, model_admin):
@@ -116,7 +116,7 @@ class AuditActionFilter(admin.SimpleListFilter):
 class AuditTypeFilter(admin.SimpleListFilter):
     """What kind of thing changed, by the model's translated name instead of ``pbx.forwardingrule``."""
 
-    title = _("kind of thing")
+    title = _("kind")
     parameter_name = "object_type"
 
     def lookups(self, request, model_admin):
