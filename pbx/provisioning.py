@@ -54,10 +54,15 @@ def setup_of(device: Device) -> PhoneSetup:
     )
 
 
-def base_url() -> str:
-    """Where phones reach the web: https://<SITE_DOMAIN> (plain http only in DEBUG/embedded)."""
+def base_url(request=None) -> str:
+    """Where phones reach the web: PROVISIONING_BASE_URL when set, else the address the admin uses (the
+    request's), else https://<SITE_DOMAIN> (plain http only in DEBUG/embedded)."""
+    if settings.PROVISIONING_BASE_URL:
+        return settings.PROVISIONING_BASE_URL
+    if request is not None:
+        return request.build_absolute_uri("/")
     scheme = "http" if settings.DEBUG or settings.EMBEDDED else "https"
-    return getattr(settings, "PROVISIONING_BASE_URL", "") or f"{scheme}://{settings.SITE_DOMAIN}"
+    return f"{scheme}://{settings.SITE_DOMAIN}"
 
 
 def file_url(device: Device, name: str, *, base: str | None = None) -> str:

@@ -238,7 +238,8 @@ def test_the_device_page_tells_how_to_set_up_the_phone(client, alice, device):
     client.force_login(alice)
     page = html(client.get(reverse("admin:pbx_device_change", args=[device.pk])))
     assert "sip.vaxel.example" in page and "UDP" in page and device.endpoint in page
-    assert f"/provision/{device.provisioning_token}/yealink.cfg" in page
+    # At the address the admin reaches the web at (the phone is set up from the same place).
+    assert f"http://testserver/provision/{device.provisioning_token}/yealink.cfg" in page
     assert 'src="data:image/svg+xml;base64,' in page  # the QR code, an image under the CSP
 
 
@@ -301,6 +302,16 @@ def test_the_setup_email_goes_to_the_person(client, alice, carol, device, django
     assert message.to == [device.user.email]
     assert f"/provision/{device.provisioning_token}/yealink.cfg" in message.body
     assert device.endpoint in message.body
+
+
+def test_a_person_who_is_not_an_admin_reaches_none_of_the_new_pages(client, eva, schedule, reserved):
+    client.force_login(eva)
+    for url in (reverse("admin:pbx_reserved_numbers"), reverse("admin:pbx_schedule_holidays", args=[schedule.pk])):
+        assert client.get(url).url.startswith(reverse("admin:login"))
+    response = client.post(reverse("admin:pbx_reserved_forward", args=[reserved.pk]), {"forward_to": "0701234567"})
+    assert response.url.startswith(reverse("admin:login"))
+    reserved.refresh_from_db()
+    assert reserved.forward_to != "+46701234567"
 
 
 def test_another_companys_device_page_is_404(client, carol, device):

@@ -25,6 +25,7 @@ from django.template.response import TemplateResponse
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import get_language
 from django.utils.translation import gettext as _
 
 from pbx import audit_text
@@ -69,6 +70,14 @@ def next_change(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
     return None
 
 
+def when_text(moment: dt.datetime) -> str:
+    """"måndag 7 december 08:00" / "Monday 7 December 08:00" in the company's zone (the active one).
+
+    Swedish writes weekdays in lower case mid-sentence; Django's Swedish weekday names are capitalised."""
+    text = date_format(timezone.localtime(moment), "l j F H:i")
+    return text[:1].lower() + text[1:] if (get_language() or "").startswith("sv") else text
+
+
 def _live(tenant_id: int) -> dict | None:
     """The event bridge's live picture of the company, or None when it cannot be read."""
     from pbx.asterisk.bridge.state import live_state
@@ -97,7 +106,9 @@ def dashboard_context(request) -> dict:
     schedules = []
     for schedule in (scope_queryset(Schedule.objects.all(), user).select_related("tenant")
                      .prefetch_related("weekly_hours", "special_days")):
-        schedules.append({"schedule": schedule, "open": schedule.is_open(now), "next": next_change(schedule, now)})
+        moment = next_change(schedule, now)
+        schedules.append({"schedule": schedule, "open": schedule.is_open(now), "next": moment,
+                          "next_text": when_text(moment) if moment else ""})
     live = _live(tenant.pk)
     waiting: dict[int, int] = {}
     device_states: dict[str, str] = {}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import copy
 
 from django.contrib import admin, messages
@@ -215,6 +216,9 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
 
 # Devices -----------------------------------------------------------------------------------
 
+_admin_request_base: contextvars.ContextVar[str | None] = contextvars.ContextVar("admin_request_base", default=None)
+
+
 @admin.register(Device)
 class DeviceAdmin(ScopedModelAdmin):
     list_display = ("__str__", "user", "kind", "endpoint", "masked_secret", "is_enabled")
@@ -237,15 +241,28 @@ class DeviceAdmin(ScopedModelAdmin):
     def phone_setup(self, obj: Device) -> str:
         """Everything a phone needs: server, port, transport, the provisioning files and a QR code."""
         setup = provisioning.setup_of(obj)
-        files = [("Yealink", provisioning.file_url(obj, "yealink.cfg")), ("Snom", provisioning.file_url(obj, "snom.xml")),
-                 ("Linphone", provisioning.file_url(obj, "linphone.xml"))]
+        base = _admin_request_base.get()
+
+        def url(name: str) -> str:
+            return provisioning.file_url(obj, name, base=base)
+
+        files = [("Yealink", url("yealink.cfg")), ("Snom", url("snom.xml")), ("Linphone", url("linphone.xml"))]
         if obj.mac_address:
-            mac_file = f"{obj.mac_address.replace(':', '').lower()}.cfg"
-            files.insert(1, (_("Yealink by MAC address"), provisioning.file_url(obj, mac_file)))
+            files.insert(1, (_("Yealink by MAC address"), url(f"{obj.mac_address.replace(':', '').lower()}.cfg")))
         return render_to_string("admin/pbx/_phone_setup.html", {
-            "setup": setup, "files": files, "device": obj,
-            "qr": provisioning.qr_data_uri(provisioning.file_url(obj, "linphone.xml")),
+            "setup": setup, "files": files, "device": obj, "qr": provisioning.qr_data_uri(url("linphone.xml")),
         })
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        # The display methods get no request; the provisioning URLs are the address this admin reaches us at.
+        token = _admin_request_base.set(provisioning.base_url(request))
+        try:
+            response = super().change_view(request, object_id, form_url, extra_context)
+            if hasattr(response, "render"):  # a TemplateResponse renders lazily: do it while the base is set
+                response.render()
+            return response
+        finally:
+            _admin_request_base.reset(token)
 
     @admin.action(description=_("Renew the provisioning link (the old one stops working)"), permissions=["change"])
     def renew_provisioning(self, request, queryset):
@@ -262,7 +279,7 @@ class DeviceAdmin(ScopedModelAdmin):
         sent = []
         for device in queryset.select_related("user", "tenant"):
             try:
-                do_send_setup_email(request.user, device, base=request.build_absolute_uri("/"))
+                do_send_setup_email(request.user, device, base=provisioning.base_url(request))
             except ActionRefused as refusal:
                 self.message_user(request, str(refusal), messages.ERROR)
             else:

@@ -79,7 +79,10 @@ class Number(TenantOwned):
         ordering = ["e164"]
 
     def __str__(self) -> str:
-        return f"{self.e164} {self.label}".strip()
+        # Read by people (choices, titles, the audit log): the Swedish way; stored and sent as E.164.
+        from pbx.phone_format import format_number
+
+        return f"{format_number(self.e164)} {self.label}".strip()
 
     def clean(self) -> None:
         super().clean()

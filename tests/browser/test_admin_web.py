@@ -118,6 +118,14 @@ def test_a_new_company_admin_sets_up_a_phone_forwards_a_number_and_closes_the_of
     no_sideways_scroll(page)
     screenshot(page, f"{shot}-audit.png")
 
+    # The user web's pages fit too: the call history's "Call back" buttons stay inside their table's box.
+    for path in ("/me/", "/me/calls/"):
+        page.goto(f"{base}{path}")
+        no_sideways_scroll(page)
+        if screen == "laptop":
+            assert page.locator(".site-header").bounding_box()["height"] < 80
+    screenshot(page, f"{shot}-calls.png")
+
     page.goto(f"{base}/admin/")
     page.locator(".dash-schedule", has_text="Kontorstid").locator("button", has_text=words["follow_button"]).click()
     page.wait_for_load_state()
