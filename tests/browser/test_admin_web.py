@@ -122,8 +122,9 @@ def test_a_new_company_admin_sets_up_a_phone_forwards_a_number_and_closes_the_of
     for path in ("/me/", "/me/calls/"):
         page.goto(f"{base}{path}")
         no_sideways_scroll(page)
-        if screen == "laptop":
+        if screen == "laptop":  # one line each: the header and My pages' tabs
             assert page.locator(".site-header").bounding_box()["height"] < 80
+            assert page.locator(".me-nav").bounding_box()["height"] < 60
     screenshot(page, f"{shot}-calls.png")
 
     page.goto(f"{base}/admin/")
