@@ -50,7 +50,10 @@ GROUPS: list[tuple[str, object, list]] = [
         "stats.calllog", "stats.queueevent",
     ]),
     ("audit", _("Audit"), ["pbx.auditlog"]),
-    ("company", _("Company settings"), ["pbx.tenant", "pbx.asterisknode", "notifications.notification"]),
+    ("company", _("Company settings"), [
+        "pbx.tenant", "portal.passwordpolicy", "portal.ssoconnection", "socialaccount.socialapp", "portal.licence",
+        "portal.licenceacceptance", "pbx.asterisknode", "notifications.notification",
+    ]),
 ]
 
 
