@@ -47,12 +47,13 @@ GROUPS: list[tuple[str, object, list]] = [
     ("recording", _("Recording"), [Link("recording:index", _("Recordings"), "/recordings/")]),
     ("statistics", _("Statistics"), [
         Link("stats:index", _("Statistics"), "/stats/"), Link("stats:wallboard", _("Wallboard"), "/wallboard/"),
-        "stats.calllog", "stats.queueevent",
+        "stats.calllog", "stats.queueevent", "wallboard.layout", "wallboard.wallboardlink",
     ]),
     ("audit", _("Audit"), ["pbx.auditlog"]),
     ("company", _("Company settings"), [
         "pbx.tenant", "portal.passwordpolicy", "portal.ssoconnection", "socialaccount.socialapp", "portal.licence",
-        "portal.licenceacceptance", "pbx.asterisknode", "notifications.notification",
+        "portal.licenceacceptance", "webhooks.webhookendpoint", "webhooks.webhookdelivery", "pbx.asterisknode",
+        "notifications.notification",
     ]),
 ]
 
