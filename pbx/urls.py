@@ -7,7 +7,6 @@ from portal import sso
 from portal.emails import CompanyEmailView
 from portal.licence import licence_page
 from portal.views import account
-
 from portal.views.provisioning import provision
 
 urlpatterns = [

@@ -22,7 +22,7 @@ def fill_tokens(apps, schema_editor):
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("pbx", "0009_queue_stats_thresholds"),
+        ("pbx", "0010_tenant_mfa_required"),
     ]
 
     operations = [
