@@ -329,6 +329,8 @@ def test_every_recorded_action_has_a_sentence():
         text = path.read_text()
         codes |= set(re.findall(r'\brecord\(\s*[\w.]+,\s*"([a-z_]+)"', text))
         codes |= set(re.findall(r'_audit\(\s*[\w. ]+,\s*"([a-z_]+)"', text))
+        codes |= set(re.findall(r'\baudit\(\s*[\w.]+,\s*[\w.]+,\s*"([a-z_]+)"', text))
+        codes |= set(re.findall(r'AuditLog\.objects\.create\(\s*action="([a-z_]+)"', text))
         codes |= {f"call_{verb}" for verb in re.findall(r'_carry_out\([^)]*?tenant, "([a-z_]+)"', text)}
     codes |= {"sso_refused", "sso_signed_in",  # named by constants in portal/sso.py
               "queue_login", "queue_logout", "queue_pause", "queue_unpause", "presence_cleared", "unverified"}
