@@ -48,6 +48,9 @@ INSTALLED_APPS = [
     "django.contrib.humanize",  # allauth.usersessions' page ("5 minutes ago")
     "channels",
     "rest_framework",
+    "django_filters",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "huey.contrib.djhuey",
     "allauth",
     "allauth.account",
@@ -64,6 +67,7 @@ INSTALLED_APPS = [
     "stats",
     "wallboard",
     "portal",
+    "api",
 ]
 SITE_ID = 1
 # What mails (password reset, e-mail verification) call the product and its address: the Sites framework's
@@ -309,8 +313,36 @@ WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY") or "8")
 # Seconds to wait after each failed try (the Standard Webhooks schedule: 27 h 35 min in all).
 WEBHOOK_RETRY_SCHEDULE = [int(v) for v in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")]
 
+# The REST API (api/, docs/api.md): keys or the browser session, company-scoped, keyset pagination, problem
+# details. API_THROTTLE_RATE is each key's (each person's, for the session) budget.
 REST_FRAMEWORK = {
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "api.auth.ApiKeyAuthentication",
+        "rest_framework.authentication.SessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["api.permissions.CompanyMember"],
+    "DEFAULT_PAGINATION_CLASS": "api.conventions.CursorPagination",
+    "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
+                                "rest_framework.filters.OrderingFilter"],
+    "DEFAULT_THROTTLE_CLASSES": ["api.conventions.PerCredentialThrottle"],
+    "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "api.problems.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+}
+API_THROTTLE_RATE = os.environ.get("API_THROTTLE_RATE", "1200/min")
+SPECTACULAR_SETTINGS = {
+    "TITLE": "Växel API",
+    "DESCRIPTION": "The switchboard's REST API: see docs/api.md. Authenticate with `Authorization: Bearer <key>`.",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SCHEMA_PATH_PREFIX": r"/api/v1",
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "api.schema.add_problem_component"],
 }
 
 # Secure by default: a deployment (not DEBUG, not the embedded first look on http://127.0.0.1) is served over

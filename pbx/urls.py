@@ -13,6 +13,8 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     # A phone's provisioning files, at the device's secret URL (pbx/provisioning.py).
     path("provision/<str:token>/<str:filename>", provision, name="provision"),
+
+    path("api/v1/", include("api.urls")),
     path("accounts/email/", CompanyEmailView.as_view(), name="account_email"),
     path("accounts/licence/", licence_page, name="account_licence"),
     # SSO: allauth's OpenID Connect paths, served with the ID token's signature always checked.

@@ -1,0 +1,75 @@
+"""Serializers: what each resource shows, and what a write may set.
+
+``ActionSerializer`` saves through ``pbx.actions.do_save_object`` (validation, company-admin check, audit row,
+config apply on commit), never ``Model.save()``. Related rows are chosen by id among the caller's company's rows
+only: another company's id is "does not exist", like a deleted one.
+"""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext_lazy as _
+from rest_framework import serializers
+
+from pbx.actions import do_save_object
+
+
+class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
+    """An id among the caller's company's rows (``tenant_id`` or, for the company itself, ``pk``)."""
+
+    default_error_messages = {
+        "does_not_exist": _('There is no "{pk_value}" in your company.'),
+    }
+
+    def get_queryset(self):
+        queryset = super().get_queryset()
+        request = self.context.get("request")
+        tenant_id = getattr(getattr(request, "user", None), "tenant_id", None)
+        if tenant_id is None:
+            return queryset.none()
+        return queryset.filter(tenant_id=tenant_id)
+
+
+class ActionSerializer(serializers.ModelSerializer):
+    serializer_related_field = ScopedPrimaryKeyRelatedField
+
+    class Meta:
+        validators: list = []  # the model's full_clean in the action checks constraints (per company)
+
+    @property
+    def actor(self):
+        return self.context["request"].user
+
+    def _split(self, validated_data):
+        many = {}
+        for field in self.Meta.model._meta.many_to_many:
+            if field.name in validated_data:
+                many[field.name] = validated_data.pop(field.name)
+        return many
+
+    def save_instance(self, instance, many):
+        def save_related():
+            for name, values in many.items():
+                getattr(instance, name).set(values)
+
+        return do_save_object(self.actor, instance, save_related=save_related if many else None)
+
+    def create(self, validated_data):
+        many = self._split(validated_data)
+        instance = self.Meta.model(**validated_data)
+        if hasattr(instance, "tenant_id") and self.Meta.model._meta.model_name != "tenant":
+            instance.tenant_id = self.actor.tenant_id
+        return self.save_instance(instance, many)
+
+    def update(self, instance, validated_data):
+        many = self._split(validated_data)
+        for name, value in validated_data.items():
+            setattr(instance, name, value)
+        return self.save_instance(instance, many)
+
+
+def action_serializer(model_class, field_names, *, read_only=(), extra=None, name=None):
+    """A plain ``ActionSerializer`` for a model: these fields, these read-only."""
+    meta = type("Meta", (ActionSerializer.Meta,), {"model": model_class, "fields": ("id", *field_names),
+                                                   "read_only_fields": tuple(read_only)})
+    attrs = {"Meta": meta, **(extra or {})}
+    return type(name or f"{model_class.__name__}Serializer", (ActionSerializer,), attrs)

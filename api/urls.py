@@ -1,0 +1,49 @@
+"""``/api/v1/``: one router; add a resource with ``router.register`` (the webhooks' endpoints come the same way)."""
+
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
+from rest_framework.routers import DefaultRouter
+
+from .views import calls, directory, keys, people, routing
+
+router = DefaultRouter()
+router.include_format_suffixes = False
+router.register("people", directory.PersonViewSet, basename="person")
+router.register("devices", directory.DeviceViewSet, basename="device")
+router.register("departments", directory.DepartmentViewSet, basename="department")
+router.register("offices", directory.OfficeViewSet, basename="office")
+router.register("cost-centres", directory.CostCentreViewSet, basename="costcentre")
+router.register("numbers", routing.NumberViewSet, basename="number")
+router.register("destinations", routing.DestinationViewSet, basename="destination")
+router.register("queues", routing.QueueViewSet, basename="queue")
+router.register("queue-agents", routing.QueueAgentViewSet, basename="queueagent")
+router.register("menus", routing.IvrMenuViewSet, basename="menu")
+router.register("menu-options", routing.IvrOptionViewSet, basename="menuoption")
+router.register("schedules", routing.ScheduleViewSet, basename="schedule")
+router.register("weekly-hours", routing.WeeklyHoursViewSet, basename="weeklyhours")
+router.register("special-days", routing.SpecialDayViewSet, basename="specialday")
+router.register("prompts", routing.PromptViewSet, basename="prompt")
+router.register("voicemail-boxes", routing.VoicemailBoxViewSet, basename="voicemailbox")
+router.register("conferences", routing.ConferenceViewSet, basename="conference")
+router.register("presence-statuses", people.PresenceStatusViewSet, basename="presencestatus")
+router.register("forwarding-profiles", people.ForwardingProfileViewSet, basename="forwardingprofile")
+router.register("call-logs", calls.CallLogViewSet, basename="calllog")
+router.register("queue-events", calls.QueueEventViewSet, basename="queueevent")
+router.register("calls/live", calls.LiveCallViewSet, basename="livecall")
+router.register("api-keys", keys.ApiKeyViewSet, basename="apikey")
+
+VOICEMAIL = "voicemail/<int:box_id>/<slug:folder>/<int:number>/"
+
+urlpatterns = [
+    path("company/", directory.CompanyView.as_view(), name="company"),
+    path("voicemail/", people.VoicemailListView.as_view(), name="voicemail"),
+    path(VOICEMAIL, people.VoicemailMessageView.as_view(), name="voicemail-message"),
+    path(VOICEMAIL + "heard/", people.VoicemailHeardView.as_view(), name="voicemail-heard"),
+    path(VOICEMAIL + "audio/", people.VoicemailAudioView.as_view(), name="voicemail-audio"),
+    path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="swagger"),
+    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema"), name="redoc"),
+    path("", include(router.urls)),
+]
+
+app_name = "api"
