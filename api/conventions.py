@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from rest_framework import pagination, throttling
+from rest_framework import exceptions, filters, pagination, throttling
 from rest_framework.response import Response
 
 from pbx.actions.base import snapshot
@@ -30,6 +30,30 @@ class CursorPagination(pagination.CursorPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
     ordering = "-id"
+
+    def get_page_size(self, request):
+        value = request.query_params.get(self.page_size_query_param)
+        if value is None:
+            return self.page_size
+        if not value.isdigit() or not 1 <= int(value) <= self.max_page_size:
+            raise exceptions.ValidationError({self.page_size_query_param: [
+                _("A whole number from 1 to %(max)d.") % {"max": self.max_page_size}]})
+        return int(value)
+
+
+class StrictOrderingFilter(filters.OrderingFilter):
+    """``?ordering=`` with a field the list does not offer is a 400, not silently ignored."""
+
+    def get_ordering(self, request, queryset, view):
+        params = request.query_params.get(self.ordering_param)
+        if params:
+            fields = [param.strip() for param in params.split(",")]
+            valid = {name for name, _label in self.get_valid_fields(queryset, view, {"request": request})}
+            wrong = [f for f in fields if f.lstrip("-") not in valid]
+            if wrong:
+                raise exceptions.ValidationError({self.ordering_param: [
+                    _("Order by one of: %(fields)s.") % {"fields": ", ".join(sorted(valid))}]})
+        return super().get_ordering(request, queryset, view)
 
 
 class PerCredentialThrottle(throttling.SimpleRateThrottle):

@@ -84,3 +84,6 @@ class IdempotentRequest(models.Model):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["owner", "key"], name="idempotency_key_per_owner")]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.key}"

@@ -113,3 +113,15 @@ def exception_handler(exc, context):
     code = getattr(exc, "default_code", "") if isinstance(exc, exceptions.APIException) else ""
     headers = {k: v for k, v in response.items() if k in ("WWW-Authenticate", "Retry-After", "Allow")}
     return problem(response.status_code, text, errors=errors, code=code, headers=headers)
+
+
+def page_not_found(request, exception=None):
+    """Django's 404 (no URL matched): a problem for the API's paths, the site's page elsewhere."""
+    from django.http import JsonResponse
+    from django.views.defaults import page_not_found as site_page_not_found
+
+    if request.path.startswith("/api/"):
+        body = {"type": PROBLEM_TYPE + "not_found", "title": _title(404), "status": 404,
+                "detail": _("There is no such thing here (or it belongs to another company).")}
+        return JsonResponse(body, status=404, content_type=CONTENT_TYPE)
+    return site_page_not_found(request, exception)

@@ -7,6 +7,9 @@ only: another company's id is "does not exist", like a deleted one.
 
 from __future__ import annotations
 
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import F
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 from rest_framework import serializers
 
@@ -27,6 +30,30 @@ class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
         if tenant_id is None:
             return queryset.none()
         return queryset.filter(tenant_id=tenant_id)
+
+
+def plain_constraint_errors(model, error: DjangoValidationError) -> DjangoValidationError:
+    """Django names a per-company unique constraint in its message ("Constraint “x” is violated."); say it as
+    the admin does: another row of the company already has this value, on the field it is about."""
+    if not hasattr(error, "error_dict"):
+        return error
+    errors = dict(error.error_dict)
+    for constraint in model._meta.constraints:
+        default = constraint.default_violation_error_message % {"name": constraint.name}
+        found = [e for e in errors.get("__all__", []) if default in e.messages]
+        if not found:
+            continue
+        names = set(getattr(constraint, "fields", ()) or ())
+        for expression in getattr(constraint, "expressions", ()) or ():
+            names |= {node.name for node in expression.flatten() if isinstance(node, F)}
+        names -= {"tenant", "user"}
+        field = sorted(names)[0] if names else "__all__"
+        message = gettext("Another %(thing)s in the company already has this %(field)s.") % {
+            "thing": model._meta.verbose_name,
+            "field": model._meta.get_field(field).verbose_name if field != "__all__" else "value"}
+        errors["__all__"] = [e for e in errors["__all__"] if e not in found]
+        errors.setdefault(field, []).append(DjangoValidationError(message, code="unique"))
+    return DjangoValidationError({k: v for k, v in errors.items() if v})
 
 
 class ActionSerializer(serializers.ModelSerializer):
@@ -51,7 +78,10 @@ class ActionSerializer(serializers.ModelSerializer):
             for name, values in many.items():
                 getattr(instance, name).set(values)
 
-        return do_save_object(self.actor, instance, save_related=save_related if many else None)
+        try:
+            return do_save_object(self.actor, instance, save_related=save_related if many else None)
+        except DjangoValidationError as error:
+            raise plain_constraint_errors(type(instance), error) from None
 
     def create(self, validated_data):
         many = self._split(validated_data)

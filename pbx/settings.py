@@ -323,7 +323,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["api.permissions.CompanyMember"],
     "DEFAULT_PAGINATION_CLASS": "api.conventions.CursorPagination",
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend",
-                                "rest_framework.filters.OrderingFilter"],
+                                "api.conventions.StrictOrderingFilter"],
     "DEFAULT_THROTTLE_CLASSES": ["api.conventions.PerCredentialThrottle"],
     "DEFAULT_SCHEMA_CLASS": "api.schema.ProblemAutoSchema",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],

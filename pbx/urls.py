@@ -29,3 +29,6 @@ urlpatterns = [
     path("stats/", include("stats.urls")),
     path("", include("portal.urls")),
 ]
+
+# The API answers an unknown path with a problem (application/problem+json); the site with its page.
+handler404 = "api.problems.page_not_found"

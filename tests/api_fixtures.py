@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
 from rest_framework.test import APIClient
 
 from api.auth import do_create_api_key
@@ -21,16 +20,11 @@ def client_with(secret: str | None, language: str = "en") -> APIClient:
     return client
 
 
-@pytest.fixture
-def api_as():
-    """``api_as(alice)`` → a client with Alice's personal token; ``api_as(alice, scopes=[...])`` → a company key."""
-
-    def make(user, scopes=None, language="en"):
-        if scopes is None:
-            return client_with(token_for(user), language)
-        return client_with(token_for(user, kind=ApiKey.Kind.COMPANY, scopes=scopes), language)
-
-    return make
+def api_client_for(user, scopes=None, language="en") -> APIClient:
+    """A client with the person's personal token; with ``scopes``, with a company key of theirs."""
+    if scopes is None:
+        return client_with(token_for(user), language)
+    return client_with(token_for(user, kind=ApiKey.Kind.COMPANY, scopes=scopes), language)
 
 
 ALL_SCOPES = tuple(SCOPES)

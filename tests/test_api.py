@@ -13,7 +13,7 @@ from django.test import override_settings
 from api.auth import do_create_api_key
 from api.models import ApiKey, IdempotentRequest
 from pbx.models import AuditLog, Department, User
-from tests.api_fixtures import ALL_SCOPES, api_as, client_with, token_for  # noqa: F401
+from tests.api_fixtures import api_client_for, client_with, token_for
 
 pytestmark = pytest.mark.django_db
 
@@ -21,6 +21,11 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture(autouse=True)
 def fresh_throttle():
     cache.clear()
+
+
+@pytest.fixture
+def api_as():
+    return api_client_for
 
 
 # ----------------------------------------------------------------------------------------------- keys
@@ -214,3 +219,21 @@ def test_the_schema_and_the_documentation_pages_load_without_a_cdn(client, alice
     for page in ("/api/v1/docs/", "/api/v1/redoc/"):
         html = client.get(page).content.decode()
         assert "cdn" not in html.lower() and "/static/drf_spectacular_sidecar/" in html
+
+
+def test_a_taken_name_is_said_plainly_on_its_field(api_as, alice):
+    response = api_as(alice).post("/api/v1/departments/", {"name": "kundtjänst"}, format="json")
+    assert response.status_code == 400
+    assert response.json()["errors"] == {"name": ["Another department in the company already has this name."]}
+
+
+def test_the_command_prints_a_company_key_that_works(alice):
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    out = StringIO()
+    call_command("create_api_key", alice.email, "--name", "CRM", "--scopes", "stats:read", stdout=out)
+    client = client_with(out.getvalue().strip())
+    assert client.get("/api/v1/call-logs/").status_code == 200
+    assert client.get("/api/v1/people/").status_code == 403

@@ -5,11 +5,11 @@ from __future__ import annotations
 from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
-from rest_framework import filters, mixins, viewsets
+from rest_framework import mixins, viewsets
 
 from pbx.actions import do_delete_object
 
-from ..conventions import ETagMixin, check_if_match
+from ..conventions import ETagMixin, StrictOrderingFilter, check_if_match
 from ..permissions import is_admin
 
 IF_MATCH = OpenApiParameter("If-Match", OpenApiTypes.STR, OpenApiParameter.HEADER, required=True,
@@ -44,7 +44,7 @@ class CompanyQuerysetMixin:
 
 
 class ReadOnlyCompanyViewSet(CompanyQuerysetMixin, ETagMixin, viewsets.ReadOnlyModelViewSet):
-    filter_backends = (DjangoFilterBackend, filters.OrderingFilter)
+    filter_backends = (DjangoFilterBackend, StrictOrderingFilter)
 
 
 @extend_schema_view(update=extend_schema(parameters=[IF_MATCH]), partial_update=extend_schema(parameters=[IF_MATCH]),
@@ -53,7 +53,7 @@ class CompanyViewSet(CompanyQuerysetMixin, ETagMixin, mixins.CreateModelMixin, m
                      mixins.DestroyModelMixin, viewsets.ReadOnlyModelViewSet):
     """Create, read, change (If-Match) and delete (If-Match) a company's rows."""
 
-    filter_backends = (DjangoFilterBackend, filters.OrderingFilter)
+    filter_backends = (DjangoFilterBackend, StrictOrderingFilter)
 
     def update(self, request, *args, **kwargs):
         check_if_match(request, self.get_object())
