@@ -8,12 +8,14 @@ only: another company's id is "does not exist", like a deleted one.
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import F
+from django.db import models
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from pbx.actions import do_save_object
+from pbx.admin.base import _referenced_fields
 
 
 class ScopedPrimaryKeyRelatedField(serializers.PrimaryKeyRelatedField):
@@ -43,10 +45,7 @@ def plain_constraint_errors(model, error: DjangoValidationError) -> DjangoValida
         found = [e for e in errors.get("__all__", []) if default in e.messages]
         if not found:
             continue
-        names = set(getattr(constraint, "fields", ()) or ())
-        for expression in getattr(constraint, "expressions", ()) or ():
-            names |= {node.name for node in expression.flatten() if isinstance(node, F)}
-        names -= {"tenant", "user"}
+        names = _referenced_fields(constraint) - {"tenant", "user"}
         field = sorted(names)[0] if names else "__all__"
         message = gettext("Another %(thing)s in the company already has this %(field)s.") % {
             "thing": model._meta.verbose_name,
@@ -56,8 +55,33 @@ def plain_constraint_errors(model, error: DjangoValidationError) -> DjangoValida
     return DjangoValidationError({k: v for k, v in errors.items() if v})
 
 
-class ActionSerializer(serializers.ModelSerializer):
+@extend_schema_field({"type": "string", "pattern": r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9](\.[0-9]+)?)?$",
+                      "example": "08:00:00"})
+class LocalTimeField(serializers.TimeField):
+    """A time of day in the company's time zone (opening hours): HH:MM[:SS], no UTC offset."""
+
+
+class StrictStrings:
+    """A text field takes text: DRF would turn a JSON number into a string ("1.5"), hiding a client's bug."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, dict):
+            wrong = {name: [gettext("Not a valid string.")] for name, field in self.fields.items()
+                     if isinstance(field, serializers.CharField) and not field.read_only
+                     and isinstance(data.get(name), int | float) and not isinstance(data.get(name), bool)}
+            if wrong:
+                raise serializers.ValidationError(wrong)
+        return super().to_internal_value(data)
+
+
+class StrictSerializer(StrictStrings, serializers.Serializer):
+    pass
+
+
+class ActionSerializer(StrictStrings, serializers.ModelSerializer):
     serializer_related_field = ScopedPrimaryKeyRelatedField
+    serializer_field_mapping = {**serializers.ModelSerializer.serializer_field_mapping,
+                                models.TimeField: LocalTimeField}
 
     class Meta:
         validators: list = []  # the model's full_clean in the action checks constraints (per company)

@@ -93,7 +93,10 @@ def test_another_companys_live_call_and_voicemail_are_404(role, demo, exempel):
         method = "get" if not action else "post"
         response = getattr(client, method)(f"/api/v1/calls/live/1700000000.1/{action}", {"target": "1001",
                                            "action": "start", "mode": "listen"}, format="json")
-        assert response.status_code == 404, (action, response.status_code)
+        # A plain user is refused listen-in for their role before any call is looked up: a refusal that
+        # tells nothing of the call either.
+        refused_for_role = role == "user" and action == "listen/" and response.status_code == 403
+        assert response.status_code == 404 or refused_for_role, (action, response.status_code)
     box = their_row(__import__("pbx.models", fromlist=["VoicemailBox"]).VoicemailBox, exempel)
     for method, suffix in (("get", ""), ("delete", ""), ("post", "heard/"), ("get", "audio/")):
         response = getattr(client, method)(f"/api/v1/voicemail/{box.pk}/inbox/0/{suffix}")

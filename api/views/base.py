@@ -6,6 +6,7 @@ from django_filters.rest_framework import DjangoFilterBackend
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, viewsets
+from rest_framework.response import Response
 
 from pbx.actions import do_delete_object
 
@@ -56,9 +57,13 @@ class CompanyViewSet(CompanyQuerysetMixin, ETagMixin, mixins.CreateModelMixin, m
     filter_backends = (DjangoFilterBackend, StrictOrderingFilter)
 
     def update(self, request, *args, **kwargs):
-        check_if_match(request, self.get_object())
-        response = super().update(request, *args, **kwargs)
-        return self.with_etag(response, self.get_object())
+        """The body is checked first (400), then If-Match (428/412), then the action runs."""
+        instance = self.get_object()
+        serializer = self.get_serializer(instance, data=request.data, partial=kwargs.pop("partial", False))
+        serializer.is_valid(raise_exception=True)
+        check_if_match(request, instance)
+        self.perform_update(serializer)
+        return self.with_etag(Response(serializer.data), instance)
 
     def create(self, request, *args, **kwargs):
         response = super().create(request, *args, **kwargs)

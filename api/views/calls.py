@@ -17,13 +17,13 @@ from stats.models import CallLog, QueueEvent
 
 from ..conventions import idempotent
 from ..permissions import CompanyMember, runs_switchboard
-from ..serializers import ScopedPrimaryKeyRelatedField
+from ..serializers import ScopedPrimaryKeyRelatedField, StrictSerializer, StrictStrings
 from .base import IDEMPOTENCY_KEY, ReadOnlyCompanyViewSet
 
 # --------------------------------------------------------------------------------------------- call log
 
 
-class CallLogSerializer(serializers.ModelSerializer):
+class CallLogSerializer(StrictStrings, serializers.ModelSerializer):
     class Meta:
         model = CallLog
         fields = ("id", "linkedid", "started_at", "answered_at", "ended_at", "direction", "from_number", "from_name",
@@ -66,7 +66,7 @@ class CallLogViewSet(ReadOnlyCompanyViewSet):
         return queryset
 
 
-class QueueEventSerializer(serializers.ModelSerializer):
+class QueueEventSerializer(StrictStrings, serializers.ModelSerializer):
     class Meta:
         model = QueueEvent
         fields = ("id", "call", "linkedid", "queue", "queue_name", "kind", "at", "position", "wait_s", "talk_s",
@@ -97,7 +97,7 @@ class QueueEventViewSet(ReadOnlyCompanyViewSet):
 # --------------------------------------------------------------------------------------------- live calls
 
 
-class PartySerializer(serializers.Serializer):
+class PartySerializer(StrictSerializer):
     channel = serializers.CharField()
     role = serializers.CharField()
     state = serializers.CharField()
@@ -107,7 +107,7 @@ class PartySerializer(serializers.Serializer):
     number = serializers.CharField(required=False, allow_blank=True)
 
 
-class LiveCallSerializer(serializers.Serializer):
+class LiveCallSerializer(StrictSerializer):
     id = serializers.CharField()
     state = serializers.CharField(help_text="ringing, up, held, transferring...")
     direction = serializers.CharField(allow_null=True)
@@ -123,33 +123,33 @@ class LiveCallSerializer(serializers.Serializer):
     transfers = serializers.IntegerField()
 
 
-class CallResultSerializer(serializers.Serializer):
+class CallResultSerializer(StrictSerializer):
     ok = serializers.BooleanField()
     action = serializers.CharField()
     call_id = serializers.CharField()
 
 
-class CallRequestSerializer(serializers.Serializer):
+class CallRequestSerializer(StrictSerializer):
     number = serializers.CharField(max_length=32, help_text="An extension, a queue's extension or a phone number.")
     device = ScopedPrimaryKeyRelatedField(queryset=Device.objects.all(), required=False, allow_null=True,
                                           help_text="Which of your phones rings first (default: your first).")
 
 
-class TransferSerializer(serializers.Serializer):
+class TransferSerializer(StrictSerializer):
     target = serializers.CharField(max_length=32, help_text="An extension or a phone number.")
     announced = serializers.BooleanField(default=False,
                                          help_text="Talk to the target first; then complete or cancel.")
 
 
-class HoldSerializer(serializers.Serializer):
+class HoldSerializer(StrictSerializer):
     hold = serializers.BooleanField(default=True)
 
 
-class RecordSerializer(serializers.Serializer):
+class RecordSerializer(StrictSerializer):
     action = serializers.ChoiceField(choices=call_actions.RECORD_ACTIONS)
 
 
-class ListenSerializer(serializers.Serializer):
+class ListenSerializer(StrictSerializer):
     mode = serializers.ChoiceField(choices=tuple(call_actions.LISTEN_MODES))
 
 

@@ -48,9 +48,9 @@ class CompanyView(APIView):
 
     def _change(self, request, partial: bool):
         company = self._company(request)
-        check_if_match(request, company)
         serializer = CompanySerializer(company, data=request.data, partial=partial, context={"request": request})
         serializer.is_valid(raise_exception=True)
+        check_if_match(request, company)
         serializer.save()
         company = self._company(request)
         return Response(CompanySerializer(company, context={"request": request}).data,

@@ -14,9 +14,10 @@ from rest_framework.response import Response
 from ..auth import do_create_api_key, do_revoke_api_key
 from ..models import SCOPES, ApiKey
 from ..permissions import CompanyMember, is_admin
+from ..serializers import StrictStrings
 
 
-class ApiKeySerializer(serializers.ModelSerializer):
+class ApiKeySerializer(StrictStrings, serializers.ModelSerializer):
     scopes = serializers.ListField(child=serializers.ChoiceField(choices=list(SCOPES)), required=False)
 
     class Meta:

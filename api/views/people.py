@@ -31,7 +31,7 @@ from pbx.actions.selfservice import caller_id_choices, voicemail_boxes_of
 from pbx.models import ForwardingProfile, ForwardingRule, Number, PresenceStatus, Schedule, User, UserPresence
 
 from ..permissions import CompanyMember
-from ..serializers import ActionSerializer, ScopedPrimaryKeyRelatedField
+from ..serializers import ActionSerializer, ScopedPrimaryKeyRelatedField, StrictSerializer, StrictStrings
 from .base import CompanyViewSet
 from .routing import serializer_for
 
@@ -48,7 +48,7 @@ class PresenceStatusViewSet(CompanyViewSet):
     filterset_fields = ("code", "asterisk_state")
 
 
-class PresenceSerializer(serializers.ModelSerializer):
+class PresenceSerializer(StrictStrings, serializers.ModelSerializer):
     user = serializers.IntegerField(source="user_id", read_only=True)
     status = ScopedPrimaryKeyRelatedField(queryset=PresenceStatus.objects.all(), allow_null=True, required=False)
 
@@ -66,7 +66,7 @@ def presence_of(user: User) -> UserPresence:
 # --------------------------------------------------------------------------------------------- caller ID
 
 
-class CallerIdSerializer(serializers.Serializer):
+class CallerIdSerializer(StrictSerializer):
     number = ScopedPrimaryKeyRelatedField(queryset=Number.objects.all(), allow_null=True,
                                           help_text="A number id among the choices; null: the company's main number.")
     choices = serializers.SerializerMethodField()
@@ -117,7 +117,7 @@ class PersonalMixin:
 # --------------------------------------------------------------------------------------------- forwarding
 
 
-class RuleSerializer(serializers.ModelSerializer):
+class RuleSerializer(StrictStrings, serializers.ModelSerializer):
     class Meta:
         model = ForwardingRule
         fields = ("line", "action", "forward_number", "no_answer_seconds", "on_no_answer", "no_answer_number",
@@ -205,7 +205,7 @@ FOLDER_SLUGS = {"urgent": store.URGENT, "inbox": store.INBOX, "old": store.OLD}
 SLUG_OF = {folder: slug for slug, folder in FOLDER_SLUGS.items()}
 
 
-class VoicemailMessageSerializer(serializers.Serializer):
+class VoicemailMessageSerializer(StrictSerializer):
     box = serializers.IntegerField()
     folder = serializers.ChoiceField(choices=list(FOLDER_SLUGS))
     number = serializers.IntegerField()

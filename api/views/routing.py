@@ -26,7 +26,7 @@ from pbx.models import (
     WeeklyHours,
 )
 
-from ..serializers import ActionSerializer
+from ..serializers import ActionSerializer, StrictSerializer
 from .base import CompanyViewSet
 
 
@@ -67,7 +67,7 @@ QueueSerializer = serializer_for(Queue)
 QueueAgentSerializer = serializer_for(QueueAgent, read_only=("logged_in", "paused", "pause_reason"))
 
 
-class PauseSerializer(serializers.Serializer):
+class PauseSerializer(StrictSerializer):
     reason = serializers.CharField(max_length=80, required=False, allow_blank=True, default="")
 
 
@@ -133,7 +133,7 @@ VoicemailBoxSerializer = serializer_for(VoicemailBox, write_only=("pin",))
 ConferenceSerializer = serializer_for(Conference, write_only=("pin",))
 
 
-class OverrideSerializer(serializers.Serializer):
+class OverrideSerializer(StrictSerializer):
     override = serializers.ChoiceField(choices=[("", "follow the schedule"), *Schedule.Override.choices],
                                        allow_blank=True)
     until = serializers.DateTimeField(required=False, allow_null=True, default=None)
