@@ -31,24 +31,26 @@ class ApiKeyAdmin(ScopedModelAdmin):
     list_filter = ("kind",)
     search_fields = ("name", "prefix")
     actions = ("revoke",)
+    # Never edited (a changed need is a new key), revoked with the list's action, not deleted: the audit trail
+    # and last use stay readable. A key acts as a person of a company: superusers only look.
+    company_admin_permissions = frozenset({"view", "add", "change"})
+    superuser_permissions = frozenset({"view"})
 
-    def has_change_permission(self, request, obj=None):
-        return False  # never edited; revoked with the list's action
-
-    def has_delete_permission(self, request, obj=None):
-        return False  # revoked, not deleted: the audit trail and last use stay readable
-
-    def has_view_permission(self, request, obj=None):
-        return self._may(request, "view", obj)
+    def get_readonly_fields(self, request, obj=None):
+        if obj is not None:
+            return ["name", "kind", "user", "scopes", "prefix", "created_at", "last_used_at", "expires_at",
+                    "revoked_at"]
+        return super().get_readonly_fields(request, obj)
 
     def get_actions(self, request):
         actions = super().get_actions(request)
-        if self._may(request, "change"):
-            return actions
-        actions.pop("revoke", None)
+        if not self._may(request, "change"):
+            actions.pop("revoke", None)
         return actions
 
     def save_related(self, request, form, formsets, change):
+        if change:
+            return  # nothing of a key changes
         data = form.cleaned_data
         key, secret = do_create_api_key(request.user, request.user, name=data["name"], kind=data["kind"],
                                         scopes=data.get("scopes") or [], expires_at=data.get("expires_at"))

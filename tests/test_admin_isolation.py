@@ -17,6 +17,7 @@ from django.contrib.messages import get_messages
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
+from api.models import ApiKey
 from pbx.actions.base import snapshot
 from pbx.admin.base import ScopedAdminMixin, ScopedRelatedFieldListFilter, has_tenant_field
 from pbx.models import (
@@ -134,6 +135,9 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
             made.append(CallbackRequest.objects.create(
                 tenant=tenant, kind="request", queue=queue, number=f"07000000{index}", channel_id=f"cb-{index}",
                 caller_number="+46812345678", requested_at=now))
+            made.append(ApiKey.objects.create(
+                tenant=tenant, user=operator, kind=ApiKey.Kind.PERSONAL, name="Skript", prefix=f"iso{index}",
+                secret_hash="0" * 64))
             made.append(Notification.objects.create(
                 tenant=tenant, channel="email", recipient=f"lead{index}@{slug}.example", subject="Återuppringning",
                 body="Ring upp", topic="callback"))
