@@ -10,6 +10,7 @@ The licence count and the retention are the company's own fields (``Tenant.max_r
 """
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -107,6 +108,15 @@ class ExcludedNumber(TenantOwned):
 
     def __str__(self) -> str:
         return self.e164
+
+    def clean(self) -> None:
+        from .astdb import MAX_EXCLUDED
+
+        super().clean()
+        others = ExcludedNumber.objects.filter(tenant_id=self.tenant_id).exclude(pk=self.pk)
+        if self.tenant_id is not None and others.count() >= MAX_EXCLUDED:
+            raise ValidationError(_("A company can exclude at most %(max)d numbers."), params={"max": MAX_EXCLUDED},
+                                  code="too_many")
 
 
 class ApprovedNumber(TenantOwned):

@@ -228,7 +228,7 @@ def test_a_missing_mailbox_endpoint_or_profile_is_named(tiny_files):
 
 def test_a_shared_subroutine_may_not_reach_a_company(tiny_files):
     files = edited(tiny_files, "extensions.conf", "[pbx-recording-hook]\n", "[pbx-recording-hook]\n")
-    files = edited(files, "extensions.conf", "exten => s,1,Return()\n", "exten => s,1,Goto(t7-internal,*8,1)\n")
+    files = edited(files, "extensions.conf", "exten => off,1,Return()\n", "exten => off,1,Goto(t7-internal,*8,1)\n")
     assert any("[cross-tenant] shared subroutine pbx-recording-hook reaches t7-internal" in f for f in findings_of(files))
 
 

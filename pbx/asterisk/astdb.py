@@ -21,6 +21,10 @@ on every AMI (re)connect. The layout (docs/astdb.md has the full table)::
     pbx t<T>/q<Q>/u<U>            queue agent: in | paused | out
     pbx t<T>/s<S>/override        schedule override: open | closed | ""
     pbx t<T>/s<S>/until           epoch seconds when the override ends, "" for no end
+    pbx t<T>/rec/auto             "1": automatic recording on (service on, kill switch off), else "0"
+    pbx t<T>/rec/lic              recording + listen-in licences (Tenant.max_recording_channels)
+    pbx t<T>/rec/x                excluded customer numbers, ":<digits>:<digits>:" ("" = none)
+    pbx t<T>/u<U>/rec             "" not recorded; "e" + the department rule's letters (i, o, n)
 
 All functions are pure reads of the database; writing through AMI is the caller's business.
 """
@@ -36,7 +40,8 @@ LINES = ("fixed", "mobile")
 # Scheduled profiles per person the dialplan looks at (t<T>-profile), in name order; do_save_forwarding_profile
 # refuses more, so a corrupt list in AstDB cannot make a call loop for long either.
 MAX_SCHEDULED_PROFILES = 20
-KINDS = ("caller_id", "presence", "profile", "queue_agent", "schedule", "user", "voicemail")
+KINDS = ("caller_id", "presence", "profile", "queue_agent", "recording", "recording_user", "schedule", "user",
+         "voicemail")
 # Kinds whose change removes keys instead of writing them.
 CLEANUP_KINDS = ("callback",)
 
@@ -184,6 +189,15 @@ def _schedule_keys(schedule_filter: dict) -> dict[Key, str]:
     return state
 
 
+def _recording_keys(tenant_filter: dict, user_filter: dict | None = None) -> dict[Key, str]:
+    """Call recording (docs/recording.md): the company's switches and excluded numbers, and each person's
+    "Aktivera samtalsinspelning" with their department rule's letters. ``user_filter``: only those people's
+    keys (no company keys)."""
+    from recording.astdb import recording_keys
+
+    return recording_keys(tenant_filter, user_filter)
+
+
 def astdb_state(tenant=None) -> dict[Key, str]:
     """Every AstDB key of one company (a Tenant or its id), or of all active companies (None)."""
     tenant_id = getattr(tenant, "pk", tenant)
@@ -191,6 +205,7 @@ def astdb_state(tenant=None) -> dict[Key, str]:
     state = _user_keys(scope, KINDS, whole=True)
     state.update(_agent_keys({**scope, "user__is_active": True}))
     state.update(_schedule_keys(scope))
+    state.update(_recording_keys({"id": tenant_id} if tenant_id is not None else {"is_active": True}))
     return dict(sorted(state.items()))
 
 
@@ -211,6 +226,10 @@ def astdb_keys_for(kind: str, object_id: int) -> dict[Key, str]:
         return _agent_keys({"id": object_id})
     if kind == "schedule":
         return _schedule_keys({"id": object_id})
+    if kind == "recording":  # object: the company
+        return _recording_keys({"id": object_id})
+    if kind == "recording_user":  # object: the person
+        return _recording_keys({}, {"id": object_id})
     if kind == "voicemail":
         return {}  # messages are app_voicemail's own; MWI follows without AstDB
     if kind == "callback":

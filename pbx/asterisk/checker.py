@@ -57,13 +57,13 @@ TENANT_RE = re.compile(r"^t(\d+)-")
 ENTRY_GLOBALS = {"from-trunk"}  # contexts outside companies that may jump into them (inbound only)
 APPLICATIONS = {
     "Answer", "Background", "Busy", "ConfBridge", "Dial", "ExecIf", "Gosub", "Goto", "GotoIf", "GotoIfTime",
-    "Hangup", "MSet", "NoOp", "Originate", "Pickup", "PickupChan", "Playback", "Queue", "Read", "Record",
+    "Hangup", "MixMonitor", "MSet", "NoOp", "Originate", "Pickup", "PickupChan", "Playback", "Queue", "Read", "Record",
     "Return", "SayDigits", "SayUnixTime", "Set", "UserEvent", "VoiceMail", "VoiceMailMain", "WaitExten",
     "WaitForCondition",
 }
 FUNCTIONS = {
-    "CALLERID", "CHANNEL", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "IF", "LEN",
-    "LOCAL", "PJSIP_DIAL_CONTACTS", "PRESENCE_STATE", "QUEUE_MEMBER", "STRFTIME",
+    "CALLERID", "CHANNEL", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "GROUP",
+    "GROUP_COUNT", "IF", "LEN", "LOCAL", "LOCK", "UNLOCK", "PJSIP_DIAL_CONTACTS", "PRESENCE_STATE", "QUEUE_MEMBER", "STRFTIME",
 }
 # Shared subroutines given a person's devices as endpoint names joined by "&": (context, argument index).
 ENDPOINT_ARGS = {"pbx-reachable": 0, "pbx-person": 3}
@@ -640,7 +640,10 @@ class Checker:
     app_PickupChan = app_Dial
 
     def app_Queue(self, file, here, exten, data, line):
-        self.check_queue(file, line, here, split_args(data)[0])
+        args = split_args(data)
+        self.check_queue(file, line, here, args[0])
+        if len(args) > 6 and args[6].strip() and not dynamic(args[6]):  # the member's gosub: <context>,s,1
+            self.target(file, line, here, exten, f"{args[6].strip()},s,1", "Queue gosub")
 
     def app_ConfBridge(self, file, here, exten, data, line):
         for profile in split_args(data)[1:3]:

@@ -19,6 +19,9 @@ SHARED_SUBROUTINES = (
     "pbx-person",
     "pbx-presence",
     "pbx-reachable",
+    "pbx-rec-answer",
+    "pbx-rec-decide",
+    "pbx-rec-queue",
     "pbx-recording-hook",
 )
 
@@ -34,10 +37,124 @@ ENDPOINT_CHARS = "--._+0-9A-Za-z"  # what writer.name allows in an endpoint name
 
 SHARED_DIALPLAN = """
 [pbx-recording-hook]
-; THE recording-policy hook. Every call that could be recorded passes here first:
-;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>))
-; Recording policy (a later issue) decides here; until then nothing is recorded.
-exten => s,1,Return()
+; THE recording-policy hook (docs/recording.md). Every call that could be recorded passes here on the calling
+; channel before it is connected:
+;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>[,<queue policy>]))
+; It notes what the decision at answer time needs, inherited by the channels the call dials: PBX_RECT the
+; company, PBX_RECK the kind of call for the department rules (i inbound external, o outbound external,
+; n internal), PBX_RECO the other party's number (digits), PBX_RECQ the queue's policy (always/never); and
+; sets PBX_RECOPT, the Dial option U(pbx-rec-answer^...) that decides on the answering channel, or nothing
+; when the company records nothing automatically now (service off or kill switch: rec/auto).
+exten => s,1,Set(PBX_RECOPT=)
+ same => n,Set(LOCAL(t)=${FILTER(0123456789,${ARG1})})
+ same => n,GotoIf($["${FILTER(0123456789,${DB(pbx/t${t}/rec/auto)})}" != "1"]?off,1)
+ same => n,Set(__PBX_RECT=${t})
+ same => n,GotoIf($["${ARG2}" = "queue"]?queue,1)
+ same => n,GotoIf($["${ARG2}" = "out"]?out,1)
+ same => n,Set(LOCAL(caller)=${FILTER(0123456789,${PBX_USER})})
+ same => n,GotoIf($["${caller}" != ""]?internal,1)
+ same => n,ExecIf($["${PBX_RECK}" = ""]?Set(__PBX_RECK=i))
+ same => n,Set(PBX_RECOPT=U(pbx-rec-answer^r^${FILTER(0123456789,${ARG3})}))
+ same => n,Return()
+exten => internal,1,Set(__PBX_RECK=n)
+ same => n,Set(__PBX_RECO=${FILTER(0123456789,${CALLERID(num)})})
+ same => n,Set(PBX_RECOPT=U(pbx-rec-answer^r^${FILTER(0123456789,${ARG3})}^${caller}))
+ same => n,Return()
+exten => out,1,Set(LOCAL(u)=${FILTER(0123456789,${PBX_USER})})
+ same => n,GotoIf($["${u}" = ""]?fwd,1)
+ same => n,Set(__PBX_RECK=o)
+ same => n,Set(__PBX_RECO=${FILTER(0123456789,${PBX_NUM})})
+ same => n,Set(PBX_RECOPT=U(pbx-rec-answer^t^${u}))
+ same => n,Return()
+; Forwarded out (to a mobile, say): the person it was for answers there, and the call stays what it was.
+exten => fwd,1,Set(LOCAL(u)=${FILTER(0123456789,${PBX_PERSON})})
+ same => n,ExecIf($["${u}" != ""]?Set(PBX_RECOPT=U(pbx-rec-answer^r^${u})))
+ same => n,Return()
+; Queue(): its gosub (pbx-rec-queue) runs on the member's channel; a consent menu's "no" queue says never.
+exten => queue,1,Set(__PBX_RECQ=${FILTER(a-z,${ARG4})})
+ same => n,ExecIf($["${FILTER(0123456789,${PBX_USER})}" != ""]?Set(__PBX_RECK=n))
+ same => n,ExecIf($["${PBX_RECK}" = ""]?Set(__PBX_RECK=i))
+ same => n,Return()
+exten => off,1,Return()
+
+[pbx-rec-queue]
+; Queue()'s gosub, on the member's channel (Local/<user id>@t<T>-agents/n;1) when an agent answered: the
+; agent's side is what this channel reads. Only a member of the calling company's own agents context.
+exten => s,1,Set(LOCAL(t)=${FILTER(0123456789,${PBX_RECT})})
+ same => n,Set(LOCAL(ch)=${CHANNEL(name)})
+ same => n,Set(LOCAL(where)=${CUT(ch,@,2)})
+ same => n,Set(LOCAL(member)=${CUT(ch,@,1)})
+ same => n,GotoIf($["${t}" = "" | "${CUT(where,-,1)}" != "t${t}" | "${CUT(where,-,2)}" != "agents"]?done,1)
+ same => n,Gosub(pbx-rec-answer,s,1(r,${FILTER(0123456789,${CUT(member,/,2)})}))
+ same => n,Return()
+exten => done,1,Return()
+
+[pbx-rec-decide]
+; Gosub(pbx-rec-decide,s,1(<tenant>,<person>)): why the person's call is recorded (queue, department,
+; approved_number) or "" when it is not. The precedence (recording/policy.py): kill switch > excluded
+; number > person not enabled > queue never > queue always / department rule / approved number.
+exten => s,1,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})})
+ same => n,Set(LOCAL(u)=${FILTER(0123456789,${ARG2})})
+ same => n,GotoIf($["${u}" = ""]?no,1)
+ same => n,GotoIf($["${FILTER(0123456789,${DB(${db}/rec/auto)})}" != "1"]?no,1)
+ same => n,Set(LOCAL(o)=${FILTER(0123456789,${PBX_RECO})})
+ same => n,Set(LOCAL(x)=${FILTER(0123456789:,${DB(${db}/rec/x)})})
+ same => n,GotoIf($[${LEN(${o})} > 0 & ${LEN(${x})} > 0]?excl,1)
+ same => n,Goto(person,1)
+exten => excl,1,GotoIf($["${x}" =~ ":${o}:"]?no,1)
+ same => n,Goto(person,1)
+exten => person,1,Set(LOCAL(p)=${FILTER(eion,${DB(${db}/u${u}/rec)})})
+ same => n,GotoIf($["${p:0:1}" != "e"]?no,1)
+ same => n,Set(LOCAL(q)=${FILTER(a-z,${PBX_RECQ})})
+ same => n,GotoIf($["${q}" = "never"]?no,1)
+ same => n,GotoIf($["${q}" = "always"]?queue,1)
+ same => n,Set(LOCAL(k)=${FILTER(ion,${PBX_RECK})})
+ same => n,GotoIf($["${k}" != "" & ${LEN(${FILTER(${k},${p})})} > 0]?department,1)
+ same => n,GotoIf($["${FILTER(0123456789,${PBX_RECN})}" = "1"]?approved,1)
+ same => n,Goto(no,1)
+exten => queue,1,Return(queue)
+exten => department,1,Return(department)
+exten => approved,1,Return(approved_number)
+exten => no,1,Return()
+
+[pbx-rec-answer]
+; On the answering channel before the parties are connected (Dial's U(), Queue's gosub via pbx-rec-queue):
+;   Gosub(pbx-rec-answer,s,1(<r|t: which way of this channel is the person>,<person>[,<calling colleague>]))
+; An internal call is recorded for the callee's rule, else for the caller's (the sides swapped). Licences:
+; one pool per company (GROUP pbxrec t<T>), shared with recording on demand and listen-in; a channel joins
+; first, then counts, and leaves again when over the count, under a named lock, so a burst of answers never
+; takes more than the licences. Over the count: connected unrecorded, PbxRecordingRefused for the log.
+; MixMonitor writes the two ways to two files in step (r() and t()): the person's and the other party's.
+exten => s,1,Set(LOCAL(t)=${FILTER(0123456789,${PBX_RECT})})
+ same => n,Set(LOCAL(side)=${FILTER(rt,${ARG1})})
+ same => n,Set(LOCAL(u)=${FILTER(0123456789,${ARG2})})
+ same => n,GotoIf($["${t}" = "" | "${side}" = ""]?done,1)
+ same => n,Gosub(pbx-rec-decide,s,1(${t},${u}))
+ same => n,Set(LOCAL(why)=${FILTER(a-z_,${GOSUB_RETVAL})})
+ same => n,GotoIf($["${why}" != "" | "${FILTER(0123456789,${ARG3})}" = ""]?go,1)
+ same => n,Set(LOCAL(u)=${FILTER(0123456789,${ARG3})})
+ same => n,Set(LOCAL(side)=${IF($["${side}" = "r"]?t:r)})
+ same => n,Gosub(pbx-rec-decide,s,1(${t},${u}))
+ same => n,Set(LOCAL(why)=${FILTER(a-z_,${GOSUB_RETVAL})})
+ same => n,Goto(go,1)
+exten => go,1,GotoIf($["${why}" = ""]?done,1)
+ same => n,Set(LOCAL(lic)=${FILTER(0123456789,${DB(pbx/t${t}/rec/lic)})})
+ same => n,Set(LOCAL(locked)=${LOCK(pbxrec-t${t})})
+ same => n,Set(GROUP(pbxrec)=t${t})
+ same => n,Set(LOCAL(n)=${GROUP_COUNT(t${t}@pbxrec)})
+ same => n,ExecIf($[${n} > 0${lic}]?Set(GROUP(pbxrec)=))
+ same => n,ExecIf($["${locked}" = "1"]?Set(LOCAL(locked)=${UNLOCK(pbxrec-t${t})}))
+ same => n,GotoIf($[${n} > 0${lic}]?full,1)
+ same => n,Set(LOCAL(f)=${ASTSPOOLDIR}/monitor/pbx/t${t}/${STRFTIME(${EPOCH},UTC,%Y%m%d)}/${FILTER(0123456789.,${UNIQUEID})}-${EPOCH})
+ same => n,Set(LOCAL(other)=${IF($["${side}" = "r"]?t:r)})
+ same => n,MixMonitor(,b${side}(${f}-person.wav)${other}(${f}-other.wav)i(PBX_RECID))
+ same => n,UserEvent(PbxRecording,Tenant: ${t},User: ${u},Reason: ${why},Kind: ${FILTER(ion,${PBX_RECK})},Other: ${FILTER(0123456789,${PBX_RECO})},Queue: ${FILTER(0123456789,${PBX_QUEUE})},Ddi: ${FILTER(+0123456789,${PBX_DDI})},File: ${f})
+ same => n,Set(LOCAL(ann)=${FILTER(0123456789,${DB(pbx/t${t}/rec/ann)})})
+ same => n,ExecIf($["${ann}" != ""]?Playback(custom/t${t}/prompt-${ann}))
+ same => n,Return()
+exten => full,1,UserEvent(PbxRecordingRefused,Tenant: ${t},User: ${u},Kind: automatic,InUse: $[${n} - 1],Limit: 0${lic})
+ same => n,Return()
+exten => done,1,Return()
 
 [pbx-e164]
 ; Gosub(pbx-e164,s,1(<number as typed or presented>,<country calling code>)) returns +E.164.
@@ -140,7 +257,7 @@ exten => ring,1,Set(LOCAL(secs)=${FILTER(0123456789,${DB(${db}/${line}/ring_s)})
  same => n,Set(LOCAL(dial)=${GOSUB_RETVAL})
  same => n,GotoIf($[${LEN(${dial})} = 0]?unreach,1)
  same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2}))
- same => n,Dial(${dial},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS})
+ same => n,Dial(${dial},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS}${PBX_RECOPT})
  same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy,1)
  same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer,1)
  same => n,GotoIf($["${DIALSTATUS}" = "CHANUNAVAIL" | "${DIALSTATUS}" = "CONGESTION"]?unreach,1)

@@ -240,7 +240,16 @@ class TenantDialplan:
         language = w.name(t.language, f"language of company {t.id}")
         for number in t.numbers:
             e164 = w.e164(number.e164, f"number {number.id}")
-            dp.exten(e164, "MSet", f"__PBX_DDI={e164},CHANNEL(language)={language}")
+            rec = t.recording
+            if rec is None:
+                dp.exten(e164, "MSet", f"__PBX_DDI={e164},CHANNEL(language)={language}")
+            else:
+                # Recording (docs/recording.md): an approved direct number records its calls; the caller's
+                # number as +E.164 digits is what the excluded numbers are compared with.
+                approved = ",__PBX_RECN=1" if e164 in rec.approved else ""
+                dp.exten(e164, "MSet", f"__PBX_DDI={e164},CHANNEL(language)={language}{approved}")
+                dp.same("Gosub", f"pbx-e164,s,1(${{FILTER(+0123456789,${{CALLERID(num)}})}},{self.cc})")
+                dp.same("Set", "__PBX_RECO=${FILTER(0123456789,${GOSUB_RETVAL})}")
             self._number_flow(number)
 
     def _number_flow(self, number: Number) -> None:
@@ -323,13 +332,17 @@ class TenantDialplan:
         dp.same("Set", "PBX_CID=${FILTER(+0123456789,${CALLERID(num)})}")
         dp.same("ExecIf", '$["${PBX_CLI}" = "" & "${PBX_USER}" = "" & "${PBX_CID:0:1}" = "+"]?Set(PBX_CLI=${PBX_CID})')
         dp.same("Set", f'CALLERID(num)=${{IF($["${{PBX_CLI}}" = ""]?{main}:${{PBX_CLI}})}}')
+        for e164 in sorted(t.recording.approved if t.recording else ()):
+            e164 = w.e164(e164, f"approved number of company {t.id}")
+            dp.same("ExecIf", f'$["${{CALLERID(num)}}" = "{e164}"]?Set(__PBX_RECN=1)')
         dp.same("Gosub", f"pbx-recording-hook,s,1({t.id},out,${{PBX_USER}})")
         trunk = self.snapshot.outbound_trunk(t)
         if trunk is None:
             dp.same("Playback", "ss-noservice")
             dp.same("Hangup", "34")
             return
-        dp.same("Dial", f"PJSIP/${{FILTER(+0123456789,${{PBX_NUM}})}}@{w.name(trunk.endpoint, 'trunk')},,${{PBX_COPTS}}")
+        options = "${PBX_COPTS}${PBX_RECOPT}" if t.recording else "${PBX_COPTS}"
+        dp.same("Dial", f"PJSIP/${{FILTER(+0123456789,${{PBX_NUM}})}}@{w.name(trunk.endpoint, 'trunk')},,{options}")
         dp.same("Hangup")
 
     def forward(self) -> None:
@@ -504,9 +517,18 @@ class TenantDialplan:
             dp.exten("s", "Set", f"__PBX_QUEUE={queue.id}")
             dp.same("Answer")
             dp.same("GotoIf", f"$[${{QUEUE_MEMBER({name},logged)}} = 0]?noagents,1")
-            dp.same("Gosub", f"pbx-recording-hook,s,1({t.id},queue,{queue.id})")
             timeout = str(queue.max_wait_seconds) if queue.max_wait_seconds else ""
-            dp.same("Queue", f"{name},t,,,{timeout}")
+            if t.recording is None:
+                dp.same("Gosub", f"pbx-recording-hook,s,1({t.id},queue,{queue.id})")
+                dp.same("Queue", f"{name},t,,,{timeout}")
+            else:
+                # The queue's policy goes with the call; Queue()'s gosub decides on the answering member.
+                policy = t.recording.queue_policies.get(queue.id, "")
+                dp.same("Gosub", f"pbx-recording-hook,s,1({t.id},queue,{queue.id},{policy})")
+                if policy == "always" and t.recording.announcement:
+                    announcement = w.sound(t.recording.announcement, f"recording announcement of company {t.id}")
+                    dp.same("ExecIf", f'$["${{PBX_RECT}}" != ""]?Playback({announcement})')
+                dp.same("Queue", f"{name},t,,,{timeout},,pbx-rec-queue")
             dp.same("GotoIf", '$["${QUEUESTATUS}" = "JOINEMPTY" | "${QUEUESTATUS}" = "LEAVEEMPTY"]?noagents,1')
             dp.same("GotoIf", '$["${QUEUESTATUS}" = "JOINUNAVAIL" | "${QUEUESTATUS}" = "LEAVEUNAVAIL"]?noagents,1')
             dp.same("Goto", "overflow,1")

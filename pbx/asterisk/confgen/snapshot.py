@@ -185,6 +185,16 @@ class PresenceStatus:
 
 
 @dataclass(slots=True)
+class RecordingPolicy:
+    """The structural part of a company's call-recording policy (the switches are AstDB's: recording.astdb).
+    Only for a company whose recording service is on."""
+
+    queue_policies: dict[int, str] = field(default_factory=dict)  # queue id → always / never
+    approved: frozenset[str] = frozenset()  # approved direct numbers, E.164
+    announcement: str = ""  # sound name of the "this call is recorded" prompt
+
+
+@dataclass(slots=True)
 class Tenant:
     id: int
     language: str
@@ -202,6 +212,7 @@ class Tenant:
     voicemail_boxes: dict[int, VoicemailBox] = field(default_factory=dict)
     conferences: dict[int, Conference] = field(default_factory=dict)
     statuses: list[PresenceStatus] = field(default_factory=list)
+    recording: RecordingPolicy | None = None
 
     @property
     def prefix(self) -> str:
@@ -396,6 +407,8 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
     for tenant in tenants.values():
         tenant.statuses.sort(key=lambda s: (s.code, s.id))
 
+    _load_recording(tenants, rows)
+
     snapshot = Snapshot(tenants=list(tenants.values()), shared_trunks=shared)
     if all_inbound:
         node_q = Q(tenant__is_active=True)
@@ -416,6 +429,24 @@ def load_snapshot(*, tenant_ids: Iterable[int] | None = None, node=None, all_inb
             if (trunk_id is None or trunk_id in shared_ids) and is_usable(kind, e164, verified, node_ranges.get(tid, []))
         ]
     return snapshot
+
+
+def _load_recording(tenants: dict[int, Tenant], rows) -> None:
+    from recording.models import ApprovedNumber, QueuePolicy, RecordingSettings
+
+    for tid, announcement in rows(RecordingSettings, "tenant_id", "announcement_id", enabled=True):
+        tenants[tid].recording = RecordingPolicy(announcement=tenants[tid].prompts.get(announcement, ""))
+    if not any(t.recording for t in tenants.values()):
+        return
+    for tid, queue_id, policy in rows(QueuePolicy, "tenant_id", "queue_id", "policy", policy__in=("always", "never")):
+        if tenants[tid].recording is not None:
+            tenants[tid].recording.queue_policies[queue_id] = policy
+    approved: dict[int, set[str]] = {}
+    for tid, e164 in rows(ApprovedNumber, "tenant_id", "number__e164", active=True):
+        approved.setdefault(tid, set()).add(e164)
+    for tid, numbers in approved.items():
+        if tenants[tid].recording is not None:
+            tenants[tid].recording.approved = frozenset(numbers)
 
 
 def _digit_order(option: tuple[str, int]) -> tuple[int, str]:

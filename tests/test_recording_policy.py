@@ -1,0 +1,172 @@
+"""Call recording's policy: the precedence as a table, the AstDB state the dialplan decides from, and the
+generated dialplan of each path (queue, direct, outbound, forwarded, internal), checked by the checker."""
+
+import pytest
+from django.core.exceptions import ValidationError
+
+from pbx.asterisk.astdb import astdb_keys_for, astdb_state
+from pbx.asterisk.checker import check
+from pbx.asterisk.confgen import render_from_db
+from pbx.asterisk.confgen.parse import parse_dialplan_text
+from pbx.models import Number, SipTrunk
+from recording.models import (
+    ApprovedNumber,
+    DepartmentRule,
+    ExcludedNumber,
+    QueuePolicy,
+    RecordedPerson,
+    RecordingSettings,
+)
+from recording.policy import INBOUND_EXTERNAL, INTERNAL, OUTBOUND_EXTERNAL, Call, Setup, decide
+
+CUSTOMER = "+46701234567"
+
+# (call, setup, expected): each row is one rule of the precedence winning over the next.
+ON = {"person_enabled": True}
+TABLE = [
+    # kill switch beats everything, even a queue that always records
+    (Call(INBOUND_EXTERNAL, CUSTOMER, "always"), Setup(kill_switch=True, **ON), (False, "kill_switch")),
+    (Call(INBOUND_EXTERNAL, CUSTOMER, "always"), Setup(service_on=False, **ON), (False, "kill_switch")),
+    # an excluded number beats the queue's "always" and the approved number
+    (Call(INBOUND_EXTERNAL, CUSTOMER, "always", approved_number=True), Setup(excluded=frozenset({CUSTOMER}), **ON),
+     (False, "excluded_number")),
+    # a person not enabled is never recorded automatically
+    (Call(INBOUND_EXTERNAL, CUSTOMER, "always"), Setup(person_enabled=False), (False, "person_not_enabled")),
+    # the consent menu's "no" queue beats the department rule and the approved number
+    (Call(INBOUND_EXTERNAL, CUSTOMER, "never", approved_number=True),
+     Setup(department_kinds=frozenset({INBOUND_EXTERNAL}), **ON), (False, "queue_never")),
+    # then: queue always, the department rule, an approved number
+    (Call(INBOUND_EXTERNAL, CUSTOMER, "always"), Setup(**ON), (True, "queue")),
+    (Call(INBOUND_EXTERNAL, CUSTOMER), Setup(department_kinds=frozenset({INBOUND_EXTERNAL}), **ON), (True, "department")),
+    (Call(OUTBOUND_EXTERNAL, CUSTOMER), Setup(department_kinds=frozenset({OUTBOUND_EXTERNAL}), **ON),
+     (True, "department")),
+    (Call(INTERNAL, "1002"), Setup(department_kinds=frozenset({INTERNAL}), **ON), (True, "department")),
+    (Call(INTERNAL, "1002"), Setup(department_kinds=frozenset({INBOUND_EXTERNAL}), **ON), (False, "no_rule")),
+    (Call(INBOUND_EXTERNAL, CUSTOMER, approved_number=True), Setup(**ON), (True, "approved_number")),
+    # nothing says record
+    (Call(INBOUND_EXTERNAL, CUSTOMER), Setup(**ON), (False, "no_rule")),
+    (Call(INBOUND_EXTERNAL, ""), Setup(excluded=frozenset({CUSTOMER}), department_kinds=frozenset({INBOUND_EXTERNAL}),
+                                      **ON), (True, "department")),
+]
+
+
+@pytest.mark.parametrize(("call", "setup", "expected"), TABLE)
+def test_the_precedence_table(call, setup, expected):
+    decision = decide(call, setup)
+    assert (decision.record, decision.reason) == expected
+
+
+@pytest.fixture
+def recorded(demo, bob):
+    """Demo records: service on, Bob enabled, his department records inbound external calls, Support always,
+    Sales never, one excluded customer and the main number approved."""
+    RecordingSettings.objects.create(tenant=demo.tenant, enabled=True)
+    RecordedPerson.objects.create(user=bob, tenant=demo.tenant)
+    DepartmentRule.objects.create(department=bob.department, tenant=demo.tenant, inbound_external=True, internal=True)
+    QueuePolicy.objects.create(queue=demo.queues["Support"], tenant=demo.tenant, policy="always")
+    QueuePolicy.objects.create(queue=demo.queues["Sales"], tenant=demo.tenant, policy="never")
+    ExcludedNumber.objects.create(tenant=demo.tenant, e164=CUSTOMER)
+    ExcludedNumber.objects.create(tenant=demo.tenant, e164="+46812345678")
+    ApprovedNumber.objects.create(number=demo.main_number, tenant=demo.tenant)
+    return demo
+
+
+def test_astdb_holds_the_switches_the_excluded_numbers_and_each_persons_rule(recorded, bob, eva, exempel, dave):
+    t = recorded.tenant
+    t.max_recording_channels = 6
+    t.save()
+    state = astdb_state(t)
+    assert state[("pbx", f"t{t.pk}/rec/auto")] == "1"
+    assert state[("pbx", f"t{t.pk}/rec/lic")] == "6"
+    assert state[("pbx", f"t{t.pk}/rec/x")] == ":46701234567:46812345678:"
+    assert state[("pbx", f"t{t.pk}/u{bob.pk}/rec")] == "ein"
+    assert state[("pbx", f"t{t.pk}/u{eva.pk}/rec")] == ""  # not enabled
+    # The other company's keys say nothing of Demo's policy.
+    other = astdb_state(exempel.tenant)
+    assert other[("pbx", f"t{exempel.tenant.pk}/rec/auto")] == "0"
+    assert other[("pbx", f"t{exempel.tenant.pk}/rec/x")] == ""
+    assert all(key.startswith(f"t{exempel.tenant.pk}/") for _family, key in other)
+
+
+def test_the_kill_switch_turns_automatic_recording_off_in_one_key(recorded):
+    settings = RecordingSettings.objects.get(tenant=recorded.tenant)
+    settings.kill_switch = True
+    settings.save()
+    assert astdb_keys_for("recording", recorded.tenant.pk)[("pbx", f"t{recorded.tenant.pk}/rec/auto")] == "0"
+
+
+def test_a_persons_key_alone(recorded, bob):
+    assert astdb_keys_for("recording_user", bob.pk) == {("pbx", f"t{recorded.tenant.pk}/u{bob.pk}/rec"): "ein"}
+
+
+def test_an_excluded_number_must_be_international_and_once(recorded):
+    with pytest.raises(ValidationError):
+        ExcludedNumber(tenant=recorded.tenant, e164="070-123 45 67").full_clean()
+    with pytest.raises(ValidationError):
+        ExcludedNumber(tenant=recorded.tenant, e164=CUSTOMER).full_clean()
+
+
+def dialplan(tenant_ids):
+    files = render_from_db(tenant_ids=tenant_ids)
+    return files, parse_dialplan_text(files["extensions.conf"])
+
+
+def steps(plan, context, exten="s"):
+    priorities = plan.contexts[context].extensions[exten].priorities
+    return [f"{p.app}({p.data})" for _n, p in sorted(priorities.items())]
+
+
+def test_a_queue_passes_its_policy_and_decides_on_the_answering_member(recorded):
+    files, plan = dialplan([recorded.tenant.pk])
+    t = recorded.tenant.pk
+    support, sales = recorded.queues["Support"].pk, recorded.queues["Sales"].pk
+    always = steps(plan, f"t{t}-queue-{support}")
+    assert f"Gosub(pbx-recording-hook,s,1({t},queue,{support},always))" in always
+    assert any(s.startswith(f"Queue(t{t}-q{support},t,,,") and s.endswith(",,pbx-rec-queue)") for s in always)
+    assert f"Gosub(pbx-recording-hook,s,1({t},queue,{sales},never))" in steps(plan, f"t{t}-queue-{sales}")
+    assert check(files) == []
+
+
+def test_an_approved_number_is_marked_and_the_callers_number_normalised(recorded):
+    SipTrunk.objects.create(tenant=recorded.tenant, name="Operatör", host="sip.example.net")
+    _files, plan = dialplan([recorded.tenant.pk])
+    t, main = recorded.tenant.pk, recorded.main_number.e164
+    inbound = steps(plan, f"t{t}-inbound", main)
+    assert inbound[0].endswith(",__PBX_RECN=1)")
+    assert inbound[1] == f"Gosub(pbx-e164,s,1(${{FILTER(+0123456789,${{CALLERID(num)}})}},{recorded.tenant.country_code}))"
+    assert inbound[2] == "Set(__PBX_RECO=${FILTER(0123456789,${GOSUB_RETVAL})})"
+    other = Number.objects.filter(tenant=recorded.tenant).exclude(pk=recorded.main_number.pk).exclude(kind="reserved")
+    assert "__PBX_RECN" not in steps(plan, f"t{t}-inbound", other.first().e164)[0]
+    dialout = steps(plan, f"t{t}-dialout")
+    assert f'ExecIf($["${{CALLERID(num)}}" = "{main}"]?Set(__PBX_RECN=1))' in dialout
+    assert dialout[-2].startswith("Dial(") and dialout[-2].endswith(",,${PBX_COPTS}${PBX_RECOPT})")
+
+
+def test_a_company_without_the_service_gets_no_recording_steps(recorded, exempel):
+    SipTrunk.objects.create(tenant=exempel.tenant, name="Operatör", host="sip.example.net")
+    _files, plan = dialplan([exempel.tenant.pk])
+    t = exempel.tenant.pk
+    queue = next(iter(exempel.queues.values())).pk
+    assert not any("pbx-rec-queue" in s for s in steps(plan, f"t{t}-queue-{queue}"))
+    assert steps(plan, f"t{t}-dialout")[-2].endswith(",,${PBX_COPTS})")
+
+
+def test_the_shared_decision_follows_the_precedence_and_counts_licences(recorded):
+    _files, plan = dialplan([recorded.tenant.pk])
+    decide_steps = "\n".join(steps(plan, "pbx-rec-decide") + steps(plan, "pbx-rec-decide", "person"))
+    # the order of the checks is the precedence's
+    order = ["rec/auto", "rec/x", "/rec)}", '"never"', '"always"', "PBX_RECK", "PBX_RECN"]
+    positions = [decide_steps.index(marker) for marker in order]
+    assert positions == sorted(positions)
+    go = steps(plan, "pbx-rec-answer", "go")
+    lock, join, count = (next(i for i, s in enumerate(go) if marker in s)
+                         for marker in ("LOCK(pbxrec-", "GROUP(pbxrec)=t", "GROUP_COUNT("))
+    assert lock < join < count  # join, then count: never two on the last licence
+    assert any(s.startswith("MixMonitor(,b${side}(${f}-person.wav)${other}(${f}-other.wav)") for s in go)
+    assert steps(plan, "pbx-person", "ring")[-5].endswith("t${PBX_COPTS}${PBX_RECOPT})")
+
+
+def test_the_checker_refuses_a_queue_gosub_that_leads_nowhere(recorded):
+    files, _plan = dialplan([recorded.tenant.pk])
+    broken = dict(files, **{"extensions.conf": files["extensions.conf"].replace(",,pbx-rec-queue)", ",,pbx-rec-nowhere)")})
+    assert any("pbx-rec-nowhere" in str(f) for f in check(broken))
