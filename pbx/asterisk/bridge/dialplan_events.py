@@ -37,7 +37,7 @@ from pbx.asterisk.astdb_sync import collect_writes
 from pbx.asterisk.errors import AsteriskError
 
 from . import feature_codes
-from .domain import CallbackRequested, FeatureCodeUsed
+from .domain import CallbackRequested, FeatureCodeUsed, RecordingCaptured
 from .followups import on_callback_requested, on_callback_unserved
 
 log = logging.getLogger(__name__)
@@ -59,8 +59,20 @@ class Answer:
             raise ValueError(f"not an answer: {self.result!r}")
 
 
-DialplanEvent = FeatureCodeUsed | CallbackRequested
+DialplanEvent = FeatureCodeUsed | CallbackRequested | RecordingCaptured
 Handler = Callable[[DialplanEvent], Answer | None]
+
+def _recording_started(event):
+    from recording.capture import on_recording_started
+
+    return on_recording_started(event)
+
+
+def _recording_refused(event):
+    from recording.capture import on_recording_refused
+
+    return on_recording_refused(event)
+
 
 HANDLERS: dict[str, Handler] = {
     "PbxQueueAgent": feature_codes.queue_agent,
@@ -72,6 +84,9 @@ HANDLERS: dict[str, Handler] = {
     "PbxCallbackRequest": on_callback_requested,
     "PbxCallback": on_callback_requested,
     "PbxCallbackUnserved": on_callback_unserved,
+    # Call recording: the Recording row of an automatic recording, or the refusal for want of a licence.
+    "PbxRecording": _recording_started,
+    "PbxRecordingRefused": _recording_refused,
 }
 
 
@@ -119,7 +134,7 @@ class DialplanEvents:
     def submit(self, events) -> None:
         """Start handling the dialplan events among ``events`` (called from the event loop)."""
         for event in events:
-            if isinstance(event, FeatureCodeUsed | CallbackRequested):
+            if isinstance(event, FeatureCodeUsed | CallbackRequested | RecordingCaptured):
                 task = asyncio.get_running_loop().create_task(self.handle(event))
                 self._tasks.add(task)
                 task.add_done_callback(self._tasks.discard)

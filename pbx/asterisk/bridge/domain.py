@@ -606,6 +606,25 @@ class FeatureCodeUsed(Event):
         return data
 
 
+@dataclass(slots=True, frozen=True)
+class RecordingCaptured(Event):
+    """The dialplan started an automatic recording (``UserEvent(PbxRecording...)``) or refused one because every
+    licence was in use (``PbxRecordingRefused``): indexed by ``recording.capture``; pushed to nobody (the
+    recording web lists them)."""
+
+    type: ClassVar[str] = "recording.captured"
+    private: ClassVar[bool] = True
+    user_id: int | None
+    feature: str
+    values: dict = field(default_factory=dict)
+    channel: str = ""
+    call_id: str = ""
+    uniqueid: str = ""
+
+    def audience(self) -> list[int] | None:
+        return []
+
+
 # The Asterisk node ------------------------------------------------------------------------
 
 

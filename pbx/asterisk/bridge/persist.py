@@ -114,6 +114,10 @@ def persist_call(record: CallRecord) -> CallLog | None:
                 update_fields=["call", "queue", "queue_name", "kind", "at", "position", "wait_s", "talk_s", "agent",
                                "agent_interface", "linkedid", "uniqueid"],
             )
+        # The call's recordings: linked to this row; the ones still open end here and go to the worker.
+        from recording.capture import close_call_recordings
+
+        close_call_recordings(node, record.call_id, entry, when(record.ended_at))
     return entry
 
 

@@ -363,6 +363,8 @@ CALL_EVENTS: dict[str, Callable[[Raw, float], Any]] = {
 }
 CALLBACK_EVENTS = frozenset({"PbxCallback", "PbxCallbackRequest", "PbxCallbackUnserved"})
 CALLBACK_KINDS = {"PbxCallbackRequest": "request", "PbxCallback": "queue", "PbxCallbackUnserved": "unserved"}
+# Call recording's (recording.capture): an automatic recording started, or refused for want of a licence.
+RECORDING_EVENTS = frozenset({"PbxRecording", "PbxRecordingRefused"})
 FEATURE_EVENTS = frozenset({"PbxPresence", "PbxQueueAgent", "PbxOnDemandRecording", "PbxPromptRecorded"})
 _USER_EVENT_CHANNEL = frozenset({*_FIELDS, "Event", "Privilege", "UserEvent", "Tenant", "User", "ChannelState",
                                  "Priority", "Language", "AccountCode", "ConnectedLineNum", "ConnectedLineName"})
@@ -388,6 +390,10 @@ def on_user_event(raw: Raw, at: float, r: Resolver):
         return parse_callback(kind, tenant_id, raw, at)
     user = text(raw, "User")
     values = {k: text(raw, k) for k in raw if k not in _USER_EVENT_CHANNEL}
+    if kind in RECORDING_EVENTS:
+        return d.RecordingCaptured(tenant_id, at, int(user) if user.isdigit() else None, kind, values,
+                                   channel=text(raw, "Channel"), call_id=text(raw, "Linkedid"),
+                                   uniqueid=text(raw, "Uniqueid"))
     return d.FeatureCodeUsed(tenant_id, at, int(user) if user.isdigit() else None, kind, values,
                              channel=text(raw, "Channel"), call_id=text(raw, "Linkedid"))
 
