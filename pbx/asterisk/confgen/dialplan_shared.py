@@ -152,7 +152,7 @@ exten => go,1,GotoIf($["${why}" = ""]?done,1)
  same => n,Set(LOCAL(ann)=${FILTER(0123456789,${DB(pbx/t${t}/rec/ann)})})
  same => n,ExecIf($["${ann}" != ""]?Playback(custom/t${t}/prompt-${ann}))
  same => n,Return()
-exten => full,1,UserEvent(PbxRecordingRefused,Tenant: ${t},User: ${u},Kind: automatic,InUse: $[${n} - 1],Limit: 0${lic})
+exten => full,1,UserEvent(PbxRecordingRefused,Tenant: ${t},User: ${u},Kind: automatic,InUse: $[${n} - 1],Limit: ${lic})
  same => n,Return()
 exten => done,1,Return()
 
