@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass, field
 
 from . import events as ev
+from .recording import answer as record_answer
 from .state import Channel, Queue, QueueCaller, QueueMember, Route
 
 
@@ -682,6 +683,12 @@ class CallMixin:
         hold, ring = int(now) - int(call.joined), int(now) - int(call.ring_started)
         # try_calling: callcompletedinsl = ((now - qe->start) <= qe->parent->servicelevel), in time_t seconds
         call.completed_in_sl = hold <= q.servicelevel
+
+        # Queue()'s gosub (pbx-rec-queue) on the member's Local;1, before the caller is bridged: the generated
+        # dialplan's automatic recording, when the caller passed pbx-recording-hook (PBX_RECT inherited).
+        tenant = caller.variables.get("PBX_RECT", "")
+        if tenant.isdigit() and m.name.isdigit():
+            record_answer(self, leg, int(tenant), int(m.name), "r", caller.variables)
         self.emit(ev.agent_event("AgentConnect", caller, leg, q, m, HoldTime=str(hold), RingTime=str(ring)))
         self.state.log_queue(caller.uniqueid, q.name, m.name, "CONNECT", str(hold), leg.uniqueid, str(ring))
         q.holdtime = (q.holdtime * 3 + hold) // 4

@@ -245,6 +245,11 @@ class AsteriskState:
         self.extensions: dict[tuple[str, str, str], tuple[str, str]] = {}
         self.includes: dict[str, list[str]] = {}  # context -> included contexts, in order (config_files.py)
         self.astdb: dict[str, str] = {}  # "/family/key" -> value
+        # GROUP()/GROUP_COUNT() and LOCK()/UNLOCK() of the recording dialplan (recording.py)
+        from .recording import Groups, NamedLocks
+
+        self.groups = Groups()
+        self.named_locks = NamedLocks()
         self.custom_devstates: dict[str, str] = {}  # "Custom:x" -> state name
         self.extra_devices: dict[str, str] = {}  # other device states (MWI:..., Queue:...)
         self.presence: dict[str, tuple[str, str, str]] = {}  # "CustomPresence:x" -> (state, subtype, message)

@@ -253,6 +253,7 @@ class World:
         """Hangup event + removal (leaves its bridge first, ends Stasis)."""
         if ch.uniqueid not in self.state.channels:
             return
+        self.state.groups.forget(ch.uniqueid)  # a hangup leaves the channel's groups (app.c)
         if ch.bridge and ch.bridge in self.state.bridges:
             bridge = self.state.bridges[ch.bridge]
             self.bridge_leave(bridge, ch)

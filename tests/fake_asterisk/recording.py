@@ -1,0 +1,139 @@
+"""Automatic recording on an answering channel, as the generated ``pbx-rec-answer`` does it on Asterisk 22.
+
+- ``Groups``: app.c's channel groups. ``GROUP(category)=name`` removes the channel's entry of that category
+  and adds the new one, ``GROUP_COUNT(name@category)`` counts the entries, both under one list lock
+  (``AST_RWLIST_WRLOCK(&groups)``); an empty name only removes; names compare case-insensitively; a hangup
+  drops the channel's entries.
+- ``NamedLocks``: func_lock's ``LOCK(name)`` (a named mutex, the same channel may take it again, a wait of at
+  most 3 s, "0" when it times out) and ``UNLOCK(name)``.
+- ``answer()``: ``pbx-rec-decide`` from the fake's AstDB and the channel's inherited variables (the
+  precedence of ``recording.policy``), then ``pbx-rec-answer``'s ``go`` steps in the dialplan's order
+  (``GO_STEPS``, held to the rendered dialplan by tests/test_fake_recording.py): join the company's group, count,
+  leave when over the licences; then ``MixMonitorStart`` and ``UserEvent PbxRecording``, or
+  ``UserEvent PbxRecordingRefused``, with the headers the real run showed
+  (tests/fixtures/asterisk-real/ami/recording_queue_licence_one).
+
+Each step may be given a ``pause`` between steps, so concurrent answers (threads, as Asterisk runs one thread
+per channel) interleave at every step, the worst case for the licence count.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+
+from .dialplan_apps import user_event_headers
+from .state import Channel
+
+CATEGORY = "pbxrec"
+# Markers of the generated [pbx-rec-answer] "go" priorities, in order (what this module does, step by step).
+GO_STEPS = ("rec/lic", "LOCK(pbxrec-", "Set(GROUP(pbxrec)=t", "GROUP_COUNT(", "Set(GROUP(pbxrec)=))", "UNLOCK(",
+            "?full,1", "Set(LOCAL(f)=", "Set(LOCAL(other)=", "MixMonitor(", "UserEvent(PbxRecording,")
+
+
+class Groups:
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rows: list[tuple[str, str, str]] = []  # (channel uniqueid, group, category)
+
+    def set(self, uniqueid: str, group: str, category: str) -> None:
+        with self._lock:
+            self._rows = [r for r in self._rows if not (r[0] == uniqueid and r[2].lower() == category.lower())]
+            if group:
+                self._rows.append((uniqueid, group, category))
+
+    def count(self, group: str, category: str) -> int:
+        with self._lock:
+            return sum(1 for _u, g, c in self._rows if g.lower() == group.lower() and c.lower() == category.lower())
+
+    def forget(self, uniqueid: str) -> None:
+        with self._lock:
+            self._rows = [r for r in self._rows if r[0] != uniqueid]
+
+
+class NamedLocks:
+    def __init__(self, timeout: float = 3.0) -> None:
+        self.timeout = timeout
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.RLock] = {}
+
+    def acquire(self, name: str) -> bool:
+        with self._guard:
+            lock = self._locks.setdefault(name, threading.RLock())
+        return lock.acquire(timeout=self.timeout)
+
+    def release(self, name: str) -> bool:
+        lock = self._locks.get(name)
+        if lock is None:
+            return False
+        try:
+            lock.release()
+        except RuntimeError:  # not this channel's
+            return False
+        return True
+
+
+def decide(astdb: dict[str, str], variables: dict[str, str], tenant: int, user: int) -> str:
+    """``pbx-rec-decide``: why the person's call is recorded, or ""."""
+    db = f"/pbx/t{tenant}"
+    if astdb.get(f"{db}/rec/auto") != "1":
+        return ""
+    other = "".join(c for c in variables.get("PBX_RECO", "") if c.isdigit())
+    excluded = astdb.get(f"{db}/rec/x", "")
+    if other and excluded and f":{other}:" in excluded:
+        return ""
+    person = astdb.get(f"{db}/u{user}/rec", "")
+    if not person.startswith("e"):
+        return ""
+    queue = variables.get("PBX_RECQ", "")
+    if queue == "never":
+        return ""
+    if queue == "always":
+        return "queue"
+    kind = variables.get("PBX_RECK", "")
+    if kind and kind in person[1:]:
+        return "department"
+    if variables.get("PBX_RECN") == "1":
+        return "approved_number"
+    return ""
+
+
+def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dict[str, str], *,
+           pause: Callable[[], None] | None = None, spool: str = "/var/spool/asterisk") -> str:
+    """Run ``pbx-rec-answer`` on ``ch``: "recorded", "refused" or "" (not recorded). Thread-safe."""
+    state = world.state
+    step = pause or (lambda: None)
+    why = decide(state.astdb, variables, tenant, user)
+    if not why:
+        return ""
+    licences = int("0" + "".join(c for c in state.astdb.get(f"/pbx/t{tenant}/rec/lic", "") if c.isdigit()))
+    lock = f"pbxrec-t{tenant}"
+    locked = state.named_locks.acquire(lock)
+    step()
+    state.groups.set(ch.uniqueid, f"t{tenant}", CATEGORY)
+    step()
+    count = state.groups.count(f"t{tenant}", CATEGORY)
+    step()
+    if count > licences:
+        state.groups.set(ch.uniqueid, "", CATEGORY)
+    if locked:
+        state.named_locks.release(lock)
+    step()
+    kind = variables.get("PBX_RECK", "")
+    if count > licences:
+        world.emit(user_event_headers(ch, f"PbxRecordingRefused,Tenant: {tenant},User: {user},Kind: automatic,"
+                                          f"InUse: {count - 1},Limit: {licences}"))
+        return "refused"
+    now = int(time.time())
+    base = f"{spool}/monitor/pbx/t{tenant}/{time.strftime('%Y%m%d', time.gmtime(now))}/{ch.uniqueid}-{now}"
+    ch.mixmonitor = f"{base}-person.wav"
+    ch.variables["MIXMONITOR_FILENAME"] = ""  # r()/t() only: no mixed file
+    from . import events as ev
+
+    world.emit(ev.call_event("MixMonitorStart", ch))
+    queue = variables.get("PBX_QUEUE", "")
+    world.emit(user_event_headers(
+        ch, f"PbxRecording,Tenant: {tenant},User: {user},Reason: {why},Kind: {kind},"
+            f"Other: {variables.get('PBX_RECO', '')},Queue: {queue},Ddi: {variables.get('PBX_DDI', '')},File: {base}"))
+    return "recorded"
