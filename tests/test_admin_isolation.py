@@ -27,6 +27,7 @@ from pbx.models import (
     Conference,
     Device,
     IvrOption,
+    Number,
     Queue,
     SipTrunk,
     Tenant,
@@ -35,6 +36,16 @@ from pbx.models import (
 from pbx.notifications.models import Notification
 from pbx.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage
 from portal.models import Licence, LicenceAcceptance, PasswordPolicy, SsoConnection
+from recording.models import (
+    ApprovedNumber,
+    DepartmentRule,
+    ExcludedNumber,
+    LicenceRefusal,
+    QueuePolicy,
+    RecordedPerson,
+    Recording,
+    RecordingSettings,
+)
 from stats.models import CallLog, QueueEvent
 from wallboard.models import Layout, Tile, WallboardLink
 
@@ -164,6 +175,20 @@ def rows_the_demo_world_lacks(django_db_setup, django_db_blocker):
             link.new_token()
             link.save()
             made.append(layout)  # its tiles and link go with it
+
+            # Call recording: the policy and what Asterisk recorded or refused.
+            agent = User.objects.filter(tenant=tenant, is_agent=True).order_by("id").first()
+            made.append(RecordingSettings.objects.create(tenant=tenant, enabled=True))
+            made.append(QueuePolicy.objects.create(tenant=tenant, queue=queue, policy="always"))
+            made.append(DepartmentRule.objects.create(tenant=tenant, department=agent.department, inbound_external=True))
+            made.append(ExcludedNumber.objects.create(tenant=tenant, e164=f"+4670999000{index}"))
+            made.append(ApprovedNumber.objects.create(tenant=tenant, number=Number.objects.filter(tenant=tenant).first()))
+            made.append(RecordedPerson.objects.create(tenant=tenant, user=agent))
+            made.append(LicenceRefusal.objects.create(tenant=tenant, node=node, at=now, kind="automatic", user=agent,
+                                                      in_use=1, limit=1))
+            made.append(Recording.objects.create(
+                tenant=tenant, node=node, linkedid=call.linkedid, uniqueid=f"chan-{index}", key=f"rec-{index}",
+                call=call, started_at=now, user=agent, direction="in", queue=queue, reason="queue"))
     yield
     with django_db_blocker.unblock():
         for obj in reversed(made):

@@ -93,7 +93,7 @@ def test_every_same_tenant_foreign_key_is_declared():
     from django.apps import apps
 
     missing = []
-    for model in apps.get_app_config("pbx").get_models():
+    for model in [*apps.get_app_config("pbx").get_models(), *apps.get_app_config("recording").get_models()]:
         if "tenant" not in {f.name for f in model._meta.fields} or model._meta.model_name in ("auditlog",):
             continue
         declared = set(getattr(model, "tenant_references", ()))
