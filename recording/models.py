@@ -23,7 +23,7 @@ class RecordingSettings(TenantOwned):
 
     enabled = models.BooleanField(
         _("call recording service"), default=False,
-        help_text=_("Off: nothing is recorded automatically and no one can start a recording."),
+        help_text=_("Off: nothing is recorded automatically."),
     )
     kill_switch = models.BooleanField(
         _("stop all automatic recording now"), default=False,
@@ -34,7 +34,8 @@ class RecordingSettings(TenantOwned):
     announcement = models.ForeignKey(
         "pbx.Prompt", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("\"this call is recorded\" message"),
-        help_text=_("Played to both parties when an automatic recording starts. Empty: no message."),
+        help_text=_("Played to the caller before a queue that always records, and to the person when an automatic "
+                    "recording starts. Empty: no message."),
     )
 
     tenant_references = ("announcement",)
