@@ -95,7 +95,8 @@ def test_save_object_applies_the_configuration_only_after_commit(alice, demo, fo
     with committed():
         actions.do_save_object(alice, Department(tenant=demo.tenant, name="Ekonomi"))
         assert follow_ups == []
-    assert follow_ups == [("config", demo.tenant.pk)]
+    # A department's recording rule is in everyone's AstDB key (docs/recording.md): rewritten with it.
+    assert follow_ups == [("config", demo.tenant.pk), ("state", demo.tenant.pk, "recording")]
 
 
 def test_save_object_leaves_nothing_behind_when_saving_related_rows_fails(alice, demo, follow_ups, committed):
@@ -142,7 +143,7 @@ def test_delete_object_audits_the_last_state(alice, demo, follow_ups, committed)
         actions.do_delete_object(alice, department)
     entry = audit_rows(object_type="pbx.department", action="deleted").latest("id")
     assert (entry.actor, entry.before["name"], entry.after) == (alice, "Tillfällig", None)
-    assert follow_ups == [("config", demo.tenant.pk)]
+    assert follow_ups == [("config", demo.tenant.pk), ("state", demo.tenant.pk, "recording")]
 
 
 def test_delete_object_leaves_no_audit_row_when_the_row_is_still_in_use(alice, demo, follow_ups, committed):
