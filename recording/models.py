@@ -211,6 +211,11 @@ class Recording(TenantOwned):
         OUT = "out", _("Outgoing")
         INTERNAL = "internal", _("Internal")
 
+    class Flag(models.TextChoices):
+        GREEN = "green", _("Green")
+        BLUE = "blue", _("Blue")
+        RED = "red", _("Red")
+
     node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
     # What Asterisk called it: the call (Linkedid), the recorded channel (Uniqueid) and this MixMonitor's own
     # key on that channel (a channel may be recorded twice: stopped and started again on demand).
@@ -261,14 +266,55 @@ class Recording(TenantOwned):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
-    tenant_references = ("call", "user", "queue", "department", "office", "cost_centre")
+    # The stored form and what the worker measured (recording.tasks.process_recording).
+    stored_size = models.PositiveBigIntegerField(_("stored size (bytes)"), default=0)
+    attempts = models.PositiveSmallIntegerField(_("processing attempts"), default=0)
+    peaks = models.JSONField(_("waveform"), default=dict, blank=True)
+    talk_person_s = models.FloatField(_("person's talk (s)"), null=True, blank=True)
+    talk_other_s = models.FloatField(_("other party's talk (s)"), null=True, blank=True)
+    overtalk_s = models.FloatField(_("overtalk (s)"), null=True, blank=True)
+    longest_silence_s = models.FloatField(_("longest silence (s)"), null=True, blank=True)
+    other_share = models.PositiveSmallIntegerField(_("other party's share of the talk (%)"), null=True, blank=True)
+    # The evaluation ("Samtalsanteckningar"), saved by whoever may see the recording.
+    tag = models.CharField(_("call tag"), max_length=60, blank=True, validators=[validate_plain_text])
+    flag = models.CharField(_("call flag"), max_length=5, choices=Flag.choices, blank=True)
+    call_result = models.ForeignKey(
+        "recording.EvaluationChoice", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("call result"),
+    )
+    customer_response = models.ForeignKey(
+        "recording.EvaluationChoice", on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("customer response"),
+    )
+    notes = models.TextField(_("notes"), blank=True, max_length=4000)
+    score = models.PositiveSmallIntegerField(_("score (%)"), null=True, blank=True)
+    # Deleted from the web: hidden at once, file and row purged by the next hourly job.
+    deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
+
+    tenant_references = ("call", "user", "queue", "department", "office", "cost_centre", "call_result",
+                         "customer_response")
 
     class Meta:
         verbose_name = _("recording")
         verbose_name_plural = _("recordings")
         ordering = ["-started_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["node", "key"], name="recording_once_per_node_key")]
-        indexes = [models.Index(fields=["tenant", "-started_at"])]
+        indexes = [
+            models.Index(fields=["tenant", "-started_at"]),
+            # The recording web's list: a role's slice of a period, newest first (bench/bench_recording.py).
+            models.Index(fields=["tenant", "user", "-started_at"], name="recording_user_started"),
+            models.Index(fields=["tenant", "department", "-started_at"], name="recording_dept_started"),
+            models.Index(fields=["tenant", "flag", "-started_at"], name="recording_flag_started"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.started_at:%Y-%m-%d %H:%M} {self.extension} {self.other_number}"
+
+
+from .review import EvaluationAnswer, EvaluationChoice, EvaluationQuestion, ShareLink  # noqa: E402
+
+__all__ = [
+    "ApprovedNumber", "DepartmentRule", "EvaluationAnswer", "EvaluationChoice", "EvaluationQuestion",
+    "ExcludedNumber", "LicenceRefusal", "QueuePolicy", "RecordedPerson", "Recording", "RecordingSettings",
+    "ShareLink",
+]
