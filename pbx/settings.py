@@ -235,6 +235,28 @@ ASTERISK_STOCK_SOUNDS_DIR = os.environ.get("ASTERISK_STOCK_SOUNDS_DIR", "/usr/sh
 ASTERISK_GENERATED_DIR = Path(os.environ.get("ASTERISK_GENERATED_DIR", BASE_DIR / "var" / "generated"))
 RECORDINGS_DIR = Path(os.environ.get("RECORDINGS_DIR", BASE_DIR / "var" / "recordings"))
 VOICEMAIL_DIR = Path(os.environ.get("VOICEMAIL_DIR", BASE_DIR / "var" / "voicemail"))
+# Stored recordings (Opus, after post-processing) sit behind one storage (recording/storage.py): by default
+# RECORDINGS_DIR/stored on local disk (outside the web root, no URL); with RECORDINGS_S3_BUCKET an
+# S3-compatible bucket through django-storages (private objects, streamed through our view only).
+RECORDINGS_S3_BUCKET = os.environ.get("RECORDINGS_S3_BUCKET", "")
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+}
+if RECORDINGS_S3_BUCKET:
+    STORAGES["recordings"] = {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {
+            "bucket_name": RECORDINGS_S3_BUCKET,
+            "endpoint_url": os.environ.get("RECORDINGS_S3_ENDPOINT_URL") or None,
+            "region_name": os.environ.get("RECORDINGS_S3_REGION") or None,
+            "access_key": os.environ.get("RECORDINGS_S3_ACCESS_KEY_ID") or None,
+            "secret_key": os.environ.get("RECORDINGS_S3_SECRET_ACCESS_KEY") or None,
+            "location": os.environ.get("RECORDINGS_S3_PREFIX", "recordings"),
+            "default_acl": "private",
+            "file_overwrite": False,
+        },
+    }
 PROMPT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 
 # The default Asterisk node; more nodes live in the database (pbx.AsteriskNode).

@@ -79,12 +79,13 @@ def load(sources: list[Path]) -> np.ndarray:
     """The samples as an int16 array of shape (frames, 2): one stereo file, or two mono legs (agent, customer)."""
     if not sources or len(sources) > 2:
         raise ProcessingError("one stereo file or two mono legs", permanent=True)
-    legs = [_read(path) for path in sources]
+    # A single headerless .raw is MixMonitor's "D" stereo file; the legs of r()/t() are mono.
+    legs = [_read(path, stereo_raw=len(sources) == 1) for path in sources]
     if len(legs) == 1:
         samples = legs[0]
         if samples.shape[1] == 1:  # a mono mix: both sides in one channel, nothing to tell apart
             samples = np.repeat(samples, 2, axis=1)
-        return samples[:, :2]
+        return np.array(samples[:, :2])  # a writable copy (pauses are masked in place)
     agent, customer = (leg[:, 0] for leg in legs)
     length = max(len(agent), len(customer))
     out = np.zeros((length, 2), dtype=np.int16)
@@ -93,7 +94,7 @@ def load(sources: list[Path]) -> np.ndarray:
     return out
 
 
-def _read(path: Path) -> np.ndarray:
+def _read(path: Path, *, stereo_raw: bool) -> np.ndarray:
     try:
         if path.suffix.lower() == ".wav":
             with wave.open(str(path)) as handle:
@@ -103,7 +104,7 @@ def _read(path: Path) -> np.ndarray:
                 data = handle.readframes(min(handle.getnframes(), MAX_SECONDS * RATE))
         else:
             # Asterisk's .raw/.sln: no header. A two-leg file is mono; a "D" file is stereo.
-            channels = 2 if path.suffix.lower() == ".raw" else 1
+            channels = 2 if stereo_raw and path.suffix.lower() == ".raw" else 1
             with path.open("rb") as handle:
                 data = handle.read(MAX_SECONDS * RATE * 2 * channels)
     except (OSError, EOFError, wave.Error) as exc:
@@ -202,7 +203,10 @@ def _run(command: list[str], *, largest_output: int) -> subprocess.CompletedProc
 
 def process(sources: list[Path], target: Path) -> Processed:
     """Reads the MixMonitor file(s), writes the Opus file at ``target`` and returns what was measured."""
-    samples = load(sources)
+    return process_samples(load(sources), target)
+
+
+def process_samples(samples: np.ndarray, target: Path) -> Processed:
     if len(samples) == 0:
         raise ProcessingError("the recording is empty", permanent=True)
     talk = talk_analysis(samples)
