@@ -27,6 +27,8 @@ urlpatterns = [
     path("favicon.ico", RedirectView.as_view(url=static("portal/favicon.svg"), permanent=True)),
     path("", include("wallboard.urls")),
     path("stats/", include("stats.urls")),
+
+    path("recordings/", include("recording.urls")),
     path("", include("portal.urls")),
 ]
 
