@@ -14,7 +14,7 @@ from functools import wraps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse, StreamingHttpResponse
+from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -128,9 +128,11 @@ def delete_recordings(request):
         messages.error(request, _("Tick “I understand the consequences” to delete."))
         return redirect(back)
     if form.cleaned_data["scope"] == "filtered":
-        from django.http import QueryDict
 
-        _form, rows, _meaning = _filtered(request, QueryDict(request.POST.get("query", "")))
+        filter_form, rows, _meaning = _filtered(request, QueryDict(request.POST.get("query", "")))
+        if not filter_form.is_valid():  # never "all" because a filter did not apply
+            messages.error(request, _("The filter is not valid; nothing was deleted."))
+            return redirect(back)
     else:
         ids = [int(v) for v in request.POST.getlist("ids") if v.isdigit()]
         rows = recordings_visible_to(request.user).filter(pk__in=ids)
@@ -268,7 +270,7 @@ def _stream(request, recording: Recording, *, attachment: bool) -> HttpResponse:
 def _first_request(request) -> bool:
     """A play is audited once: on the request that starts at the beginning, not on every seek."""
     match = RANGE_RE.match(request.headers.get("Range", "").strip())
-    return not match or match.group(1) in ("", "0")
+    return not match or match.group(1) == "0"
 
 
 @recording_view
