@@ -109,6 +109,7 @@ def recording_list(request):
     return render(request, "recording/list.html", {
         "form": form, "recordings": page[: meaning["limit"]], "more": more, "meaning": meaning,
         "is_super": is_recording_super(request.user), "query": query.urlencode(),
+        "base": reverse("recording:start"),  # rows link to base + id: one reverse() per page, not three per row
         "delete_form": DeleteForm(initial={"scope": "selected"}),
         "columns": [("started", _("Date and time")), ("extension", _("Extension")), ("person", _("User")),
                     ("other", _("Number")), ("ddi", _("Direct number (DDI)")), ("duration", _("Duration")),
