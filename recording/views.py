@@ -11,8 +11,10 @@ import datetime
 import re
 from functools import wraps
 
+from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -256,7 +258,10 @@ def _stream(request, recording: Recording, *, attachment: bool) -> HttpResponse:
                 remaining -= len(block)
                 yield block
 
-    response = StreamingHttpResponse(chunks(), status=status, content_type="audio/ogg")
+    body = chunks()
+    if isinstance(request, ASGIRequest):  # served by uvicorn/daphne: stream without holding the whole file
+        body = _async_chunks(body)
+    response = StreamingHttpResponse(body, status=status, content_type="audio/ogg")
     response["Content-Length"] = str(end - start + 1)
     if status == 206:
         response["Content-Range"] = f"bytes {start}-{end}/{size}"
@@ -266,6 +271,12 @@ def _stream(request, recording: Recording, *, attachment: bool) -> HttpResponse:
     response["Cache-Control"] = "private, no-store"
     response["X-Content-Type-Options"] = "nosniff"
     return response
+
+
+async def _async_chunks(chunks):
+    step = sync_to_async(next, thread_sensitive=False)
+    while (block := await step(chunks, None)) is not None:
+        yield block
 
 
 def _first_request(request) -> bool:

@@ -42,6 +42,12 @@ def write_wav(path: Path, samples: np.ndarray) -> Path:
     return path
 
 
+def audio_peaks(samples: np.ndarray) -> dict:
+    from recording import audio
+
+    return audio.peaks(samples)
+
+
 def raw_legs(name: str, seconds: int = 20) -> tuple[str, str]:
     """Two mono wav legs as MixMonitor r()/t() leaves them, under RECORDINGS_DIR; returns relative paths."""
     samples = conversation(seconds)
@@ -52,16 +58,17 @@ def raw_legs(name: str, seconds: int = 20) -> tuple[str, str]:
 
 
 @functools.cache
-def opus_bytes() -> bytes:
+def opus_bytes(seconds: int = 4) -> bytes:
     from recording import audio
 
     with tempfile.TemporaryDirectory() as work:
         target = Path(work) / "x.opus"
-        audio.process_samples(conversation(4), target)
+        audio.process_samples(conversation(seconds), target)
         return target.read_bytes()
 
 
-def make_recording(tenant, user=None, *, stored: bool = True, started_at=None, **fields):
+def make_recording(tenant, user=None, *, stored: bool = True, started_at=None, long: bool = False, **fields):
+    """``long``: a 20-second file (the browser test seeks in it) instead of 4 seconds."""
     """A recording row of ``user`` (their extension and department); with ``stored`` a real Opus file."""
     from django.core.files.base import ContentFile
 
@@ -85,8 +92,12 @@ def make_recording(tenant, user=None, *, stored: bool = True, started_at=None, *
     values.update(fields)
     recording = Recording.objects.create(**values)
     if stored:
-        name = recordings_storage().save(stored_name(recording), ContentFile(opus_bytes()))
+        content = opus_bytes(20 if long else 4)
+        name = recordings_storage().save(stored_name(recording), ContentFile(content))
         recording.stored_path = name
-        recording.stored_size = len(opus_bytes())
-        recording.save(update_fields=["stored_path", "stored_size"])
+        recording.stored_size = len(content)
+        if long:
+            recording.duration_s = 20.0
+            recording.peaks = audio_peaks(conversation(20))
+        recording.save(update_fields=["stored_path", "stored_size", "duration_s", "peaks"])
     return recording
