@@ -1,5 +1,7 @@
 """The recording web's list for a company with 1,000,000 recordings, and post-processing speed.
 
+(The capture side's figures, licences under a burst, are bench_recording's.)
+
 ``recording_list_p95_ms`` (goal ≤ 100): the whole ``/recordings/list/`` request (session, role scoping,
 filter form, query, template) through Django's test client, for a super user of a company holding ROWS
 recordings over the last 92 days on PostgreSQL, 12 departments, a flag on one in ten. The requests cycle

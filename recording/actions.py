@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from pbx.actions.base import record, require_same_tenant, snapshot, tenant_id_of
+from pbx.actions.numbers import POLICIES
 from pbx.notifications.send import send_email
 from pbx.signals import config_changed_on_commit
 
@@ -133,17 +134,32 @@ def do_delete_recordings(actor, recordings) -> int:
     return len(rows)
 
 
+def _after_change(obj: models.Model, tenant_id: int) -> None:
+    """As ``pbx.actions.objects`` does after a save: the company's config apply, then the model's follow-up
+    (for the recording policy: its AstDB keys, registered by recording.signals), after commit."""
+    config_changed_on_commit(tenant_id)
+    _check, follow_up = POLICIES.get(type(obj), (None, None))
+    if follow_up is not None:
+        follow_up(obj)
+
+
 def do_save_recording_config(actor, obj: models.Model) -> models.Model:
-    """Saves a policy or evaluation row of the recording service (super users); Asterisk gets the change."""
+    """Saves a policy or evaluation row of the recording service (super users); Asterisk gets the change.
+
+    The same as ``pbx.actions.do_save_object`` but for the recording role "super user", who need not be the
+    company's admin (the guide's "Superanvändare" sets the policy on the recording web)."""
     if hasattr(obj, "inherit_tenant"):
         obj.inherit_tenant()
     require_recording_super(actor, obj)
     obj.full_clean()
+    check, _follow_up = POLICIES.get(type(obj), (None, None))
+    if check is not None:
+        check(actor, obj)
     with transaction.atomic():
         before = snapshot(type(obj)._default_manager.filter(pk=obj.pk).first()) if obj.pk else None
         obj.save()
         record(actor, "created" if before is None else "changed", obj, before, snapshot(obj))
-        config_changed_on_commit(tenant_id_of(obj))
+        _after_change(obj, tenant_id_of(obj))
     return obj
 
 
@@ -153,7 +169,7 @@ def do_delete_recording_config(actor, obj: models.Model) -> None:
         tenant_id = tenant_id_of(obj)
         record(actor, "deleted", obj, snapshot(obj), None, tenant_id=tenant_id)
         obj.delete()
-        config_changed_on_commit(tenant_id)
+        _after_change(obj, tenant_id)
 
 
 def do_set_kill_switch(actor, tenant, on: bool) -> RecordingSettings:
