@@ -161,3 +161,18 @@ def test_retention_and_web_deletions_remove_file_and_row(demo, exempel, bob, dav
     assert AuditLog.objects.filter(action="recording.expired", object_id=str(old.pk), tenant=demo.tenant).exists()
     # Exempel keeps its default retention (92 days).
     assert exempel.tenant.recording_retention_days == 92
+
+
+def test_the_queued_task_stores_it(demo, bob):
+    recording = raw_recording(demo, bob)
+    tasks.process_recording(recording.pk)  # huey, immediate in tests: what the bridge queues at the call's end
+    recording.refresh_from_db()
+    assert recording.status == Recording.Status.STORED and recordings_storage().exists(recording.stored_path)
+
+
+def test_a_recording_left_processing_by_a_dead_worker_is_queued_again(demo, bob):
+    recording = raw_recording(demo, bob, status=Recording.Status.PROCESSING)
+    Recording.objects.filter(pk=recording.pk).update(updated_at=timezone.now() - tasks.STUCK_AFTER * 2)
+    assert tasks.requeue_stuck_recordings.call_local() == 1
+    recording.refresh_from_db()
+    assert recording.status == Recording.Status.STORED
