@@ -176,3 +176,14 @@ def test_a_recording_left_processing_by_a_dead_worker_is_queued_again(demo, bob)
     assert tasks.requeue_stuck_recordings.call_local() == 1
     recording.refresh_from_db()
     assert recording.status == Recording.Status.STORED
+
+
+def test_an_s3_bucket_can_hold_the_stored_recordings_privately(settings):
+    from storages.backends.s3 import S3Storage
+
+    settings.STORAGES = {**settings.STORAGES, "recordings": {
+        "BACKEND": "storages.backends.s3.S3Storage",
+        "OPTIONS": {"bucket_name": "rec", "endpoint_url": "http://127.0.0.1:9", "default_acl": "private",
+                    "access_key": "k", "secret_key": "s"}}}
+    storage = recordings_storage()
+    assert isinstance(storage, S3Storage) and storage.default_acl == "private" and storage.bucket_name == "rec"
