@@ -138,6 +138,15 @@ def list_figures() -> dict[str, float]:
                 rows, meaning = form.apply(recordings_visible_to(person))
                 list(rows.select_related("user")[: meaning["limit"] + 1])
                 query_times.append((time.perf_counter() - start) * 1000)
+        explain = os.environ.get("RECORDING_EXPLAIN")  # a file: each query's plan, to see which index it took
+        if explain:
+            with open(explain, "w") as out, timezone.override(tenant.time_zone):
+                for client, query in queries:
+                    person = people[admin.pk if client is super_client else agent.pk]
+                    form = RecordingFilterForm(query, user=person)
+                    rows, meaning = form.apply(recordings_visible_to(person))
+                    plan = rows.select_related("user")[: meaning["limit"] + 1].explain(analyze=True)
+                    out.write(f"{query}\n{plan}\n\n")
         times.sort()
         query_times.sort()
         return {
