@@ -187,3 +187,27 @@ def test_an_s3_bucket_can_hold_the_stored_recordings_privately(settings):
                     "access_key": "k", "secret_key": "s"}}}
     storage = recordings_storage()
     assert isinstance(storage, S3Storage) and storage.default_acl == "private" and storage.bucket_name == "rec"
+
+
+REAL = Path(__file__).parent / "fixtures" / "recordings"
+
+
+def dominant_hz(channel: np.ndarray) -> float:
+    spectrum = np.abs(np.fft.rfft(channel[:8000].astype(float)))
+    return float(np.argmax(spectrum)) * 8000 / len(channel[:8000])
+
+
+def test_real_mixmonitor_legs_become_one_stereo_opus_with_each_side_on_its_channel(tmp_path):
+    samples = audio.load([REAL / "mixmonitor-r.wav", REAL / "mixmonitor-t.wav"])
+    assert (dominant_hz(samples[:, 0]), dominant_hz(samples[:, 1])) == (1004, 440)
+    processed = audio.process([REAL / "mixmonitor-r.wav", REAL / "mixmonitor-t.wav"], tmp_path / "out.opus")
+    assert processed.duration_ms == 6500
+    info = probe(tmp_path / "out.opus")
+    assert info["streams"][0] == {"codec_name": "opus", "channels": 2}
+    assert float(info["format"]["duration"]) == pytest.approx(6.5, abs=0.05)
+
+
+def test_a_real_interleaved_D_file_has_the_read_side_left():
+    samples = audio.load([REAL / "mixmonitor-D.raw"])
+    assert len(samples) == 120960 // 4
+    assert (dominant_hz(samples[:, 0]), dominant_hz(samples[:, 1])) == (1004, 440)
