@@ -151,8 +151,9 @@ def purge_recordings(now: datetime.datetime | None = None) -> int:
         status__in=[Recording.Status.RECORDING, Recording.Status.PROCESSING]).order_by("pk")
     storage = recordings_storage()
     removed = 0
+    kept: list[int] = []  # files that would not go this run: their rows stay for the next one
     while True:
-        batch = list(expired.only(
+        batch = list(expired.exclude(pk__in=kept).only(
             "pk", "tenant_id", "stored_path", "raw_person_path", "raw_other_path", "deleted_at", "started_at",
             "extension", "other_number")[:PURGE_BATCH])
         if not batch:
@@ -162,9 +163,10 @@ def purge_recordings(now: datetime.datetime | None = None) -> int:
             try:
                 if recording.stored_path:
                     storage.delete(recording.stored_path)
-                _remove_raw([raw_file(p) for p in (recording.raw_person_path, recording.raw_other_path) if p])
-            except Exception as exc:  # the file stays and so does the row; the next run tries again
+                _remove_raw(_raw_files(recording))
+            except Exception as exc:
                 log.warning("recording %s: file not deleted: %s", recording.pk, exc)
+                kept.append(recording.pk)
                 continue
             done.append(recording)
         with transaction.atomic():
@@ -173,5 +175,14 @@ def purge_recordings(now: datetime.datetime | None = None) -> int:
                     record(None, "recording.expired", recording)
             Recording.objects.filter(pk__in=[r.pk for r in done]).delete()
         removed += len(done)
-        if len(done) < len(batch):  # some files would not go: leave them for the next run
-            return removed
+
+
+def _raw_files(recording: Recording) -> list[Path]:
+    """The raw files of a row that are ours to delete (a path outside RECORDINGS_DIR is never touched)."""
+    files = []
+    for reported in (recording.raw_person_path, recording.raw_other_path):
+        try:
+            files.append(raw_file(reported))
+        except ValueError:
+            continue
+    return files

@@ -211,3 +211,24 @@ def test_a_real_interleaved_D_file_has_the_read_side_left():
     samples = audio.load([REAL / "mixmonitor-D.raw"])
     assert len(samples) == 120960 // 4
     assert (dominant_hz(samples[:, 0]), dominant_hz(samples[:, 1])) == (1004, 440)
+
+
+def test_a_file_that_will_not_go_keeps_its_row_and_does_not_stop_the_purge(demo, bob, monkeypatch):
+    now = timezone.now()
+    stuck = make_recording(demo.tenant, bob, deleted_at=now)
+    hostile = make_recording(demo.tenant, bob, deleted_at=now, raw_person_path="../../etc/passwd")
+    other = make_recording(demo.tenant, bob, deleted_at=now)
+    storage = recordings_storage()
+    real_delete = storage.delete
+
+    def delete(name):
+        if name == stuck.stored_path:
+            raise OSError("permission denied")
+        real_delete(name)
+
+    monkeypatch.setattr(storage, "delete", delete)
+    monkeypatch.setattr(tasks, "recordings_storage", lambda: storage)
+    assert tasks.purge_recordings(now) == 2
+    assert set(Recording.objects.values_list("pk", flat=True)) >= {stuck.pk}
+    assert not Recording.objects.filter(pk__in=[hostile.pk, other.pk]).exists()
+    assert Path("/etc/passwd").exists()

@@ -317,3 +317,22 @@ def test_pages_render_in_swedish(client, roles, recs):
     client.cookies["django_language"] = "sv"
     body = client.get(reverse("recording:list"), HTTP_ACCEPT_LANGUAGE="sv").content.decode()
     assert "Samtalsinspelningar" in body and "Tillämpa filter" in body
+
+
+def test_time_of_day_and_office_hours_are_the_companys_local_time(client, roles, demo):
+    import zoneinfo
+
+    zone = zoneinfo.ZoneInfo("Europe/Stockholm")
+    monday_morning = make_recording(demo.tenant, roles["bob"], started_at=datetime.datetime(2026, 11, 30, 10, 0, tzinfo=zone))
+    monday_evening = make_recording(demo.tenant, roles["bob"], started_at=datetime.datetime(2026, 11, 30, 20, 0, tzinfo=zone))
+    saturday = make_recording(demo.tenant, roles["bob"], started_at=datetime.datetime(2026, 11, 28, 10, 0, tzinfo=zone))
+    login(client, roles["alice"])
+
+    def rows(**query):
+        query = {"period": "custom", "date_from": "2026-11-28", "date_to": "2026-11-30", **query}
+        return {r.pk for r in client.get(reverse("recording:list"), query).context["recordings"]}
+
+    assert rows() == {monday_morning.pk, monday_evening.pk, saturday.pk}
+    assert rows(office_hours="on") == {monday_morning.pk}
+    assert rows(time_from="19:00") == {monday_evening.pk}
+    assert rows(time_from="09:00", time_to="11:00") == {monday_morning.pk, saturday.pk}
