@@ -18,7 +18,6 @@ import logging
 import tempfile
 from pathlib import Path
 
-import numpy as np
 from django.core.files import File
 from django.db import transaction
 from django.db.models import F, Q
@@ -29,7 +28,6 @@ from huey.contrib.djhuey import db_periodic_task, db_task
 from pbx.actions.base import record
 from pbx.models import Tenant
 
-from . import audio
 from .models import Recording
 from .storage import raw_file, recordings_storage, stored_name
 
@@ -48,6 +46,9 @@ def process_recording(recording_id: int) -> str:
 
 def run_processing(recording_id: int) -> str:
     """The task's body (also called directly by tests and the bench); returns the row's new status."""
+    # numpy and webrtcvad are imported here, not when huey discovers this module in every web process.
+    from . import audio
+
     with transaction.atomic():
         recording = Recording.objects.select_for_update().filter(pk=recording_id).first()
         if recording is None or recording.deleted_at is not None:
@@ -76,6 +77,8 @@ def run_processing(recording_id: int) -> str:
 
 
 def _store(recording: Recording, sources: list[Path]) -> str:
+    from . import audio
+
     storage = recordings_storage()
     with tempfile.TemporaryDirectory(prefix="pbx-rec-") as work:
         target = Path(work) / "stored.opus"
@@ -101,8 +104,10 @@ def _store(recording: Recording, sources: list[Path]) -> str:
     return name
 
 
-def _mask_pauses(samples: np.ndarray, paused: list) -> None:
+def _mask_pauses(samples, paused: list) -> None:
     """Silence what was said while the recording was paused (MixMonitorMute mutes it too; belt and braces)."""
+    from . import audio
+
     for interval in paused or []:
         try:
             start, end = interval
