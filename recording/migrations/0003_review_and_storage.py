@@ -13,7 +13,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('pbx', '0009_queue_stats_thresholds'),
-        ('recording', '0001_initial'),
+        ('recording', '0002_settings_help_texts'),
         ('stats', '0002_truthful_call_log'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
