@@ -101,7 +101,22 @@ def _store(recording: Recording, sources: list[Path]) -> str:
         if not updated:  # deleted from the web meanwhile: the purge takes the raw files; drop what we wrote
             transaction.on_commit(lambda: storage.delete(name))
             return ""
+        _tell_webhooks(recording, processed.duration_ms / 1000, talk)
     return name
+
+
+def _tell_webhooks(recording: Recording, duration_s: float, talk) -> None:
+    """``recording.ready`` to the company's webhooks (docs/webhooks.md): the facts, never the audio."""
+    from pbx.webhooks.emit import emit_on_commit
+
+    emit_on_commit(recording.tenant_id, "recording.ready", {
+        "recording_id": recording.pk, "call_id": recording.linkedid, "call_log_id": recording.call_id,
+        "user_id": recording.user_id, "queue_id": recording.queue_id, "direction": recording.direction,
+        "other_number": recording.other_number, "dialled_number": recording.dialled_number,
+        "started_at": recording.started_at.isoformat() if recording.started_at else None,
+        "duration_s": round(duration_s, 1), "talk_person_s": round(talk.agent_s, 1),
+        "talk_other_s": round(talk.customer_s, 1), "reason": recording.reason,
+    }, order_key=f"call:{recording.linkedid}")
 
 
 def _mask_pauses(samples, paused: list) -> None:

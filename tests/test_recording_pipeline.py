@@ -232,3 +232,23 @@ def test_a_file_that_will_not_go_keeps_its_row_and_does_not_stop_the_purge(demo,
     assert set(Recording.objects.values_list("pk", flat=True)) >= {stuck.pk}
     assert not Recording.objects.filter(pk__in=[hostile.pk, other.pk]).exists()
     assert Path("/etc/passwd").exists()
+
+
+def test_a_stored_recording_is_announced_to_the_companys_webhooks(demo, bob, django_capture_on_commit_callbacks):
+    """``recording.ready`` (docs/webhooks.md) once the stored form is written: facts, never the audio."""
+    from pbx.webhooks.emit import subscriptions
+    from pbx.webhooks.models import WebhookEndpoint, WebhookMessage
+
+    WebhookEndpoint.objects.create(tenant=demo.tenant, url="https://crm.demo.example/hooks",
+                                   event_types=["recording.ready"])
+    subscriptions.forget()
+    recording = raw_recording(demo, bob)
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        assert tasks.run_processing(recording.pk) == Recording.Status.STORED
+    for callback in callbacks:
+        if callback.__qualname__.startswith("emit_on_commit"):
+            callback()
+    (message,) = WebhookMessage.objects.filter(tenant=demo.tenant, event_type="recording.ready")
+    data = message.payload["data"]
+    assert (data["recording_id"], data["user_id"], data["duration_s"]) == (recording.pk, bob.pk, 20.0)
+    assert "stored_path" not in data and not WebhookMessage.objects.exclude(tenant=demo.tenant).exists()

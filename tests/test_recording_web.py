@@ -55,6 +55,10 @@ def recs(demo, exempel, roles, dave):
 
 
 def login(client, user):
+    """Signed in with a second factor: the recording web always asks for one (portal.mfa)."""
+    from portal.models import EmailCodeFactor
+
+    EmailCodeFactor.objects.get_or_create(user=user)
     client.force_login(user)
     return client
 
@@ -336,3 +340,10 @@ def test_time_of_day_and_office_hours_are_the_companys_local_time(client, roles,
     assert rows(office_hours="on") == {monday_morning.pk}
     assert rows(time_from="19:00") == {monday_evening.pk}
     assert rows(time_from="09:00", time_to="11:00") == {monday_morning.pk, saturday.pk}
+
+
+def test_the_recording_web_asks_for_a_second_factor_first(client, roles):
+    """Without one, even a super user is sent to set one up (the guide: two-factor login)."""
+    client.force_login(roles["alice"])
+    page = client.get(reverse("recording:start"))
+    assert page.status_code == 302 and page["Location"].startswith("/accounts/2fa/")
