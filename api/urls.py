@@ -4,7 +4,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from .views import calls, directory, keys, people, routing
+from .views import calls, directory, keys, people, routing, webhooks
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -31,6 +31,7 @@ router.register("call-logs", calls.CallLogViewSet, basename="calllog")
 router.register("queue-events", calls.QueueEventViewSet, basename="queueevent")
 router.register("calls/live", calls.LiveCallViewSet, basename="livecall")
 router.register("api-keys", keys.ApiKeyViewSet, basename="apikey")
+router.register("webhook-endpoints", webhooks.WebhookEndpointViewSet, basename="webhookendpoint")
 
 VOICEMAIL = "voicemail/<int:box_id>/<slug:folder>/<int:number>/"
 

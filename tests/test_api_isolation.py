@@ -16,6 +16,7 @@ from api.models import ApiKey
 from api.urls import router
 from pbx.actions.base import snapshot
 from pbx.models import AsteriskNode, Conference, Prompt
+from pbx.webhooks.models import WebhookEndpoint
 from stats.models import CallLog, QueueEvent
 from tests.api_fixtures import ALL_SCOPES, api_client_for
 
@@ -47,6 +48,8 @@ def their_row(model, exempel):
                                          uniqueid="iso-1", queue_name="q", kind="enter", at=now)
     if model is ApiKey:
         return do_create_api_key(exempel.admin, exempel.admin, name="theirs", kind="personal")[0]
+    if model is WebhookEndpoint:
+        return WebhookEndpoint.objects.create(tenant=tenant, url="https://crm.exempel.example/hooks")
     raise AssertionError(f"no row of {model.__name__} for the matrix")
 
 

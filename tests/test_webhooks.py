@@ -428,3 +428,28 @@ def test_the_delivery_log_redelivers_and_the_test_button_sends(client, demo, crm
         client.post(reverse("admin:webhooks_webhookdelivery_changelist"),
                     {"action": "deliver_again", "_selected_action": [delivery.pk]})
     assert receiver.ids() == [delivery.message.msg_id] * 2
+
+
+# --------------------------------------------------------------------------- the API
+
+
+def test_alice_registers_an_endpoint_through_the_api_and_eva_sees_none(demo, exempel):
+    from django.core.cache import cache
+
+    from tests.api_fixtures import api_client_for
+
+    cache.clear()
+    alice, eva = demo.admin, demo.users[0]
+    api = api_client_for(alice)
+    made = api.post("/api/v1/webhook-endpoints/", {"url": "https://crm.demo.example/hooks", "description": "CRM",
+                                                   "event_types": ["call.ended"]}, format="json")
+    assert made.status_code == 201, made.content
+    body = made.json()
+    assert body["secret"].startswith("whsec_") and body["event_types"] == ["call.ended"]
+    assert WebhookEndpoint.objects.get(pk=body["id"]).tenant == demo.tenant
+    hostile = api.post("/api/v1/webhook-endpoints/", {"url": "https://user:pw@crm.demo.example/",
+                                                      "event_types": ["call.ended", "rm -rf"]}, format="json")
+    assert hostile.status_code == 400 and WebhookEndpoint.objects.count() == 1
+    assert api_client_for(eva).get("/api/v1/webhook-endpoints/").json()["results"] == []
+    theirs = WebhookEndpoint.objects.create(tenant=exempel.tenant, url="https://crm.exempel.example/hooks")
+    assert api.get(f"/api/v1/webhook-endpoints/{theirs.pk}/").status_code == 404
