@@ -98,7 +98,7 @@ class ShareLink(TenantOwned):
     expires_at = models.DateTimeField(_("valid until"), default=share_expiry)
     revoked_at = models.DateTimeField(_("revoked"), null=True, blank=True)
 
-    tenant_references = ("recording",)
+    tenant_references = ("recording", "created_by")
     tenant_parent = "recording"
 
     class Meta:
