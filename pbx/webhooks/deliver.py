@@ -147,13 +147,6 @@ def retry_delay(attempts: int) -> float | None:
     return schedule[attempts - 1] if attempts <= len(schedule) else None
 
 
-def attempt(delivery: WebhookDelivery, now: dt.datetime | None = None) -> Outcome:
-    """One try of one claimed delivery, its result written."""
-    outcome = send(delivery)
-    record([(delivery, outcome)], now or timezone.now())
-    return outcome
-
-
 def send(delivery: WebhookDelivery) -> Outcome:
     # Signed with the time it is sent (receivers refuse a timestamp far from their clock).
     body, headers = signed_request(delivery, timezone.now())
