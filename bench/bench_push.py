@@ -116,26 +116,34 @@ def shared_database():
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-def make_consoles(label: str) -> list[dict]:
-    """TENANTS companies with CLIENTS operators between them, each with a signed-in session."""
+def signed_in_operator(tenant, email: str, n: int, companies: int):
+    """An operator of ``tenant`` (the n-th client of ``companies`` companies) and a signed-in session's key."""
     from django.conf import settings
     from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
     from django.contrib.sessions.backends.db import SessionStore
 
-    from pbx.models import Tenant, User
+    from pbx.models import User
+
+    user = User.objects.create_user(email, None, tenant=tenant, is_operator=True,
+                                    first_name="Op", last_name=str(n), extension=str(1000 + n // companies))
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.create()
+    return user, session.session_key
+
+
+def make_consoles(label: str) -> list[dict]:
+    """TENANTS companies with CLIENTS operators between them, each with a signed-in session."""
+    from pbx.models import Tenant
 
     tenants = [Tenant.objects.create(name=f"Push {label} {n} AB", slug=f"push-{label}-{n}") for n in range(TENANTS)]
     consoles = []
     for n in range(CLIENTS):
         tenant = tenants[n % TENANTS]
-        user = User.objects.create_user(f"op{n}.{label}@push.example", None, tenant=tenant, is_operator=True,
-                                        first_name="Op", last_name=str(n), extension=str(1000 + n // TENANTS))
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        consoles.append({"tenant": tenant.pk, "user": user.pk, "session": session.session_key})
+        user, session = signed_in_operator(tenant, f"op{n}.{label}@push.example", n, TENANTS)
+        consoles.append({"tenant": tenant.pk, "user": user.pk, "session": session})
     return consoles
 
 
@@ -154,6 +162,26 @@ def forget_groups(redis_url: str, consoles: list[dict]) -> None:
 
 
 # ------------------------------------------------------------------------------------------ the consoles
+
+
+async def hold_until_told(tasks: list, ready: asyncio.Semaphore, failed: list[str], what: str) -> None:
+    """A client process's middle: wait until each of its ``tasks`` released ``ready`` once (its snapshot came),
+    say READY, keep them running until the parent writes a line on stdin, then cancel them."""
+    async def all_ready():
+        for _ in tasks:
+            await ready.acquire()
+
+    try:
+        await asyncio.wait_for(all_ready(), READY_TIMEOUT)
+    except TimeoutError:
+        failed.append(f"not all {what} had their snapshot within {READY_TIMEOUT} s")
+    print("READY", flush=True)
+    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+    for task in tasks:
+        task.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 
 
 async def client_main(spec_path: str) -> None:
@@ -201,20 +229,7 @@ async def client_main(spec_path: str) -> None:
         if i % 20 == 19:
             await asyncio.sleep(0.05)  # do not stampede the handshakes
 
-    async def all_ready():
-        for _ in spec["consoles"]:
-            await ready.acquire()
-
-    try:
-        await asyncio.wait_for(all_ready(), READY_TIMEOUT)
-    except TimeoutError:
-        failed.append(f"not all consoles had their snapshot within {READY_TIMEOUT} s")
-    print("READY", flush=True)
-    loop = asyncio.get_running_loop()
-    await loop.run_in_executor(None, sys.stdin.readline)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await hold_until_told(tasks, ready, failed, "consoles")
     print("RESULT " + json.dumps({
         "latencies": latencies, "received": [len(s) for s in seen], "dupes": dupes, "failed": failed,
     }), flush=True)

@@ -39,7 +39,15 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.bench_push import DEFAULT_REDIS, cpu_seconds, free_port, shared_database, wait_port
+from bench.bench_push import (
+    DEFAULT_REDIS,
+    cpu_seconds,
+    free_port,
+    hold_until_told,
+    shared_database,
+    signed_in_operator,
+    wait_port,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 TENANTS = int(os.environ.get("WB_TENANTS", "20"))
@@ -49,17 +57,12 @@ SECONDS = float(os.environ.get("WB_SECONDS", "10"))
 SERVERS = int(os.environ.get("WB_SERVERS", "2"))
 AGENTS = 5  # per queue; two queues per company
 DRAIN = 3.0
-READY_TIMEOUT = 120.0
 TICK = 0.002
 
 
 def make_world() -> tuple[list[dict], dict[int, list[tuple[str, int]]]]:
     """TENANTS companies with two queues each, CLIENTS operators between them (signed-in sessions)."""
-    from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
-    from django.contrib.sessions.backends.db import SessionStore
-
-    from pbx.models import Queue, Tenant, User
+    from pbx.models import Queue, Tenant
 
     tenants = [Tenant.objects.create(name=f"Wallboard {n} AB", slug=f"wb-{n}") for n in range(TENANTS)]
     queues: dict[int, list[tuple[str, int]]] = {}
@@ -70,14 +73,8 @@ def make_world() -> tuple[list[dict], dict[int, list[tuple[str, int]]]]:
     boards = []
     for n in range(CLIENTS):
         tenant = tenants[n % TENANTS]
-        user = User.objects.create_user(f"wb{n}@wallboard.example", None, tenant=tenant, is_operator=True,
-                                        first_name="Op", last_name=str(n), extension=str(1000 + n // TENANTS))
-        session = SessionStore()
-        session[SESSION_KEY] = str(user.pk)
-        session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-        session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-        session.create()
-        boards.append({"tenant": tenant.pk, "session": session.session_key})
+        _user, session = signed_in_operator(tenant, f"wb{n}@wallboard.example", n, TENANTS)
+        boards.append({"tenant": tenant.pk, "session": session})
     return boards, queues
 
 
@@ -132,19 +129,7 @@ async def client_main(spec_path: str) -> None:
 
     tasks = [asyncio.create_task(board(i, c)) for i, c in enumerate(spec["boards"])]
 
-    async def all_ready():
-        for _ in spec["boards"]:
-            await ready.acquire()
-
-    try:
-        await asyncio.wait_for(all_ready(), READY_TIMEOUT)
-    except TimeoutError:
-        failed.append(f"not all wallboards had their snapshot within {READY_TIMEOUT} s")
-    print("READY", flush=True)
-    await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
+    await hold_until_told(tasks, ready, failed, "wallboards")
     print("RESULT " + json.dumps({"frames": frames, "boards": [c["tenant"] for c in spec["boards"]],
                                   "failed": failed}), flush=True)
 
