@@ -13,7 +13,10 @@ Demo AB's and the queues ``support``/``sales`` are its Support and Sales.
 
 from __future__ import annotations
 
+import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -182,3 +185,50 @@ async def drive(node, name: str, *, clock: Clock | None = None, since: float | N
         else:
             out.extend(await node.handle([(step.event, step.at)]))
     return out
+
+
+# ------------------------------------------------------------------------------------------ live on the fake
+
+
+async def until(condition, timeout: float = 8.0) -> None:
+    """Wait until ``condition()`` is true (polled every 10 ms), or fail the test after ``timeout`` seconds."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.01)
+
+
+async def _no_astdb(node, ami) -> None:
+    """The AstDB rewrite after each connect is test_astdb_sync's business."""
+
+
+@asynccontextmanager
+async def bridge_on_fake(state, resolver: Resolver, *, time_scale: float, persist=None, threaded: bool = False,
+                         **options) -> AsyncIterator[tuple]:
+    """The whole path as ``run_bridge`` runs it: a fake Asterisk holding ``state`` on a free port, a NodeBridge
+    (``options`` as its keyword arguments: webhooks=, statistics=, ...) and its AMI client connected to it,
+    with the first sync done. Yields ``(fake, bridge)``; everything is stopped afterwards."""
+    from pbx.asterisk.ami import AmiClient
+    from pbx.asterisk.bridge.service import NodeBridge
+    from pbx.asterisk.bridge.state import LiveState, MemoryStore
+    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
+
+    fake = await FakeAsterisk(state, time_scale=time_scale).start(ami_port=0, ari_port=None)
+    options.setdefault("astdb", _no_astdb)
+    bridge = NodeBridge("default", resolver=resolver, state=LiveState(MemoryStore()), persist=persist,
+                        threaded=threaded, **options)
+    client = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0,
+                       on_event=bridge.on_event, on_connect=bridge.on_connect, on_disconnect=bridge.on_disconnect)
+    bridge.ami = client
+    bridge.start()
+    try:
+        await client.start()
+        await client.wait_connected(5)
+        await until(lambda: bridge.synced)
+        yield fake, bridge
+    finally:
+        await client.stop()
+        await bridge.stop()
+        await fake.stop()

@@ -13,11 +13,9 @@ import asyncio
 import pytest
 
 from pbx.asterisk.bridge.persist import persist_call
-from pbx.asterisk.bridge.service import NodeBridge
-from pbx.asterisk.bridge.state import LiveState, MemoryStore
 from pbx.models import AsteriskNode, Destination
 from stats.models import CallLog, QueueEvent
-from tests.bridge_fixtures import capture_resolver
+from tests.bridge_fixtures import bridge_on_fake, capture_resolver, until
 from tests.fake_asterisk.state import AsteriskState, Route
 from tests.helpers import capture_events
 
@@ -37,47 +35,16 @@ def pushed():
         yield captured
 
 
-async def no_astdb(node, ami) -> None:
-    """The AstDB rewrite after each connect is another test's business (test_astdb_sync)."""
-
-
-async def until(condition, timeout: float = 8.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 def run(demo, state: AsteriskState, act, *, calls: int = 1) -> list[CallLog]:
     """Play ``act(fake)`` on a fake Asterisk with ``state`` through AMI and the bridge; the logged calls."""
-    from pbx.asterisk.ami import AmiClient
-    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
-
     records: list = []
 
     async def scenario():
-        fake = await FakeAsterisk(state, time_scale=SCALE).start(ami_port=0, ari_port=None)
-        bridge = NodeBridge("default", resolver=capture_resolver(demo), state=LiveState(MemoryStore()),
-                            persist=records.append, threaded=False, astdb=no_astdb)
-        client = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0,
-                           on_event=bridge.on_event, on_connect=bridge.on_connect,
-                           on_disconnect=bridge.on_disconnect)
-        bridge.ami = client
-        bridge.start()
-        try:
-            await client.start()
-            await client.wait_connected(5)
-            await until(lambda: bridge.synced)
+        async with bridge_on_fake(state, capture_resolver(demo), time_scale=SCALE, persist=records.append) as (fake, _):
             result = act(fake)
             if asyncio.iscoroutine(result):
                 await result
             await until(lambda: len(records) >= calls)
-        finally:
-            await client.stop()
-            await bridge.stop()
-            await fake.stop()
 
     asyncio.run(scenario())
     return [persist_call(r) for r in records]

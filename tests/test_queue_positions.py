@@ -11,13 +11,10 @@ import asyncio
 import pytest
 
 from pbx.asterisk.bridge import domain as d
-from pbx.asterisk.bridge.service import NodeBridge
-from pbx.asterisk.bridge.state import LiveState, MemoryStore
 from pbx.asterisk.resolve import TRUNK, Resolver
-from tests.bridge_fixtures import capture_resolver
+from tests.bridge_fixtures import bridge_on_fake, capture_resolver
 from tests.fake_asterisk.state import AsteriskState, Route
 from tests.helpers import capture_events
-from tests.test_call_log_truth import no_astdb, until
 
 DDI = "+46855500001"
 
@@ -39,29 +36,12 @@ def queue_world(demo) -> tuple[AsteriskState, str]:
 
 
 def run(demo, st, act):
-    from pbx.asterisk.ami import AmiClient
-    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
-
     seen: dict = {}
 
     async def scenario():
-        fake = await FakeAsterisk(st, time_scale=0.05).start(ami_port=0, ari_port=None)
-        bridge = NodeBridge("default", resolver=capture_resolver(demo), state=LiveState(MemoryStore()),
-                            persist=lambda record: None, threaded=False, astdb=no_astdb)
-        client = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0,
-                           on_event=bridge.on_event, on_connect=bridge.on_connect,
-                           on_disconnect=bridge.on_disconnect)
-        bridge.ami = client
-        bridge.start()
-        try:
-            await client.start()
-            await client.wait_connected(5)
-            await until(lambda: bridge.synced)
+        async with bridge_on_fake(st, capture_resolver(demo), time_scale=0.05, persist=lambda record: None) as (
+                fake, bridge):
             await act(fake, bridge, seen)
-        finally:
-            await client.stop()
-            await bridge.stop()
-            await fake.stop()
 
     asyncio.run(scenario())
     return seen

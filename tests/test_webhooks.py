@@ -21,8 +21,6 @@ from django.utils import timezone
 from pbx import actions
 from pbx.asterisk.bridge import domain as d
 from pbx.asterisk.bridge.persist import persist_call
-from pbx.asterisk.bridge.service import NodeBridge
-from pbx.asterisk.bridge.state import LiveState, MemoryStore
 from pbx.models import AsteriskNode, PresenceStatus
 from pbx.notifications.models import Notification
 from pbx.webhooks import deliver
@@ -31,7 +29,8 @@ from pbx.webhooks.emit import emit, subscriptions
 from pbx.webhooks.models import WebhookDelivery, WebhookEndpoint, WebhookMessage, validate_endpoint_url
 from pbx.webhooks.security import Refused, check_address, resolve
 from stats.models import CallLog
-from tests.bridge_fixtures import capture_resolver
+from tests.bridge_fixtures import bridge_on_fake, capture_resolver
+from tests.bridge_fixtures import until as until_true  # notify_fixtures' until awaits its condition
 from tests.fake_asterisk.state import AsteriskState, Route
 from tests.helpers import capture_events
 from tests.notify_fixtures import *  # noqa: F403 - test_connection
@@ -83,20 +82,8 @@ def at(seconds: float) -> dt.datetime:
 # --------------------------------------------------------------------------- the whole path
 
 
-async def _until(condition, timeout: float = 8.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 def play_queue_call(demo, test_connection) -> None:
     """An outside caller dials Demo AB's number, waits in Support, Alice (1001) answers, they talk, hang up."""
-    from pbx.asterisk.ami import AmiClient
-    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
-
     AsteriskNode.default()
     st = AsteriskState.default()
     queue = st.add_queue(f"t{demo.tenant.pk}-q{demo.queues['Support'].pk}")
@@ -109,9 +96,6 @@ def play_queue_call(demo, test_connection) -> None:
         ended.append(entry)
         return entry
 
-    async def no_astdb(node, ami):
-        return None
-
     async def scenario():
         from asgiref.sync import sync_to_async
         from django.db import connections
@@ -122,26 +106,13 @@ def play_queue_call(demo, test_connection) -> None:
             connections["default"] = test_connection
 
         await sync_to_async(share)()
-        fake = await FakeAsterisk(st, time_scale=SCALE).start(ami_port=0, ari_port=None)
-        bridge = NodeBridge("default", resolver=capture_resolver(demo), state=LiveState(MemoryStore()),
-                            persist=persist, threaded=True, astdb=no_astdb, webhooks=emit_bridge_events)
-        client = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0,
-                           on_event=bridge.on_event, on_connect=bridge.on_connect, on_disconnect=bridge.on_disconnect)
-        bridge.ami = client
-        bridge.start()
-        try:
-            await client.start()
-            await client.wait_connected(5)
-            await _until(lambda: bridge.synced)
+        async with bridge_on_fake(st, capture_resolver(demo), time_scale=SCALE, persist=persist, threaded=True,
+                                  webhooks=emit_bridge_events) as (fake, _bridge):
             call = fake.place_call("sipp", DDI, context="default", caller_num="+46701112233", caller_name="Kund")
-            await _until(lambda: call.callee is not None)
+            await until_true(lambda: call.callee is not None)
             await asyncio.sleep(0.2)
             fake.hangup(call.caller)
-            await _until(lambda: ended)
-        finally:
-            await client.stop()
-            await bridge.stop()
-            await fake.stop()
+            await until_true(lambda: ended)
 
     asyncio.run(scenario())
 
