@@ -334,6 +334,8 @@ WEBHOOK_TIMEOUT_SECONDS = float(os.environ.get("WEBHOOK_TIMEOUT_SECONDS") or "10
 WEBHOOK_CONCURRENCY = int(os.environ.get("WEBHOOK_CONCURRENCY") or "8")
 # Seconds to wait after each failed try (the Standard Webhooks schedule: 27 h 35 min in all).
 WEBHOOK_RETRY_SCHEDULE = [int(v) for v in env_list("WEBHOOK_RETRY_SCHEDULE", "5,300,1800,7200,18000,36000,36000")]
+# While an endpoint fails, its oldest waiting delivery is tried this often (not counted as a try).
+WEBHOOK_PROBE_SECONDS = float(os.environ.get("WEBHOOK_PROBE_SECONDS") or "30")
 
 # The REST API (api/, docs/api.md): keys or the browser session, company-scoped, keyset pagination, problem
 # details. API_THROTTLE_RATE is each key's (each person's, for the session) budget.

@@ -201,6 +201,32 @@ def test_nothing_is_lost_while_the_receiver_is_down_and_each_call_stays_in_order
         assert steps == ["call.started", "call.answered", "call.ended"]
 
 
+@override_settings(WEBHOOK_PROBE_SECONDS=30)
+def test_a_receiver_back_after_a_minute_gets_its_backlog_at_the_next_probe_not_the_5_minute_step(demo, crm):
+    endpoint, receiver = crm
+    receiver.stop()
+    for step in ("call.started", "call.answered", "call.ended"):
+        for call in ("c1", "c2"):
+            emit(demo.tenant.pk, step, {"call_id": call, "step": step}, order_key=f"call:{call}")
+    deliver.drain(now_func=lambda: at(0))
+    deliver.drain(now_func=lambda: at(6))  # the heads' second try: the next one is 5 minutes on
+    heads = WebhookDelivery.objects.filter(endpoint=endpoint, attempts=2)
+    assert heads.count() == 2 and all(h.next_attempt_at > at(300) for h in heads)
+    # Still down at the first probe: one request for the whole endpoint, and it is not counted as a try.
+    requests = receiver.requests
+    assert deliver.drain(now_func=lambda: at(40)) == 1
+    assert receiver.requests == requests  # the receiver is down: nothing reached it
+    assert sorted(WebhookDelivery.objects.filter(endpoint=endpoint, attempts__gt=0).values_list("attempts", flat=True)) == [2, 2]
+    assert all(h.next_attempt_at > at(300) for h in heads.all())
+    assert deliver.drain(now_func=lambda: at(50)) == 0  # the next probe is 30 s after that one
+    receiver.start()
+    deliver.drain(now_func=lambda: at(71))
+    assert WebhookDelivery.objects.filter(endpoint=endpoint, status="delivered").count() == 6
+    for call in ("c1", "c2"):
+        steps = [r["data"]["step"] for r in receiver.received if r["data"].get("call_id") == call]
+        assert steps == ["call.started", "call.answered", "call.ended"]
+
+
 @override_settings(WEBHOOK_RETRY_SCHEDULE=[1, 1])
 def test_an_endpoint_failing_for_good_is_disabled_and_the_admins_are_told(demo, crm, mailoutbox,
                                                                           django_capture_on_commit_callbacks):

@@ -10,6 +10,11 @@
   schedule: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h = 27 h 35 min of trying). A success from an endpoint
   that was failing makes its waiting deliveries due at once: a receiver that comes back gets its backlog now,
   not at the next step of each backoff.
+- **Probing a failing endpoint.** While an endpoint fails, its oldest waiting delivery is tried early every
+  ``WEBHOOK_PROBE_SECONDS`` (30 s): one request per endpoint, whatever the backlog. A probe that fails does not
+  count as a try (the delivery keeps its place in the backoff schedule, so probes never use up its retries); a
+  probe that succeeds is a success like any other and releases the backlog. A receiver down for a minute has
+  its backlog within half a minute of coming back, not at the 5-minute step.
 - **Giving up.** A delivery whose last try fails is marked failed. If the endpoint has not answered with a
   2xx since that delivery was first tried (a day of nothing), the endpoint is disabled and the company's
   admins are told by e-mail; an admin enables it again and redelivers from the delivery log.
@@ -29,7 +34,7 @@ from urllib.parse import urljoin, urlsplit
 import httpx
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
 
@@ -141,6 +146,37 @@ def claim(now: dt.datetime, limit: int = BATCH) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(id__in=ids).select_related("endpoint", "message").order_by("id"))
 
 
+def failing_endpoints(now: dt.datetime):
+    """Active endpoints whose last try failed (no success since), last tried at least a probe interval ago."""
+    return WebhookEndpoint.objects.filter(
+        Q(last_success_at__isnull=True) | Q(last_success_at__lt=F("last_failure_at")),
+        is_active=True, last_failure_at__isnull=False,
+        last_failure_at__lte=now - dt.timedelta(seconds=settings.WEBHOOK_PROBE_SECONDS))
+
+
+def claim_probes(now: dt.datetime, busy: set[int]) -> list[WebhookDelivery]:
+    """For each failing endpoint due a probe (and not in ``busy``, tried anyway this round): its oldest waiting
+    delivery (the head of its stream, as the oldest of all), leased like any claim. ``probe_due`` on each keeps
+    the try it waits for, to go back to."""
+    probes = []
+    for endpoint_id in failing_endpoints(now).exclude(id__in=busy).values_list("id", flat=True):
+        with transaction.atomic():
+            head = (WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING,
+                                                   next_attempt_at__gt=now)
+                    .order_by("id").select_for_update(skip_locked=True, of=("self",)).first())
+            if head is None:
+                continue
+            due = head.next_attempt_at
+            WebhookDelivery.objects.filter(pk=head.pk).update(
+                next_attempt_at=now + dt.timedelta(seconds=lease_seconds()))
+            # The endpoint's probe clock starts now, so another worker does not probe it again meanwhile.
+            WebhookEndpoint.objects.filter(pk=endpoint_id).update(last_failure_at=now)
+        delivery = WebhookDelivery.objects.select_related("endpoint", "message").get(pk=head.pk)
+        delivery.probe_due = due
+        probes.append(delivery)
+    return probes
+
+
 def retry_delay(attempts: int) -> float | None:
     """Seconds until the next try after ``attempts`` failed ones; None: give up."""
     schedule = settings.WEBHOOK_RETRY_SCHEDULE
@@ -178,6 +214,11 @@ def record(results: list[tuple[WebhookDelivery, Outcome]], now: dt.datetime) -> 
             succeeded.add(endpoint.pk)
             continue
         failed.add(endpoint.pk)
+        probe_due = getattr(delivery, "probe_due", None)
+        if probe_due is not None:  # a failed probe is not a try: the delivery waits for its own next one
+            delivery.attempts -= 1
+            delivery.next_attempt_at = probe_due
+            continue
         delay = retry_delay(delivery.attempts)
         if delay is None:
             delivery.status = WebhookDelivery.Status.FAILED
@@ -237,8 +278,10 @@ def drain(now_func=timezone.now, max_rounds: int = 10_000) -> int:
     workers = max(1, settings.WEBHOOK_CONCURRENCY)
     pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="webhook") if workers > 1 else None
     try:
-        for _round in range(max_rounds):
+        for round_ in range(max_rounds):
             batch = claim(now_func())
+            if round_ == 0:
+                batch += claim_probes(now_func(), {d.endpoint_id for d in batch})
             if not batch:
                 break
             sent = list(pool.map(_send_safely, batch)) if pool else [_send_safely(d) for d in batch]
@@ -251,8 +294,18 @@ def drain(now_func=timezone.now, max_rounds: int = 10_000) -> int:
 
 
 def next_due() -> dt.datetime | None:
-    return (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__is_active=True)
-            .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
+    """When the worker has something to do next: the earliest try, or the earliest probe of a failing endpoint."""
+    due = (WebhookDelivery.objects.filter(status=WebhookDelivery.Status.PENDING, endpoint__is_active=True)
+           .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
+    if due is None:
+        return None
+    failing = (WebhookEndpoint.objects.filter(Q(last_success_at__isnull=True) | Q(last_success_at__lt=F("last_failure_at")),
+                                              is_active=True, last_failure_at__isnull=False,
+                                              deliveries__status=WebhookDelivery.Status.PENDING)
+               .order_by("last_failure_at").values_list("last_failure_at", flat=True).first())
+    if failing is not None:
+        due = min(due, failing + dt.timedelta(seconds=settings.WEBHOOK_PROBE_SECONDS))
+    return due
 
 
 def redeliver(deliveries) -> int:
