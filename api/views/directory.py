@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.db.models import Prefetch
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import exceptions, serializers
@@ -156,6 +157,10 @@ class PersonViewSet(CompanyViewSet):
                         "is_company_admin", "is_active")
 
     def base_queryset(self):
+        if self.action == "list":  # a page reads only what it shows (a person row is wide: password, flags...)
+            columns = [f for f in PERSON_FIELDS if f != "recording_departments"]
+            return User.objects.only("id", "tenant_id", *columns).prefetch_related(
+                Prefetch("recording_departments", queryset=Department.objects.only("id")))
         return User.objects.prefetch_related("recording_departments")
 
     def perform_destroy(self, instance):

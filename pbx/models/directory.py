@@ -139,6 +139,8 @@ class User(AbstractUser):
         verbose_name = _("user")
         verbose_name_plural = _("users")
         ordering = ["first_name", "last_name", "email"]
+        # The directory's order (admin, API, console): one company's page of people straight off the index.
+        indexes = [models.Index(fields=["tenant", "first_name", "last_name", "id"], name="user_directory_order")]
         constraints = [
             models.UniqueConstraint(
                 fields=["tenant", "extension"], condition=~models.Q(extension=""),
