@@ -77,22 +77,30 @@ class PerCredentialThrottle(throttling.SimpleRateThrottle):
 # ------------------------------------------------------------------------------------------ ETag / If-Match
 
 
-def etag_of(obj) -> str:
-    """A strong ETag of the row's stored state (the audit snapshot: every concrete field, secrets masked, and
-    many-to-many ids), so any change through any door (admin, console, API) changes it."""
-    data = snapshot(obj)
+def etag_of_data(data) -> str:
+    """A strong ETag of some JSON-able state (a resource that is not one row: a recording's evaluation)."""
     digest = hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()[:32]
     return f'"{digest}"'
 
 
+def etag_of(obj) -> str:
+    """A strong ETag of the row's stored state (the audit snapshot: every concrete field, secrets masked, and
+    many-to-many ids), so any change through any door (admin, console, API) changes it."""
+    return etag_of_data(snapshot(obj))
+
+
 def check_if_match(request, obj) -> None:
     """Updates and deletes need the ETag the caller read (If-Match): 428 without it, 412 when stale."""
+    require_if_match(request, lambda: etag_of(type(obj)._default_manager.get(pk=obj.pk)))
+
+
+def require_if_match(request, current) -> None:
+    """``current()`` is the ETag of the resource as it is now (only computed when If-Match is there)."""
     header = request.headers.get("If-Match")
     if not header:
         raise PreconditionRequired()
-    current = etag_of(type(obj)._default_manager.get(pk=obj.pk))
     offered = [tag.strip().removeprefix("W/") for tag in header.split(",")]
-    if "*" not in offered and current not in offered:
+    if "*" not in offered and current() not in offered:
         raise PreconditionFailed()
 
 

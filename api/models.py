@@ -31,7 +31,9 @@ SCOPES = {
     "presence:write": _("Statuses, forwarding profiles, caller ID: change"),
     "voicemail:read": _("Voicemail messages: read"),
     "voicemail:write": _("Voicemail messages: mark heard, delete"),
-    "stats:read": _("Call log and queue log: read"),
+    "stats:read": _("Call log, queue log and statistics: read"),
+    "recordings:read": _("Call recordings: list, hear, read evaluations (as the key's admin's recording role)"),
+    "recordings:write": _("Call recordings: evaluate, delete (as the key's admin's recording role)"),
     "calls:read": _("Live calls: read"),
     "calls:control": _("Live calls: call, answer, transfer, hold, hang up, record, listen in"),
 }

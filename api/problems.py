@@ -56,8 +56,9 @@ def _title(code: int) -> str:
     titles = {
         400: _("Bad request"), 401: _("Not signed in"), 403: _("Not allowed"), 404: _("Not found"),
         405: _("Method not allowed"), 406: _("Not acceptable"), 409: _("Conflict"), 412: _("Precondition failed"),
-        413: _("Too large"), 415: _("Unsupported media type"), 422: _("Unprocessable request"),
-        428: _("Precondition required"), 429: _("Too many requests"), 502: _("Switchboard error"),
+        413: _("Too large"), 415: _("Unsupported media type"), 416: _("Range not satisfiable"),
+        422: _("Unprocessable request"), 428: _("Precondition required"), 429: _("Too many requests"),
+        502: _("Switchboard error"),
     }
     return titles.get(code, _("Error"))
 

@@ -30,6 +30,7 @@ DESCRIPTIONS = {
     "409": "The first request with this Idempotency-Key is still running.",
     "412": "If-Match does not match: someone changed it since you read it.",
     "415": "Unsupported media type.",
+    "416": "The byte range asked for starts beyond the end of the file (Content-Range names its size).",
     "422": "The Idempotency-Key was used for another request.",
     "428": "If-Match is missing.",
     "429": "Too many requests for this credential; see Retry-After.",
@@ -45,6 +46,8 @@ class ProblemAutoSchema(AutoSchema):
             codes += ["412", "428"]
         if self.method == "POST":
             codes += ["409", "422", "502"]
+        # A view's own extra answers per action (a recording's media: 416 for a range beyond its end).
+        codes += list(getattr(self.view, "problem_statuses", {}).get(getattr(self.view, "action", None), ()))
         for code in codes:
             responses.setdefault(code, {
                 "content": {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}},

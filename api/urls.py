@@ -1,10 +1,12 @@
 """``/api/v1/``: one router; add a resource with ``router.register`` (the webhooks' endpoints come the same way)."""
 
+from csp.constants import UNSAFE_INLINE
+from csp.decorators import csp_update
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 from rest_framework.routers import DefaultRouter
 
-from .views import calls, directory, keys, people, routing, webhooks
+from .views import calls, directory, keys, people, recordings, routing, stats, webhooks
 
 router = DefaultRouter()
 router.include_format_suffixes = False
@@ -32,6 +34,7 @@ router.register("queue-events", calls.QueueEventViewSet, basename="queueevent")
 router.register("calls/live", calls.LiveCallViewSet, basename="livecall")
 router.register("api-keys", keys.ApiKeyViewSet, basename="apikey")
 router.register("webhook-endpoints", webhooks.WebhookEndpointViewSet, basename="webhookendpoint")
+router.register("recordings", recordings.RecordingViewSet, basename="recording")
 
 VOICEMAIL = "voicemail/<int:box_id>/<slug:folder>/<int:number>/"
 
@@ -41,11 +44,17 @@ urlpatterns = [
     path(VOICEMAIL, people.VoicemailMessageView.as_view(), name="voicemail-message"),
     path(VOICEMAIL + "heard/", people.VoicemailHeardView.as_view(), name="voicemail-heard"),
     path(VOICEMAIL + "audio/", people.VoicemailAudioView.as_view(), name="voicemail-audio"),
+    path("stats/queues/", stats.QueueStatsView.as_view(), name="stats-queues"),
+    path("stats/agents/", stats.AgentStatsView.as_view(), name="stats-agents"),
+    path("stats/volumes/", stats.VolumeStatsView.as_view(), name="stats-volumes"),
     path("schema/", SpectacularAPIView.as_view(api_version="v1"), name="schema"),
-    # Both pages keep to the site's CSP: no inline script or style, no CDN (api/templates/api/).
+    # Both pages load only the site's own files (api/templates/api/: no CDN, no inline script). Swagger UI keeps
+    # to the site's CSP as it is; Redoc builds its styles at run time (styled-components inserts <style>
+    # elements), so this one page's style-src also allows inline styles. Its scripts stay 'self' only.
     path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema", template_name="api/swagger_ui.html"),
          name="swagger"),
-    path("redoc/", SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html"), name="redoc"),
+    path("redoc/", csp_update({"style-src": [UNSAFE_INLINE]})(
+        SpectacularRedocView.as_view(url_name="api:schema", template_name="api/redoc.html")), name="redoc"),
     path("", include(router.urls)),
 ]
 

@@ -3,7 +3,7 @@
 The stored form goes through :func:`recordings_storage`: ``STORAGES["recordings"]`` when the settings
 name one (an S3-compatible bucket through django-storages, ``RECORDINGS_S3_BUCKET``), else local disk in
 ``RECORDINGS_DIR/stored``. Neither has a URL: a recording reaches a browser only through the authorised
-views of :mod:`recording.views`, which read it with :func:`open_range`.
+views of :mod:`recording.views` and the API, which stream it through :mod:`recording.media`.
 """
 
 from __future__ import annotations

@@ -8,33 +8,25 @@ or a recording outside the person's role, is a 404 like an id that does not exis
 from __future__ import annotations
 
 import datetime
-import re
 from functools import wraps
 
-from asgiref.sync import sync_to_async
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.handlers.asgi import ASGIRequest
 from django.db.models import Count, Q
-from django.http import Http404, HttpResponse, QueryDict, StreamingHttpResponse
+from django.http import Http404, HttpResponse, QueryDict
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.text import slugify
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST, require_safe
 
 from portal.views.common import me_view, messages_of
 from stats.models import CallLog
 
-from . import actions
+from . import actions, media
 from .forms import DeleteForm, EvaluationForm, Period, RecordingFilterForm, ShareForm, period_bounds
 from .models import Recording, ShareLink
 from .selectors import is_recording_super, may_use_recording_web, recordings_visible_to
-from .storage import recordings_storage
-
-RANGE_RE = re.compile(r"^bytes=(\d*)-(\d*)$")
-CHUNK = 64 * 1024
 
 
 def recording_view(view):
@@ -209,80 +201,13 @@ def revoke_share(request, share_id: int):
     return redirect(reverse("recording:detail", args=[share_link.recording_id]) + "?tab=share")
 
 
-def download_name(recording: Recording) -> str:
-    """Date, person, other party and dialled number, as the guide's downloaded files are named."""
-    local = timezone.localtime(recording.started_at)
-    person = slugify(recording.user.display_name if recording.user else recording.extension) or "unknown"
-    parts = [f"{local:%Y-%m-%d_%H%M%S}", person, _digits(recording.other_number) or "unknown"]
-    if recording.dialled_number:
-        parts.append(_digits(recording.dialled_number))
-    return "_".join(p for p in parts if p) + ".opus"
-
-
-def _digits(value: str) -> str:
-    return "".join(c for c in value if c.isdigit() or c == "+").replace("+", "00")
-
-
 def _stream(request, recording: Recording, *, attachment: bool) -> HttpResponse:
-    """The stored file, or the byte range the player asked for (seeking without a full reload)."""
-    if recording.status != Recording.Status.STORED or not recording.stored_path:
-        raise Http404(_("This recording is not ready yet."))
-    storage = recordings_storage()
     try:
-        size = storage.size(recording.stored_path)
-    except (OSError, FileNotFoundError):
-        raise Http404(_("The recording file is missing.")) from None
-    match = RANGE_RE.match(request.headers.get("Range", "").strip())
-    start, end = 0, size - 1
-    status = 200
-    if match and (match.group(1) or match.group(2)) and not attachment:
-        first, last = match.groups()
-        if first:
-            start, end = int(first), min(int(last) if last else size - 1, size - 1)
-        else:
-            start = max(size - int(last), 0)
-        if start > end or start >= size:
-            response = HttpResponse(status=416)
-            response["Content-Range"] = f"bytes */{size}"
-            return response
-        status = 206
-
-    def chunks():
-        with storage.open(recording.stored_path, "rb") as handle:
-            handle.seek(start)
-            remaining = end - start + 1
-            while remaining > 0:
-                block = handle.read(min(CHUNK, remaining))
-                if not block:
-                    return
-                remaining -= len(block)
-                yield block
-
-    body = chunks()
-    if isinstance(request, ASGIRequest):  # served by uvicorn/daphne: stream without holding the whole file
-        body = _async_chunks(body)
-    response = StreamingHttpResponse(body, status=status, content_type="audio/ogg")
-    response["Content-Length"] = str(end - start + 1)
-    if status == 206:
-        response["Content-Range"] = f"bytes {start}-{end}/{size}"
-    response["Accept-Ranges"] = "bytes"
-    disposition = "attachment" if attachment else "inline"
-    response["Content-Disposition"] = f'{disposition}; filename="{download_name(recording)}"'
-    response["Cache-Control"] = "private, no-store"
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
-async def _async_chunks(chunks):
-    step = sync_to_async(next, thread_sensitive=False)
-    while (block := await step(chunks, None)) is not None:
-        yield block
-
-
-def _first_request(request) -> bool:
-    """A play is audited once: on the request that starts at the beginning, not on every seek."""
-    match = RANGE_RE.match(request.headers.get("Range", "").strip())
-    return not match or match.group(1) == "0"
+        return media.stream(request, recording, attachment=attachment)
+    except media.RangeNotSatisfiable as refused:
+        response = HttpResponse(status=416)
+        response["Content-Range"] = f"bytes */{refused.size}"
+        return response
 
 
 @recording_view
@@ -290,7 +215,7 @@ def _first_request(request) -> bool:
 def audio(request, recording_id: int):
     recording = visible(request, recording_id)
     response = _stream(request, recording, attachment=False)
-    if response.status_code in (200, 206) and _first_request(request) and request.method == "GET":
+    if media.starts_a_play(request, response):
         actions.do_log_listen(request.user, recording, "played")
     return response
 
@@ -328,6 +253,6 @@ def shared(request, token: str):
 def shared_audio(request, token: str):
     share_link = _shared(token)
     response = _stream(request, share_link.recording, attachment=False)
-    if response.status_code in (200, 206) and _first_request(request) and request.method == "GET":
+    if media.starts_a_play(request, response):
         actions.do_log_listen(None, share_link.recording, "share_opened", share=share_link)
     return response

@@ -15,10 +15,12 @@ from api.auth import do_create_api_key
 from api.models import ApiKey
 from api.urls import router
 from pbx.actions.base import snapshot
-from pbx.models import AsteriskNode, Conference, Prompt
+from pbx.models import AsteriskNode, Conference, Prompt, User
 from pbx.webhooks.models import WebhookEndpoint
+from recording.models import Recording
 from stats.models import CallLog, QueueEvent
 from tests.api_fixtures import ALL_SCOPES, api_client_for
+from tests.recording_fixtures import make_recording
 
 pytestmark = pytest.mark.django_db
 
@@ -50,6 +52,8 @@ def their_row(model, exempel):
         return do_create_api_key(exempel.admin, exempel.admin, name="theirs", kind="personal")[0]
     if model is WebhookEndpoint:
         return WebhookEndpoint.objects.create(tenant=tenant, url="https://crm.exempel.example/hooks")
+    if model is Recording:
+        return make_recording(tenant, exempel.agents[0])
     raise AssertionError(f"no row of {model.__name__} for the matrix")
 
 
@@ -61,7 +65,9 @@ def demo_client(role, demo):
 
 
 def model_of(viewset):
-    return ApiKey if viewset.__name__ == "ApiKeyViewSet" else viewset.model
+    if viewset.__name__ == "ApiKeyViewSet":
+        return ApiKey
+    return Recording if viewset.__name__ == "RecordingViewSet" else viewset.model
 
 
 @pytest.mark.parametrize("role", ROLES)
@@ -113,3 +119,28 @@ def test_a_company_key_without_the_areas_scope_is_403(prefix, viewset, demo):
     others = [s for s in ALL_SCOPES if not s.startswith(f"{viewset.scope_area}:")]
     client = api_client_for(demo.admin, scopes=others)
     assert client.get(f"/api/v1/{prefix}/").status_code == 403
+
+
+STATS = ["queues", "agents", "volumes"]
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("figures", STATS)
+def test_another_companys_queue_and_person_are_404_in_the_statistics(figures, role, demo, exempel):
+    """The statistics take ids in the query: Exempel's queue or person is 404 (agents: a person filter; the
+    queue figures take no person), never their figures; a write verb is 405; and no list names Exempel."""
+    client = demo_client(role, demo)
+    url = f"/api/v1/stats/{figures}/"
+    queue, person = next(iter(exempel.queues.values())), exempel.agents[0]
+    response = client.get(url, {"queue": queue.pk})
+    assert response.status_code == 404 and response["Content-Type"] == "application/problem+json"
+    if figures != "queues":
+        assert client.get(url, {"agent": person.pk}).status_code == 404
+    for method in ("post", "put", "patch", "delete"):
+        assert getattr(client, method)(url, {}, format="json").status_code == 405
+    shown = client.get(url, {"period": "month"})
+    assert shown.status_code == 200
+    body = shown.json()
+    assert {row["id"] for row in body.get("queues", ())} <= {q.pk for q in demo.queues.values()}
+    people = {row["id"] for key in ("agents", "people") for row in body.get(key, ())}
+    assert set(User.objects.filter(pk__in=people).values_list("tenant_id", flat=True)) <= {demo.tenant.pk}
