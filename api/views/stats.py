@@ -72,8 +72,9 @@ class PeriodSerializer(serializers.Serializer):
 
 
 def _period_data(span: periods.Period) -> dict:
+    # The instants in the company's zone whatever the credential (a key's request has no zone of its own).
     return {"kind": span.kind, "first": span.first, "last": span.last, "time_zone": span.zone.key,
-            "start": span.start, "end": span.end}
+            "start": span.start.astimezone(span.zone).isoformat(), "end": span.end.astimezone(span.zone).isoformat()}
 
 
 def _figures_serializer(name: str, cls, derived: dict) -> type[serializers.Serializer]:
