@@ -224,6 +224,25 @@ def test_the_schema_and_the_documentation_pages_load_without_a_cdn(client, alice
     assert script["Content-Type"].startswith("application/javascript") and "/api/v1/schema/" in script.content.decode()
 
 
+def policy_of(response) -> dict[str, list[str]]:
+    directives = (part.split() for part in response["Content-Security-Policy"].split(";") if part.strip())
+    return {name: sources for name, *sources in directives}
+
+
+def test_redoc_alone_may_use_inline_styles_and_every_other_page_keeps_the_sites_policy(client, alice):
+    """Redoc's styled-components inserts <style> elements at run time: that one page's style-src allows inline
+    styles. Nothing else of its policy differs (scripts from the site only), and no other page changes."""
+    from django.conf import settings
+
+    client.force_login(alice)
+    site = {name: list(sources) for name, sources in settings.CONTENT_SECURITY_POLICY["DIRECTIVES"].items()}
+    redoc = policy_of(client.get("/api/v1/redoc/"))
+    assert redoc["style-src"] == ["'self'", "'unsafe-inline'"] and redoc["script-src"] == ["'self'"]
+    assert {k: v for k, v in redoc.items() if k != "style-src"} == {k: v for k, v in site.items() if k != "style-src"}
+    for path in ("/api/v1/docs/", "/api/v1/schema/", "/me/", "/stats/", "/admin/"):
+        assert policy_of(client.get(path)) == site, path
+
+
 def test_a_taken_name_is_said_plainly_on_its_field(api_as, alice):
     response = api_as(alice).post("/api/v1/departments/", {"name": "kundtjänst"}, format="json")
     assert response.status_code == 400

@@ -36,3 +36,22 @@ def test_the_console_user_web_account_pages_and_admin_pass_the_csp(open_as, live
     colours = page.locator(".swatch[data-color]").evaluate_all("els => els.map(e => e.style.background)")
     assert colours and all(colours)
     assert open_as.csp_violations == []
+
+
+REDOC_LOGO = "https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+def test_redoc_renders_the_schema_with_only_its_styles_inline(open_as, live_console, people):
+    """Redoc (styled-components) inserts <style> elements: its page alone allows inline styles, and renders the
+    schema; its scripts still come from the site only. The one refusal is meant: Redoc's footer asks its CDN for
+    a logo, which the site's img-src refuses (no CDN), and Redoc then leaves the logo out."""
+    page = open_as(people["alice"].email, "/api/v1/redoc/")
+    page.wait_for_selector("h1:has-text('Växel API')", timeout=20_000)
+    assert page.locator("[data-section-id^='tag/recordings']").count() >= 1
+    page.wait_for_load_state("networkidle")
+    assert page.locator(f"img[src='{REDOC_LOGO}']").count() == 0
+    policy = page.evaluate("async () => (await fetch('/api/v1/redoc/')).headers.get('content-security-policy')")
+    assert "style-src 'self' 'unsafe-inline'" in policy and "script-src 'self';" in policy + ";"
+    refused = list(open_as.csp_violations)
+    assert all(REDOC_LOGO in text for text in refused), refused
+    open_as.csp_violations.clear()
