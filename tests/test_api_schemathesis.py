@@ -64,3 +64,38 @@ def admin_token(alice):
 @pytest.mark.django_db
 def test_every_operation_keeps_to_its_schema(case, admin_token):
     case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"}, checks=CHECKS)
+
+
+@override_settings(API_THROTTLE_RATE="100000/min")
+@pytest.mark.django_db
+def test_real_recordings_and_statistics_keep_to_their_schema(admin_token, demo, alice):
+    """The generated cases above meet empty lists and ids that do not exist; these meet real rows: a stored
+    recording with an evaluation form, and a day of replayed queue calls."""
+    from pbx.models import AsteriskNode
+    from recording.models import EvaluationQuestion
+    from tests.helpers import capture_events
+    from tests.recording_fixtures import make_recording
+    from tests.stats_fixtures import replay_into_db
+
+    recording = make_recording(demo.tenant, alice, queue=demo.queues["Support"])
+    question = EvaluationQuestion.objects.create(tenant=demo.tenant, text="Greeted the customer?")
+    with capture_events():
+        replay_into_db("d_queue_call_answered_by_agent", demo, AsteriskNode.default(), real=False)
+    one = {"id": recording.pk}
+    day = {"from": "2026-11-23", "to": "2026-11-23"}
+    cases = [
+        schema["/api/v1/recordings/"]["GET"].Case(query={"period": "today"}),
+        schema["/api/v1/recordings/{id}/"]["GET"].Case(path_parameters=one),
+        schema["/api/v1/recordings/{id}/media/"]["GET"].Case(path_parameters=one, headers={"Range": "bytes=0-99"}),
+        schema["/api/v1/recordings/{id}/evaluation/"]["GET"].Case(path_parameters=one),
+        schema["/api/v1/recordings/{id}/evaluation/"]["PATCH"].Case(
+            path_parameters=one, headers={"If-Match": "*"}, media_type="application/json",
+            body={"flag": "green", "answers": [{"question": question.pk, "answer": "yes"}]}),
+        schema["/api/v1/stats/queues/"]["GET"].Case(query=day),
+        schema["/api/v1/stats/agents/"]["GET"].Case(query=day),
+        schema["/api/v1/stats/volumes/"]["GET"].Case(query=day),
+    ]
+    for case in cases:
+        response = case.call_and_validate(headers={"Authorization": f"Bearer {admin_token}"}, checks=CHECKS[:-1])
+        assert response.status_code in (200, 206), (case.path, response.status_code)
+    assert recording.answers.get().answer == "yes"

@@ -17,7 +17,6 @@ import django_filters
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import exceptions, mixins, permissions, serializers, viewsets
@@ -117,6 +116,8 @@ class RecordingSerializer(StrictStrings, serializers.ModelSerializer):
     person_name = serializers.SerializerMethodField()
     content_type = serializers.SerializerMethodField(help_text="audio/ogg (Opus) or audio/wav.")
     media = serializers.SerializerMethodField(help_text="Where the sound is: GET it, with Range to seek.")
+    # Declared: DRF drops allow_blank from a read-only model field, and the schema would then refuse "".
+    flag = serializers.ChoiceField(choices=Recording.Flag.choices, allow_blank=True, read_only=True)
 
     class Meta:
         model = Recording
@@ -159,8 +160,8 @@ class EvaluationSerializer(StrictSerializer):
     customer_response = ScopedPrimaryKeyRelatedField(
         queryset=EvaluationChoice.objects.filter(kind=EvaluationChoice.Kind.RESPONSE), allow_null=True,
         required=False, help_text="One of the company's customer responses.")
-    flag = serializers.ChoiceField(choices=[("", gettext_lazy("None")), *Recording.Flag.choices], allow_blank=True,
-                                   required=False)
+    flag = serializers.ChoiceField(choices=Recording.Flag.choices, allow_blank=True, required=False,
+                                   help_text="Empty: no flag.")
     tag = serializers.CharField(max_length=60, allow_blank=True, required=False)
     notes = serializers.CharField(max_length=4000, allow_blank=True, required=False, trim_whitespace=False)
     answers = AnswerSerializer(many=True, required=False,
