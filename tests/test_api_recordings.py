@@ -292,3 +292,11 @@ def test_only_a_super_user_deletes_with_if_match_and_it_is_audited(people, recs)
     assert Recording.objects.get(pk=rec.pk).deleted_at is not None
     assert AuditLog.objects.filter(action="recording.deleted", object_id=str(rec.pk), actor=people["alice"]).exists()
     assert alice.get(url).status_code == 404 and rec.pk not in listed(alice)
+
+
+def test_the_admins_key_form_offers_the_recordings_scopes(client, alice):
+    client.force_login(alice)
+    page = client.get("/admin/api/apikey/add/")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert 'value="recordings:read"' in html and 'value="recordings:write"' in html
