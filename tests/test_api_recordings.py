@@ -174,6 +174,7 @@ def test_the_list_is_newest_first_in_keyset_pages(demo, people, recs):
     second = alice.get(first["next"]).json()
     assert [row["id"] for row in second["results"]] == [recs["bob"].pk]
     assert "count" not in first
+    assert listed(api(people["carol"])) == {recs["exempel"].pk}
 
 
 # ----------------------------------------------------------------------------------------------- the media
@@ -201,6 +202,8 @@ def test_range_requests_return_the_right_bytes_and_a_play_is_audited_once(people
     assert beyond["Content-Type"] == "application/problem+json"
     plays = AuditLog.objects.filter(action="recording.played", object_id=str(rec.pk), actor=people["bob"])
     assert plays.count() == 1  # the whole-file request; the seeks are no new plays
+    theirs = api(people["carol"]).get(url, HTTP_RANGE="bytes=0-9")
+    assert theirs.status_code == 404 and theirs["Content-Type"] == "application/problem+json"
 
 
 def test_if_range_keeps_the_range_only_for_the_same_file(people, recs):
@@ -261,6 +264,9 @@ def test_an_evaluation_is_saved_through_the_recording_webs_action_with_if_match(
     assert patched.status_code == 200
     assert (patched.json()["tag"], patched.json()["flag"], patched.json()["score"]) == ("uppföljning", "blue", 100)
     assert EvaluationAnswer.objects.filter(recording=rec).count() == 2
+    carol = api(people["carol"])
+    assert carol.get(url).status_code == 404
+    assert carol.patch(url, {"tag": "x"}, format="json", HTTP_IF_MATCH="*").status_code == 404
 
 
 def test_an_evaluation_takes_only_the_companys_choices_and_questions(people, recs, form):
@@ -285,6 +291,7 @@ def test_only_a_super_user_deletes_with_if_match_and_it_is_audited(people, recs)
     url = f"/api/v1/recordings/{rec.pk}/"
     refused = api(people["bob"]).delete(url, HTTP_IF_MATCH="*")
     assert refused.status_code == 403 and "super user" in refused.json()["detail"]
+    assert api(people["carol"]).delete(url, HTTP_IF_MATCH="*").status_code == 404  # Exempel's super user
     alice = api(people["alice"])
     etag = alice.get(url)["ETag"]
     assert alice.delete(url).status_code == 428

@@ -74,7 +74,7 @@ def without_unanswered(directions: dict) -> dict:
 # ----------------------------------------------------------------------------------------------- same as /stats/
 
 
-def test_queue_figures_equal_what_stats_shows_for_the_same_period(traffic, alice):
+def test_queue_figures_equal_what_stats_shows_for_the_same_period(traffic, alice, carol):
     page, body = web(alice), get(alice, "queues", **THE_DAY)
     assert [(row["id"], row["figures"]) for row in body["queues"]] == [
         (row["id"], row["figures"]) for row in page["queue_rows"]]
@@ -84,9 +84,11 @@ def test_queue_figures_equal_what_stats_shows_for_the_same_period(traffic, alice
         3, 2, 1)
     assert body["period"] == {"kind": "range", "first": DAY, "last": DAY, "time_zone": "Europe/Stockholm",
                               "start": "2026-11-23T00:00:00+01:00", "end": "2026-11-24T00:00:00+01:00"}
+    refused = api_client_for(carol).get("/api/v1/stats/queues/", {**THE_DAY, "queue": support["id"]})
+    assert refused.status_code == 404
 
 
-def test_agent_figures_equal_what_stats_shows_for_the_same_period(traffic, alice, bob):
+def test_agent_figures_equal_what_stats_shows_for_the_same_period(traffic, alice, bob, carol):
     page, body = web(alice), get(alice, "agents", **THE_DAY)
     shown = {row["id"]: dict(row["cells"]) for row in page["agent_rows"]}
     assert {row["id"]: {c: row["figures"][c] for c in AGENT_COLUMNS} for row in body["agents"]} == shown
@@ -96,9 +98,10 @@ def test_agent_figures_equal_what_stats_shows_for_the_same_period(traffic, alice
     queues = get(alice, "queues", **THE_DAY)
     assert sum(row["figures"]["answered"] for row in body["agents"]) == queues["total"]["answered"] == 2
     assert bob.pk in {row["id"] for row in body["agents"]}
+    assert api_client_for(carol).get("/api/v1/stats/agents/", {**THE_DAY, "agent": bob.pk}).status_code == 404
 
 
-def test_call_volumes_equal_what_stats_shows_for_the_same_period(traffic, alice):
+def test_call_volumes_equal_what_stats_shows_for_the_same_period(traffic, alice, carol):
     page, body = web(alice), get(alice, "volumes", **THE_DAY)
     assert body["of"] == "company"
     assert without_unanswered(body["total"]) == volumes_of(page["volumes"])
@@ -107,6 +110,8 @@ def test_call_volumes_equal_what_stats_shows_for_the_same_period(traffic, alice)
     assert {row["name"]: [row["directions"][d]["calls"] for d in DIRECTIONS] for row in body["people"]} == people
     numbers = {row["name"]: [figures.calls for figures in row["cells"]] for row in page["numbers"]}
     assert {row["number"]: [row["directions"][d]["calls"] for d in DIRECTIONS] for row in body["numbers"]} == numbers
+    theirs = get(carol, "volumes", **THE_DAY)
+    assert sum(figures["calls"] for figures in theirs["total"].values()) == 0 and theirs["people"] == []
 
 
 # ----------------------------------------------------------------------------------------------- who sees what
