@@ -15,6 +15,7 @@ import datetime as dt
 
 import django_filters
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.types import OpenApiTypes
@@ -25,7 +26,8 @@ from rest_framework.response import Response
 
 from pbx.models import Queue, User
 from portal.mfa import lacks_required_two_factor
-from recording import actions, media
+from recording import actions
+from recording import media as recording_media
 from recording.forms import Period, period_bounds
 from recording.models import EvaluationAnswer, EvaluationChoice, EvaluationQuestion, Recording
 from recording.selectors import may_use_recording_web, recordings_visible_to
@@ -132,12 +134,12 @@ class RecordingSerializer(StrictStrings, serializers.ModelSerializer):
         return recording.user.display_name if recording.user_id and recording.user else ""
 
     def get_content_type(self, recording) -> str | None:
-        return media.content_type(recording) if recording.stored_path else None
+        return recording_media.content_type(recording) if recording.stored_path else None
 
     def get_media(self, recording) -> str | None:
         if recording.status != Recording.Status.STORED:
             return None
-        return f"/api/v1/recordings/{recording.pk}/media/"
+        return reverse("api:recording-media", args=[recording.pk])
 
 
 # --------------------------------------------------------------------------------------------- evaluation
@@ -242,11 +244,11 @@ class RecordingViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         an ETag for If-Range. A GET from the first byte is audited as a play ("who listened to what")."""
         recording = self.get_object()
         try:
-            response = media.stream(request, recording, attachment=False)
-        except media.RangeNotSatisfiable as refused:
+            response = recording_media.stream(request, recording, attachment=False)
+        except recording_media.RangeNotSatisfiable as refused:
             return problem(416, _("That range starts beyond the end of the recording."), code="range_not_satisfiable",
                            headers={"Content-Range": f"bytes */{refused.size}"})
-        if media.starts_a_play(request, response):
+        if recording_media.starts_a_play(request, response):
             actions.do_log_listen(request.user, recording, "played")
         return response
 
@@ -265,12 +267,12 @@ class RecordingViewSet(ETagMixin, mixins.ListModelMixin, mixins.RetrieveModelMix
         data.is_valid(raise_exception=True)
         require_if_match(request, lambda: etag_of_data(evaluation_of(recording)))
         values = data.validated_data
-        current = evaluation_of(recording)
 
         def kept(name, default):
             return values.get(name, default if partial else None)
 
-        answers = {q["question"]: "" for q in current["answers"]} if not partial else {}
+        # PUT is the whole form: a question it leaves out is cleared, as the web's form posts every question.
+        answers = {} if partial else {q["question"]: "" for q in evaluation_of(recording)["answers"]}
         answers.update({item["question"].pk: item["answer"] or "" for item in values.get("answers", ())})
         actions.do_evaluate_recording(
             request.user, recording,
