@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.forms.utils import flatatt
 from django.utils import timezone
 from django.utils.formats import time_format
+from django.utils.html import format_html, format_html_join
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions.selfservice import caller_id_choices
@@ -70,6 +72,19 @@ def end_shortcuts(zone: zoneinfo.ZoneInfo, now: datetime.datetime | None = None)
         EndShortcut("tomorrow", _("Until tomorrow %(time)s") % {"time": hm(morning)}, morning),
         EndShortcut("custom", _("Until a time I choose"), None),
     ]
+
+
+class PlainSelect(forms.Select):
+    """A select rendered in Python: one formatted string per option, not one template per option. For lists
+    that grow with the company (its people, departments): Django's per-option templates cost ~0.1 ms each."""
+
+    def render(self, name, value, attrs=None, renderer=None):
+        widget = self.get_context(name, value, attrs)["widget"]
+        options = format_html_join("", '<option value="{}"{}>{}</option>', (
+            (option["value"] if option["value"] is not None else "", " selected" if option["selected"] else "",
+             option["label"])
+            for _group, choices, _index in widget["optgroups"] for option in choices))
+        return format_html('<select name="{}"{}>{}</select>', widget["name"], flatatt(widget["attrs"]), options)
 
 
 class DateTimeLocalInput(forms.DateTimeInput):

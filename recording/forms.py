@@ -11,6 +11,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pbx.models import CostCentre, Department, Office, User
 from pbx.validators import validate_plain_text
+from portal.forms import PlainSelect
 
 from .models import (
     ApprovedNumber,
@@ -66,30 +67,34 @@ def period_bounds(period: str, first: datetime.date | None, last: datetime.date 
 class RecordingFilterForm(forms.Form):
     """"Tillämpa filter": period, time of day, where, which numbers, how long, what kind, tag and flag."""
 
-    period = forms.ChoiceField(label=_("Period"), choices=Period.CHOICES, required=False)
+    period = forms.ChoiceField(label=_("Period"), choices=Period.CHOICES, required=False, widget=PlainSelect)
     date_from = forms.DateField(label=_("From date"), required=False,
                                 widget=forms.DateInput(attrs={"type": "date"}))
     date_to = forms.DateField(label=_("To date"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
     time_from = forms.TimeField(label=_("From time"), required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     time_to = forms.TimeField(label=_("To time"), required=False, widget=forms.TimeInput(attrs={"type": "time"}))
     office_hours = forms.BooleanField(label=_("Office hours only (Mon–Fri 08–17)"), required=False)
-    extension = forms.ChoiceField(label=_("Extension"), required=False)
-    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False)
-    office = forms.ModelChoiceField(label=_("Office"), queryset=Office.objects.none(), required=False)
-    cost_centre = forms.ModelChoiceField(label=_("Cost centre"), queryset=CostCentre.objects.none(), required=False)
+    extension = forms.ChoiceField(label=_("Extension"), required=False, widget=PlainSelect)
+    department = forms.ModelChoiceField(label=_("Department"), queryset=Department.objects.none(), required=False,
+                                        widget=PlainSelect)
+    office = forms.ModelChoiceField(label=_("Office"), queryset=Office.objects.none(), required=False,
+                                    widget=PlainSelect)
+    cost_centre = forms.ModelChoiceField(label=_("Cost centre"), queryset=CostCentre.objects.none(), required=False,
+                                         widget=PlainSelect)
     number = forms.CharField(label=_("Number"), max_length=20, required=False,
                              help_text=_("The other party's or the dialled number, or part of it."))
     min_duration = forms.IntegerField(label=_("At least (seconds)"), min_value=0, max_value=86400, required=False)
     max_duration = forms.IntegerField(label=_("At most (seconds)"), min_value=0, max_value=86400, required=False)
-    direction = forms.ChoiceField(label=_("Call type"), required=False,
+    direction = forms.ChoiceField(label=_("Call type"), required=False, widget=PlainSelect,
                                   choices=[("", _("All")), *Recording.Direction.choices])
     tag = forms.CharField(label=_("Call tag"), max_length=60, required=False)
-    flag = forms.ChoiceField(label=_("Call flag"), required=False, choices=[("", _("All")), *Recording.Flag.choices])
+    flag = forms.ChoiceField(label=_("Call flag"), required=False, choices=[("", _("All")), *Recording.Flag.choices],
+                             widget=PlainSelect)
     min_silence = forms.IntegerField(label=_("Silence of at least (seconds)"), min_value=1, max_value=3600,
                                      required=False)
     min_other_share = forms.IntegerField(label=_("Other party talked at least (%)"), min_value=0, max_value=100,
                                          required=False)
-    limit = forms.TypedChoiceField(label=_("Limit recordings to"), coerce=int, required=False,
+    limit = forms.TypedChoiceField(label=_("Limit recordings to"), coerce=int, required=False, widget=PlainSelect,
                                    choices=[(n, n) for n in ROW_LIMITS])
     sort = forms.ChoiceField(required=False, widget=forms.HiddenInput,
                              choices=[(k, k) for name in SORTS for k in (name, f"-{name}")])
