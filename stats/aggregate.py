@@ -28,8 +28,6 @@ VISIT_SLACK = dt.timedelta(hours=12)
 # An agent's state before the window: its last event per queue, looked back this far (then: logged out).
 STATE_LOOKBACK = dt.timedelta(days=31)
 
-QUEUE_ROW_FIELDS = ("key", "node_id", "tenant_id", "queue_id", "queue_name", "call_id", "linkedid", "kind", "at",
-                    "wait_s", "talk_s", "agent_id")
 PARTS = ("queue", "agent_calls", "agent_time", "volume")
 
 
@@ -107,7 +105,7 @@ def _rebuild_queue_and_agent_calls(tenant_id: int, start: dt.datetime, end: dt.d
     rows = QueueEvent.objects.filter(tenant_id=tenant_id, at__gte=start, at__lt=end + VISIT_SLACK).order_by()
     queue_cells: dict[tuple[int, dt.datetime], defs.QueueFigures] = {}
     agent_cells: dict[tuple[int, int, dt.datetime], defs.AgentFigures] = {}
-    for visit in defs.visits(rows.values(*QUEUE_ROW_FIELDS).iterator(chunk_size=5000)):
+    for visit in defs.visits(rows.values(*defs.QUEUE_ROW_FIELDS).iterator(chunk_size=5000)):
         if visit.queue_id is None or not (start <= visit.started_at < end):
             continue
         slot = defs.interval_start(visit.started_at)
@@ -142,8 +140,8 @@ def _rebuild_queue_and_agent_calls(tenant_id: int, start: dt.datetime, end: dt.d
                for (agent_id, queue_id, slot), cell in agent_cells.items()))
 
 
-COUNTERS = ("offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "timeouts", "overflows",
-            "no_agents", "closed", "wait_answered_s", "wait_max_s", "talk_s", "callbacks_requested", "callbacks_made")
+COUNTERS = ("offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "timeouts", "left_for_callback",
+            "overflows", "no_agents", "closed", "wait_answered_s", "wait_max_s", "talk_s", "callbacks_requested", "callbacks_made")
 AGENT_COLUMNS = ("tenant_id", "agent_id", "queue_id", "start", "offered", "answered", "rang_no_answer", "talk_s",
                  "wrapup_s", "logged_in_s", "paused_s")
 

@@ -3,11 +3,14 @@
 Every figure is computed from the raw rows the event bridge writes (``stats.models``):
 
 * ``QueueEvent`` — the queue log. A caller's *visit* to a queue is the rows sharing the caller's channel,
-  the queue and the visit number (the row key ``<uniqueid>:<visit>:<kind>:<seq>``): ``enter`` then
-  ``connect`` + ``complete`` (answered), ``abandon`` (the caller hung up), ``timeout`` (maximum wait
-  reached, or the queue emptied of agents while waiting), ``ringnoanswer`` (an agent rang and did not
-  answer; one per ring). A call turned away before joining has a single row: ``noagents`` (no agent logged
-  in), ``closed`` (the number's schedule was closed) or ``overflow`` (the queue was full).
+  the queue and the visit number (the row key ``<uniqueid>:<queue>:<visit>:<kind>:<seq>``, the visit counted
+  per caller channel and queue): ``enter`` then ``connect`` + ``complete`` (answered), ``abandon`` (the
+  caller hung up), ``timeout`` (maximum wait reached), ``noagents`` after ``enter`` (the queue emptied of
+  agents while the caller waited: app_queue's LEAVEEMPTY, a timeout too), ``callback`` (the caller pressed
+  the queue's callback key and left a number: a Local channel keeps the place, as a visit of its own),
+  ``ringnoanswer`` (an agent rang and did not answer; one per ring). A call turned away before joining has a
+  single row: ``noagents`` (no agent logged in), ``closed`` (the number's schedule was closed) or
+  ``overflow`` (the queue was full).
 * ``CallLog`` — one row per call (direction, result, talk, who took part).
 * ``AgentEvent`` — an agent's log-ins, log-outs and pauses (with the reason), per queue.
 * ``pbx.CallbackRequest`` — callbacks asked for (``requested_at``) and made (``done_at``).
@@ -43,10 +46,15 @@ INTERVAL_S = 900
 ZONE = "Europe/Stockholm"  # the default; a company's own zone is used where it has one
 
 # The visit outcomes (from the queue log's last row of the visit).
-ANSWERED, ABANDONED, TIMEOUT, OVERFLOW, NO_AGENTS, CLOSED, WAITING = (
-    "answered", "abandoned", "timeout", "overflow", "noagents", "closed", "waiting")
+ANSWERED, ABANDONED, TIMEOUT, CALLBACK, OVERFLOW, NO_AGENTS, CLOSED, WAITING = (
+    "answered", "abandoned", "timeout", "callback", "overflow", "noagents", "closed", "waiting")
 TURNED_AWAY = frozenset({NO_AGENTS, CLOSED, OVERFLOW})
 STARTS = frozenset({"enter", NO_AGENTS, CLOSED, OVERFLOW})
+# The rows that end a visit that was not answered (the last one says how).
+ENDS = frozenset({"abandon", TIMEOUT, CALLBACK, NO_AGENTS, CLOSED, OVERFLOW})
+# What the rebuilds read of a queue log row (stats.aggregate, the wallboard).
+QUEUE_ROW_FIELDS = ("key", "node_id", "tenant_id", "queue_id", "queue_name", "uniqueid", "call_id", "linkedid",
+                    "kind", "at", "wait_s", "talk_s", "agent_id")
 
 
 def interval_start(at: dt.datetime) -> dt.datetime:
@@ -99,34 +107,31 @@ class Visit:
     number: int
     started_at: dt.datetime
     outcome: str = WAITING
+    entered: bool = False  # it has an ``enter`` row: the caller joined the queue (else it was turned away)
     ended_at: dt.datetime | None = None
     wait_s: float = 0.0
     talk_s: float = 0.0
     agent_id: int | None = None
     rang: list[tuple[int | None, dt.datetime]] = field(default_factory=list)  # ring-no-answer: (agent, when)
 
-    @property
-    def entered(self) -> bool:
-        return self.outcome not in TURNED_AWAY
-
 
 def _get(row: Any, name: str):
     return row[name] if isinstance(row, dict) else getattr(row, name)
 
 
-def visit_key(key: str) -> tuple[str, int]:
-    """(caller channel, visit number) from a queue log key ``<uniqueid>:<visit>:<kind>:<seq>``."""
-    uniqueid, visit, _kind, _seq = key.rsplit(":", 3)
-    return uniqueid, int(visit)
+def visit_number(key: str) -> int:
+    """The visit number of a queue log key ``<uniqueid>:<queue>:<visit>:<kind>:<seq>`` (the third field from
+    the end: a Uniqueid may carry a system name, and only our own queue names come between)."""
+    _head, visit, _kind, _seq = key.rsplit(":", 3)
+    return int(visit)
 
 
 def visits(rows: Iterable[Any]) -> list[Visit]:
-    """The visits in queue log rows (model instances or dicts with the QueueEvent field names; ``agent_id``,
-    ``queue_id``, ``call_id``, ``tenant_id``, ``node_id``). A visit without its starting row is left out."""
+    """The visits in queue log rows (model instances or dicts with ``QUEUE_ROW_FIELDS``). A visit is the rows of
+    one node, caller channel, queue and visit number; one without its starting row is left out."""
     by_visit: dict[tuple, list] = {}
     for row in rows:
-        uniqueid, number = visit_key(_get(row, "key"))
-        ident = (_get(row, "node_id"), uniqueid, _get(row, "queue_name"), number)
+        ident = (_get(row, "node_id"), _get(row, "uniqueid"), _get(row, "queue_name"), visit_number(_get(row, "key")))
         by_visit.setdefault(ident, []).append(row)
     found: list[Visit] = []
     for (_node, uniqueid, queue_name, number), group in by_visit.items():
@@ -138,7 +143,9 @@ def visits(rows: Iterable[Any]) -> list[Visit]:
                       _get(start, "linkedid"), uniqueid, number, _get(start, "at"))
         for row in group:
             kind = _get(row, "kind")
-            if kind == "ringnoanswer":
+            if kind == "enter":
+                visit.entered = True
+            elif kind == "ringnoanswer":
                 visit.rang.append((_get(row, "agent_id"), _get(row, "at")))
             elif kind == "connect":
                 visit.outcome, visit.agent_id = ANSWERED, _get(row, "agent_id")
@@ -148,7 +155,7 @@ def visits(rows: Iterable[Any]) -> list[Visit]:
                 visit.agent_id = _get(row, "agent_id") or visit.agent_id
                 visit.talk_s = _get(row, "talk_s") or 0.0
                 visit.wait_s = _get(row, "wait_s") or visit.wait_s
-            elif kind in ("abandon", TIMEOUT, NO_AGENTS, CLOSED, OVERFLOW):
+            elif kind in ENDS:
                 outcome = ABANDONED if kind == "abandon" else kind
                 if visit.outcome != ANSWERED:
                     visit.outcome, visit.ended_at, visit.wait_s = outcome, _get(row, "at"), _get(row, "wait_s") or 0.0
@@ -169,6 +176,7 @@ class QueueFigures:
     abandoned: int = 0           # the caller hung up while waiting (short ones included)
     short_abandoned: int = 0     # abandoned with wait <= the queue's short-abandon threshold
     timeouts: int = 0            # left unanswered by the queue: maximum wait reached (or emptied of agents)
+    left_for_callback: int = 0   # left with the callback key: a Local channel waits in their place (its own visit)
     overflows: int = 0           # turned away: the queue was full (never entered)
     no_agents: int = 0           # turned away: no agent logged in (never entered)
     closed: int = 0              # turned away: the schedule was closed (never entered)
@@ -184,7 +192,7 @@ class QueueFigures:
                 self.overflows += 1
             elif visit.outcome == NO_AGENTS:
                 self.no_agents += 1
-            else:
+            elif visit.outcome == CLOSED:
                 self.closed += 1
             return
         self.offered += 1
@@ -199,8 +207,10 @@ class QueueFigures:
             self.abandoned += 1
             if visit.wait_s <= limits.short_abandon_s:
                 self.short_abandoned += 1
-        elif visit.outcome == TIMEOUT:
+        elif visit.outcome in (TIMEOUT, NO_AGENTS):  # the maximum wait, or the last agent gone (LEAVEEMPTY)
             self.timeouts += 1
+        elif visit.outcome == CALLBACK:
+            self.left_for_callback += 1
 
     def add(self, other: QueueFigures) -> QueueFigures:
         for f in fields(self):
@@ -214,25 +224,33 @@ class QueueFigures:
 
     @property
     def unanswered(self) -> int:
-        """Entered and not answered: abandoned + timeouts (what app_queue counts as "Abandoned")."""
+        """Entered and neither answered nor left for a callback: abandoned + timeouts — what app_queue counts as
+        "Abandoned" (record_abandoned: a hang-up, the maximum wait, LEAVEEMPTY; not EXITWITHKEY)."""
         return self.abandoned + self.timeouts
 
     @property
     def missed(self) -> int:
         """"Missade samtal": callers who wanted the queue and reached no one — abandoned after the
         short-abandon threshold, timed out, turned away by a full queue or for want of agents. Short abandons
-        (a wrong number, a change of mind) and calls while closed are not missed."""
+        (a wrong number, a change of mind), callers who left for a callback (the queue calls them) and calls
+        while closed are not missed."""
         return self.abandoned - self.short_abandoned + self.timeouts + self.overflows + self.no_agents
 
     @property
+    def counted(self) -> int:
+        """The calls a share is taken of: offered minus short abandons and minus those who left for a callback
+        (their place goes on as the callback's own visit, which is offered and answered or not in its turn)."""
+        return self.offered - self.short_abandoned - self.left_for_callback
+
+    @property
     def service_level_pct(self) -> float | None:
-        """Answered within the threshold as a share of the calls that counted: offered minus short abandons."""
-        base = self.offered - self.short_abandoned
+        """Answered within the threshold as a share of the calls that counted (``counted``)."""
+        base = self.counted
         return round(100.0 * self.answered_in_sl / base, 1) if base else None
 
     @property
     def answered_pct(self) -> float | None:
-        base = self.offered - self.short_abandoned
+        base = self.counted
         return round(100.0 * self.answered / base, 1) if base else None
 
     @property
@@ -452,8 +470,9 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Answered calls whose wait (joining the queue → the agent answering) was at most the queue's service "
         "level threshold, the same comparison app_queue makes.")),
     Definition("service_level_pct", _("Service level %"), _(
-        "Answered within service level ÷ (offered − short abandons) × 100. Asterisk's own ServiceLevelPerf "
-        "divides by the answered calls only.")),
+        "Answered within service level ÷ (offered − short abandons − left for a callback) × 100. Asterisk's own "
+        "ServicelevelPerf divides by the answered calls only (and ServicelevelPerf2 by answered + abandoned, "
+        "timeouts included, counting quick abandons as in time).")),
     Definition("abandoned", _("Abandoned"), _(
         "Offered calls where the caller hung up while waiting (QueueCallerAbandon with the caller gone), short "
         "abandons included.")),
@@ -462,7 +481,13 @@ DEFINITIONS: tuple[Definition, ...] = (
         "of mind, not a missed call.")),
     Definition("timeouts", _("Timeouts"), _(
         "Offered calls the queue gave up on: the maximum wait was reached, or the last agent left while the "
-        "caller waited; the call went on to the queue's overflow destination.")),
+        "caller waited; the call went on to the queue's overflow or no-agents destination. Asterisk counts "
+        "these among its abandoned calls.")),
+    Definition("left_for_callback", _("Left for a callback"), _(
+        "Offered calls whose caller pressed the queue's callback key and left a number: the queue keeps their "
+        "place and calls them back when an agent is free. Neither missed nor a timeout, and not in the service "
+        "level's base: the place kept counts as a call of its own in the queue (offered, and answered or not). "
+        "Asterisk counts them neither as completed nor as abandoned.")),
     Definition("overflows", _("Overflows (queue full)"), _(
         "Calls turned away because the queue already had its maximum number of callers waiting; not offered.")),
     Definition("no_agents", _("No agent logged in"), _(
@@ -472,7 +497,8 @@ DEFINITIONS: tuple[Definition, ...] = (
         "Calls to the queue's number while its schedule was closed; not offered, not missed.")),
     Definition("missed", _("Missed"), _(
         "Callers who wanted the queue and reached no one: abandoned after the short-abandon threshold + timeouts "
-        "+ overflows + no agent logged in. Short abandons and calls while closed are not missed.")),
+        "+ overflows + no agent logged in. Short abandons, callers who left for a callback and calls while "
+        "closed are not missed.")),
     Definition("wait_avg_s", _("Average wait"), _(
         "Mean wait of the answered calls, from joining the queue to an agent answering, in seconds.")),
     Definition("wait_max_s", _("Longest wait"), _(

@@ -44,6 +44,7 @@ class CallLog(TenantOwned):
         CLOSED = "closed", _("Closed")
         OVERFLOW = "overflow", _("Overflow (queue full)")
         TIMEOUT = "timeout", _("Maximum wait reached")
+        CALLBACK = "callback", _("Left for a callback")
 
     node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
     linkedid = models.CharField(_("call id"), max_length=64)
@@ -126,13 +127,15 @@ class QueueEvent(TenantOwned):
         ABANDON = "abandon", _("Abandoned")
         COMPLETE = "complete", _("Completed")
         TIMEOUT = "timeout", _("Left unanswered")
+        CALLBACK = "callback", _("Left for a callback")
         RING_NO_ANSWER = "ringnoanswer", _("Agent did not answer")
         NO_AGENTS = "noagents", _("No agents")
         CLOSED = "closed", _("Closed")
         OVERFLOW = "overflow", _("Overflow (queue full)")
 
     node = models.ForeignKey("pbx.AsteriskNode", on_delete=models.PROTECT, related_name="+", verbose_name=_("node"))
-    key = models.CharField(_("key"), max_length=160)
+    # <caller's Uniqueid>:<queue>:<visit>:<kind>:<seq> (pbx.asterisk.bridge.domain.QueueLogEntry.key)
+    key = models.CharField(_("key"), max_length=255)
     call = models.ForeignKey(CallLog, on_delete=models.CASCADE, null=True, blank=True, related_name="queue_events",
                              verbose_name=_("call"))
     linkedid = models.CharField(_("call id"), max_length=64)
@@ -211,6 +214,7 @@ class QueueInterval(TenantOwned):
     abandoned = models.PositiveIntegerField(default=0)
     short_abandoned = models.PositiveIntegerField(default=0)
     timeouts = models.PositiveIntegerField(default=0)
+    left_for_callback = models.PositiveIntegerField(default=0)
     overflows = models.PositiveIntegerField(default=0)
     no_agents = models.PositiveIntegerField(default=0)
     closed = models.PositiveIntegerField(default=0)

@@ -16,8 +16,8 @@ from . import definitions as defs
 from .models import AgentInterval, AgentPauseInterval, QueueInterval, VolumeInterval
 from .periods import Period
 
-QUEUE_SUMS = ("offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "timeouts", "overflows",
-              "no_agents", "closed", "wait_answered_s", "talk_s", "callbacks_requested", "callbacks_made")
+QUEUE_SUMS = ("offered", "answered", "answered_in_sl", "abandoned", "short_abandoned", "timeouts", "left_for_callback",
+              "overflows", "no_agents", "closed", "wait_answered_s", "talk_s", "callbacks_requested", "callbacks_made")
 AGENT_SUMS = ("offered", "answered", "rang_no_answer", "talk_s", "wrapup_s", "logged_in_s", "paused_s")
 
 
@@ -117,10 +117,11 @@ def drill_down_filter(figure: str) -> Q | None:
     """The call log rows behind a queue figure (for the drill-down from a number to its calls); None: no such
     figure. The call log keeps a call's first queue and how that visit ended (``queue_result``)."""
     wanted = {
-        "offered": Q(queue_result__in=("answered", "abandoned", "timeout")),
+        "offered": Q(queue_result__in=("answered", "abandoned", "timeout", "callback")),
         "answered": Q(queue_result="answered"),
         "abandoned": Q(queue_result="abandoned"),
         "timeouts": Q(queue_result="timeout"),
+        "left_for_callback": Q(queue_result="callback"),
         "overflows": Q(queue_result="overflow"),
         "no_agents": Q(queue_result="noagents"),
         "closed": Q(queue_result="closed"),

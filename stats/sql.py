@@ -2,10 +2,11 @@
 by the database instead of being read row by row into Python (about ten times the calls per second).
 
 It says exactly what ``definitions.visits`` / ``QueueFigures.count`` / ``AgentFigures`` / ``VolumeFigures``
-say (a visit: the rows of one caller channel, queue and visit number; it starts at its first enter or
-turned-away row; answered when it has a connect or complete; else its last abandon / timeout / turned-away
-row ends it; counted in the 15-minute interval of its start), and a test holds the two to the same
-intervals on the real captures (tests/test_stats_figures.py). Everything here is parameters and fixed
+say (a visit: the rows of one node, caller channel, queue and visit number — the key's third field from the
+end; it starts at its first enter or turned-away row; entered when it has an enter row; answered when it has a
+connect or complete; else its last abandon / timeout / callback / turned-away row ends it; counted in the
+15-minute interval of its start), and a test holds the two to the same intervals on the real captures
+(tests/test_stats_figures.py). Everything here is parameters and fixed
 table names: nothing typed by anyone reaches the text of a query.
 """
 
@@ -25,19 +26,19 @@ WITH rows AS (
     SELECT node_id, uniqueid, queue_name, split_part(key, ':', -3) AS number,
         max(queue_id) AS queue_id,
         min(at) FILTER (WHERE kind IN ('enter', 'noagents', 'closed', 'overflow')) AS started,
+        bool_or(kind = 'enter') AS entered,
         bool_or(kind IN ('connect', 'complete')) AS answered,
         (array_agg(kind ORDER BY at DESC, id DESC)
-            FILTER (WHERE kind IN ('abandon', 'timeout', 'noagents', 'closed', 'overflow')))[1] AS ended_by,
+            FILTER (WHERE kind IN ('abandon', 'timeout', 'callback', 'noagents', 'closed', 'overflow')))[1] AS ended_by,
         coalesce(max(wait_s) FILTER (WHERE kind = 'complete'), max(wait_s) FILTER (WHERE kind = 'connect')) AS answer_wait,
         (array_agg(wait_s ORDER BY at DESC, id DESC)
-            FILTER (WHERE kind IN ('abandon', 'timeout', 'noagents', 'closed', 'overflow')))[1] AS end_wait,
+            FILTER (WHERE kind IN ('abandon', 'timeout', 'callback', 'noagents', 'closed', 'overflow')))[1] AS end_wait,
         coalesce(max(talk_s) FILTER (WHERE kind = 'complete'), 0) AS talk,
         coalesce(max(agent_id) FILTER (WHERE kind = 'complete'), max(agent_id) FILTER (WHERE kind = 'connect')) AS agent_id
     FROM rows GROUP BY node_id, uniqueid, queue_name, split_part(key, ':', -3)
 ), v AS (
     SELECT visits.*, {SLOT.format(col="started")} AS slot,
-        coalesce(CASE WHEN answered THEN answer_wait ELSE end_wait END, 0) AS wait,
-        (answered OR ended_by IS NULL OR ended_by NOT IN ('noagents', 'closed', 'overflow')) AS entered
+        coalesce(CASE WHEN answered THEN answer_wait ELSE end_wait END, 0) AS wait
     FROM visits
     WHERE started >= %(start)s AND started < %(end)s AND queue_id IS NOT NULL
 )
@@ -45,30 +46,31 @@ WITH rows AS (
 
 QUEUE = VISITS + f"""
 INSERT INTO stats_queueinterval (tenant_id, queue_id, start, offered, answered, answered_in_sl, abandoned,
-    short_abandoned, timeouts, overflows, no_agents, closed, wait_answered_s, wait_max_s, talk_s,
+    short_abandoned, timeouts, left_for_callback, overflows, no_agents, closed, wait_answered_s, wait_max_s, talk_s,
     callbacks_requested, callbacks_made)
 SELECT %(tenant)s, x.queue_id, x.slot,
     count(*) FILTER (WHERE x.entered),
-    count(*) FILTER (WHERE x.answered),
-    count(*) FILTER (WHERE x.answered AND x.wait <= q.service_level_seconds),
-    count(*) FILTER (WHERE NOT x.answered AND x.ended_by = 'abandon'),
-    count(*) FILTER (WHERE NOT x.answered AND x.ended_by = 'abandon' AND x.wait <= q.short_abandon_seconds),
-    count(*) FILTER (WHERE x.entered AND NOT x.answered AND x.ended_by = 'timeout'),
-    count(*) FILTER (WHERE NOT x.entered AND x.ended_by = 'overflow'),
-    count(*) FILTER (WHERE NOT x.entered AND x.ended_by = 'noagents'),
-    count(*) FILTER (WHERE NOT x.entered AND x.ended_by = 'closed'),
-    coalesce(sum(x.wait) FILTER (WHERE x.answered), 0),
+    count(*) FILTER (WHERE x.entered AND x.answered),
+    count(*) FILTER (WHERE x.entered AND x.answered AND x.wait <= q.service_level_seconds),
+    count(*) FILTER (WHERE x.entered AND NOT x.answered AND x.ended_by = 'abandon'),
+    count(*) FILTER (WHERE x.entered AND NOT x.answered AND x.ended_by = 'abandon' AND x.wait <= q.short_abandon_seconds),
+    count(*) FILTER (WHERE x.entered AND NOT x.answered AND x.ended_by IN ('timeout', 'noagents')),
+    count(*) FILTER (WHERE x.entered AND NOT x.answered AND x.ended_by = 'callback'),
+    count(*) FILTER (WHERE NOT x.entered AND NOT x.answered AND x.ended_by = 'overflow'),
+    count(*) FILTER (WHERE NOT x.entered AND NOT x.answered AND x.ended_by = 'noagents'),
+    count(*) FILTER (WHERE NOT x.entered AND NOT x.answered AND x.ended_by = 'closed'),
+    coalesce(sum(x.wait) FILTER (WHERE x.entered AND x.answered), 0),
     coalesce(max(x.wait) FILTER (WHERE x.entered), 0),
-    coalesce(sum(x.talk) FILTER (WHERE x.answered), 0),
+    coalesce(sum(x.talk) FILTER (WHERE x.entered AND x.answered), 0),
     sum(x.requested), sum(x.made)
 FROM (
     SELECT queue_id, slot, entered, answered, ended_by, wait, talk, 0 AS requested, 0 AS made FROM v
     WHERE entered OR ended_by IS NOT NULL
     UNION ALL
-    SELECT queue_id, {SLOT.format(col="requested_at")}, NULL, false, NULL, 0, 0, 1, 0 FROM pbx_callbackrequest
+    SELECT queue_id, {SLOT.format(col="requested_at")}, false, false, NULL, 0, 0, 1, 0 FROM pbx_callbackrequest
     WHERE tenant_id = %(tenant)s AND queue_id IS NOT NULL AND requested_at >= %(start)s AND requested_at < %(end)s
     UNION ALL
-    SELECT queue_id, {SLOT.format(col="done_at")}, NULL, false, NULL, 0, 0, 0, 1 FROM pbx_callbackrequest
+    SELECT queue_id, {SLOT.format(col="done_at")}, false, false, NULL, 0, 0, 0, 1 FROM pbx_callbackrequest
     WHERE tenant_id = %(tenant)s AND queue_id IS NOT NULL AND done_at >= %(start)s AND done_at < %(end)s
 ) AS x JOIN pbx_queue q ON q.id = x.queue_id AND q.tenant_id = %(tenant)s
 GROUP BY x.queue_id, x.slot

@@ -29,9 +29,10 @@ from .models import CallLog, Report
 from .selectors import with_names
 
 QUEUE_COLUMNS = ("offered", "answered", "answered_in_sl", "service_level_pct", "abandoned", "short_abandoned",
-                 "missed", "timeouts", "overflows", "no_agents", "closed", "wait_avg_s", "wait_max_s", "talk_avg_s",
-                 "callbacks_requested", "callbacks_made")
-DRILLABLE = frozenset({"offered", "answered", "abandoned", "timeouts", "overflows", "no_agents", "closed", "missed"})
+                 "missed", "timeouts", "left_for_callback", "overflows", "no_agents", "closed", "wait_avg_s", "wait_max_s",
+                 "talk_avg_s", "callbacks_requested", "callbacks_made")
+DRILLABLE = frozenset({"offered", "answered", "abandoned", "timeouts", "left_for_callback", "overflows", "no_agents",
+                       "closed", "missed"})
 AGENT_COLUMNS = ("offered", "answered", "rang_no_answer", "talk_s", "wrapup_s", "aht_s", "logged_in_s", "paused_s")
 COMPARED = ("offered", "answered", "service_level_pct", "missed", "wait_avg_s")
 DIRECTIONS = tuple(CallLog.Direction.values)

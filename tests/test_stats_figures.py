@@ -250,9 +250,11 @@ SCALE = 0.05
 
 
 def test_our_figures_agree_with_app_queues_completed_abandoned_and_service_level(demo, node):
-    """Five callers into Support (service level 1 s) on the fake Asterisk, whose app_queue counters follow
-    app_queue.c (record_abandoned, update_queue): two answered at once, one answered after 2.3 s, one hangs
-    up, one waits out the maximum wait (60 s, 3 s at this scale). Asterisk's QueueStatus and our intervals say the same."""
+    """Six callers into Support (service level 1 s) on the fake Asterisk, whose app_queue counters follow
+    app_queue.c (record_abandoned, update_queue, recalc_holdtime): two answered at once, one answered after 2.3 s,
+    one hangs up, one presses the callback key, one waits out the maximum wait (60 s, 3 s at this scale).
+    Asterisk's QueueStatus and our intervals say the same; the caller who left for a callback is in neither of
+    app_queue's counters, and in none of ours but offered and left-for-callback."""
     support = demo.queues["Support"]
     support.service_level_seconds = 1
     support.save(update_fields=["service_level_seconds"])
@@ -264,12 +266,14 @@ def test_our_figures_agree_with_app_queues_completed_abandoned_and_service_level
     st.add_member(queue, "PJSIP/1001", "1001", membership="static")
     st.endpoints["1001"].answer = "manual"
     st.routes.update({
-        ("default", DDI): Route("queue", name, max_wait=60, next=("q", "out")),
+        ("default", DDI): Route("queue", name, max_wait=60, next=("q", "out"), exit_context="qexit"),
         ("q", "out"): user_event("PbxQueueResult", ("bye", "s"), Tenant=tenant, Queue=support.pk,
                                  Result=lambda ch: "overflow" if ch.variables.get("QUEUESTATUS") == "FULL" else "timeout"),
+        ("qexit", "1"): user_event("PbxCallback", ("bye", "s"), Tenant=tenant, Queue=support.pk, Number="+46701000005",
+                                   Position=lambda ch: ch.variables.get("QUEUEPOSITION", "")),
         ("bye", "s"): Route("playback", "vm-goodbye", duration=1),
     })
-    collected, asterisk = [], {}
+    collected, asterisk, summary = [], {}, {}
 
     async def traffic(fake, client):
         def caller(n):
@@ -290,10 +294,16 @@ def test_our_figures_agree_with_app_queues_completed_abandoned_and_service_level
         fake.hangup(gives_up.caller)
         await asyncio.sleep(0.2)
         st.endpoints["1001"].answer = "noanswer"
-        caller(5)
+        calls_back = caller(5)
+        await asyncio.sleep(0.4)
+        fake.queue_exit_key(calls_back, "1")
+        await asyncio.sleep(0.2)
+        caller(6)
         await asyncio.sleep(60 * SCALE + 0.8)
         (params, *_members) = await client.action({"Action": "QueueStatus", "Queue": name})
         asterisk.update(params)
+        (totals, *_rest) = await client.action({"Action": "QueueSummary", "Queue": name})
+        summary.update(totals)
 
     run_fake(demo, st, traffic, collected)
     for event in collected:
@@ -303,10 +313,19 @@ def test_our_figures_agree_with_app_queues_completed_abandoned_and_service_level
 
     today = dt.datetime.now(STOCKHOLM).date()
     ours = queue_total(demo, today - dt.timedelta(days=1), today)
-    assert (ours.offered, ours.answered, ours.answered_in_sl, ours.abandoned, ours.timeouts) == (5, 3, 2, 1, 1)
+    assert (ours.offered, ours.answered, ours.answered_in_sl, ours.abandoned, ours.timeouts,
+            ours.left_for_callback) == (6, 3, 2, 1, 1, 1)
     assert int(asterisk["Completed"]) == ours.answered
-    assert int(asterisk["Abandoned"]) == ours.unanswered  # app_queue counts a timeout as abandoned
+    assert int(asterisk["Abandoned"]) == ours.unanswered  # app_queue counts a timeout as abandoned, not a callback
+    assert ours.offered == ours.answered + ours.unanswered + ours.left_for_callback
     assert float(asterisk["ServicelevelPerf"]) == pytest.approx(100.0 * ours.answered_in_sl / ours.answered, abs=0.1)
+    assert int(asterisk["ServiceLevel"]) == support.service_level_seconds
+    # QueueSummary reads the same exponential averages as QueueStatus
+    assert (summary["HoldTime"], summary["TalkTime"]) == (asterisk["Holdtime"], asterisk["TalkTime"])
+    # The hang-up after 0.3 s is a short abandon (Support's 5 s): the timeout alone is missed, and the service
+    # level's base is 6 offered − 1 short abandon − 1 left for a callback.
+    assert (ours.short_abandoned, ours.missed) == (1, 1)
+    assert ours.service_level_pct == pytest.approx(100.0 * 2 / 4, abs=0.1)
 
 
 def run_fake(demo, state, act, collected):

@@ -21,12 +21,10 @@ import zoneinfo
 from django.utils import timezone
 
 from pbx.models import Queue, Tenant
-from stats.definitions import QueueFigures, Thresholds, queue_figures
+from stats.definitions import QUEUE_ROW_FIELDS, QueueFigures, Thresholds, queue_figures
 from stats.models import QueueEvent
 
 COMPANY = "company"
-ROW_FIELDS = ("key", "node_id", "tenant_id", "queue_id", "queue_name", "call_id", "linkedid", "kind", "at",
-              "wait_s", "talk_s", "agent_id")
 
 
 def tile_key(queue_id: int | None) -> str:
@@ -67,7 +65,7 @@ def today_figures(tenant_id: int, *, now: dt.datetime | None = None,
         for pk, sl, short, wrapup in Queue.objects.filter(tenant_id=tenant_id).values_list(
             "pk", "service_level_seconds", "short_abandon_seconds", "wrapup_seconds")
     }
-    rows = QueueEvent.objects.filter(tenant_id=tenant_id, queue__isnull=False, at__gte=start).values(*ROW_FIELDS)
+    rows = QueueEvent.objects.filter(tenant_id=tenant_id, queue__isnull=False, at__gte=start).values(*QUEUE_ROW_FIELDS)
     per_queue = queue_figures(rows, limits)
     company = QueueFigures()
     out = {tile_key(pk): EMPTY_TODAY for pk in limits}

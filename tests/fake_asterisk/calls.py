@@ -691,7 +691,9 @@ class CallMixin:
             record_answer(self, leg, int(tenant), int(m.name), "r", caller.variables)
         self.emit(ev.agent_event("AgentConnect", caller, leg, q, m, HoldTime=str(hold), RingTime=str(ring)))
         self.state.log_queue(caller.uniqueid, q.name, m.name, "CONNECT", str(hold), leg.uniqueid, str(ring))
-        q.holdtime = (q.holdtime * 3 + hold) // 4
+        # recalc_holdtime: the first wait is taken as it is (no call completed or abandoned yet), then an
+        # exponential average, ((old << 2) - old + new) >> 2
+        q.holdtime = hold if q.completed + q.abandoned == 0 else (3 * q.holdtime + hold) >> 2
         self.two_party_bridge(leg, caller)
 
     def withdraw_from_queue(self, call: Call) -> None:
@@ -707,6 +709,32 @@ class CallMixin:
             call.caller.moh = False
             self.emit(ev.call_event("MusicOnHoldStop", call.caller))
         self._leave_queue(call)
+
+    def queue_exit_key(self, call: Call, digit: str) -> None:
+        """The waiting caller presses a key that the queue's ``context`` (queues.conf) has an extension for
+        (our callback key): app_queue's valid_exit — the ringing members' dials are cancelled, music stops,
+        QueueCallerLeave, queue_log EXITWITHKEY, and *no* record_abandoned (neither Completed nor Abandoned
+        counts it); QUEUEPOSITION says where the caller was, and the dialplan goes on at <context>,<key>,1."""
+        q, caller, route = call.queue, call.caller, call.route
+        if call.kind != "queue" or call.callee is not None or route is None or route.exit_context is None:
+            return
+        if self.state.route(route.exit_context, digit) is None:
+            return  # no such extension: app_queue ignores the key
+        self._cancel_timers(call)
+        self.emit(ev.event("DTMFEnd", "dtmf,all", ev.chan(caller), Digit=digit, DurationMs="120", Direction="Received"))
+        for leg in list(call.ringing):
+            self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="CANCEL"))
+            self.destroy_channel(leg, 0)
+        call.ringing = []
+        if caller.moh:
+            caller.moh = False
+            self.emit(ev.call_event("MusicOnHoldStop", caller))
+        position, wait = call.position, int(time.time() - call.joined)
+        self._leave_queue(call)
+        self.state.log_queue(caller.uniqueid, q.name, "NONE", "EXITWITHKEY", digit, str(position), str(position),
+                             str(wait))
+        caller.variables["QUEUEPOSITION"] = str(position)
+        self.goto(call, (route.exit_context, digit))
 
     def _leave_queue(self, call: Call) -> None:
         q = call.queue

@@ -218,7 +218,8 @@ class Route:
     As the generated dialplan goes on after an application returns: ``next`` is where a failed Dial() (the
     person's busy / no answer / unreachable step) or a Queue() that timed out after ``max_wait`` continues, and
     ``otherwise`` where a queue with no member logged in sends the caller (the QUEUE_MEMBER check before
-    Queue()). Without them the call ends there, as before.
+    Queue()). Without them the call ends there, as before. ``exit_context``: where a key pressed in the queue
+    leads (``FakeAsterisk.queue_exit_key``).
     """
 
     kind: str
@@ -230,6 +231,7 @@ class Route:
     next: tuple[str, str] | None = None
     otherwise: tuple[str, str] | None = None
     max_wait: float = 0.0
+    exit_context: str | None = None  # a queue's queues.conf ``context``: a key with an extension there leaves
 
 
 class AsteriskState:

@@ -69,6 +69,7 @@ class CallTracker(OutcomeTracking):
             d.QueueAbandoned: self._queue_abandoned,
             d.QueueLeft: self._queue_left,
             d.QueueMissed: self._queue_missed,
+            d.CallbackRequested: self._callback_requested,
             d.CallForwarded: self._forwarded,
             d.VoicemailReached: self._voicemail,
             d.AgentOffered: self._agent,

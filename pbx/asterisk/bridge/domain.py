@@ -648,7 +648,7 @@ class NodeShutdown(Event):
 
 @dataclass(slots=True)
 class QueueLogEntry:
-    kind: str  # "enter" | "connect" | "abandon" | "complete" | "timeout" | "ringnoanswer" | "noagents" | ...
+    kind: str  # "enter" | "connect" | "abandon" | "complete" | "timeout" | "callback" | "ringnoanswer" | "noagents" | ...
     queue: str
     queue_id: int | None
     uniqueid: str  # the caller's channel
@@ -663,8 +663,10 @@ class QueueLogEntry:
 
     @property
     def key(self) -> str:
-        """The natural key within a node: the same row written twice is the same row."""
-        return f"{self.uniqueid}:{self.visit}:{self.kind}:{self.seq}"
+        """The natural key within a node: the same row written twice is the same row. A visit is the caller's
+        channel, the queue and the visit number (counted per queue): a call transferred from Support to Sales
+        has visit 0 in each, and its rows must not overwrite each other."""
+        return f"{self.uniqueid}:{self.queue}:{self.visit}:{self.kind}:{self.seq}"
 
 
 @dataclass(slots=True)

@@ -101,8 +101,8 @@ class Visit:
     position: int  # where it waits now: app_queue renumbers its callers whenever one joins or leaves
     left_at: float | None = None
     left_published: bool = False
-    # "connect" | "abandon"; the dialplan's "noagents" | "closed" | "overflow" | "timeout"; None while
-    # waiting, or after leaving without a word (a redirect out of Queue())
+    # "connect" | "abandon"; the dialplan's "noagents" | "closed" | "overflow" | "timeout" | "callback"; None
+    # while waiting, or after leaving without a word (a redirect out of Queue())
     outcome: str | None = None
     entered: bool = True  # False: the queue turned the call away before it joined (no agents, closed)
     joined_position: int = 0

@@ -5,8 +5,9 @@ Mixed into ``CallTracker`` (calls.py), whose state and helpers (``calls``, ``_en
 
 * Positions: app_queue numbers its waiting callers 1..n and renumbers them on every join and leave
   (apps/app_queue.c join_queue / leave_queue) without telling anyone; ``_renumber`` does the same.
-* ``PbxQueueResult`` (no agents, closed, overflow, timeout), ``PbxForward`` and ``PbxVoicemail``: raised by the
-  generated dialplan (pbx/asterisk/confgen) where no standard AMI event says it.
+* ``PbxQueueResult`` (no agents, closed, overflow, timeout), ``PbxCallback`` (the caller left for a callback),
+  ``PbxForward`` and ``PbxVoicemail``: raised by the generated dialplan (pbx/asterisk/confgen) where no standard
+  AMI event says it.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from __future__ import annotations
 from pbx.asterisk.resolve import Resolver
 
 from . import domain as d
-from .model import Call, Visit
+from .model import Call, Chan, Visit
 
 Out = list[d.Event]
 
 
 class OutcomeTracking:
     # Provided by CallTracker.
+    channels: dict[str, Chan]
     calls: dict[str, Call]
     resolver: Resolver
 
@@ -64,6 +66,21 @@ class OutcomeTracking:
                           entered=False)
             call.visits.append(visit)
         visit.outcome = fact.result
+
+    def _callback_requested(self, event: d.CallbackRequested, out: Out) -> None:
+        """The caller pressed the queue's callback key (queues.conf ``context``: app_queue leaves with
+        EXITWITHKEY, a QueueCallerLeave and no QueueCallerAbandon) and left a number: ``UserEvent(PbxCallback)``
+        on the caller's channel ends their visit as "callback", neither timed out nor abandoned (a Local
+        channel takes their place in the queue, a visit of its own). The event goes on to its consumer."""
+        out.append(event)
+        if event.kind != "queue":
+            return
+        chan = self.channels.get(event.channel_id)
+        call = self.calls.get(chan.call_id) if chan is not None else None
+        visit = call.visit(event.queue, chan.uniqueid) if call is not None else None
+        if visit is not None and visit.entered and visit.outcome is None:
+            visit.outcome = "callback"
+            visit.left_at = visit.left_at or event.at
 
     def _forwarded(self, fact: d.CallForwarded, out: Out) -> None:
         chan = self._ensure(fact.channel, fact.at, out)
