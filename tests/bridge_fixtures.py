@@ -133,6 +133,8 @@ def real_capture_resolver(name: str) -> Resolver:
         resolver.alias_endpoint(about["trunk"]["endpoint"], tenant_id, kind=TRUNK)
     if "queue" in about:
         resolver.alias_queue(about["queue"]["name"], tenant_id, about["queue"]["queue_pk"])
+    for queue_name, queue in about.get("queues", {}).items():
+        resolver.alias_queue(queue_name, tenant_id, queue["queue_pk"])
     return resolver
 
 

@@ -11,10 +11,10 @@ from tests.bridge_fixtures import capture_resolver, events_of, real_capture_map
 
 
 def real_resolver(name: str, demo) -> Resolver:
-    """A real capture's names (tests/fixtures/asterisk-real) mapped to the test database's Demo AB: Bob and
-    Eva, the trunk, and Support."""
+    """A real capture's names (tests/fixtures/asterisk-real) mapped to the test database's Demo AB: Bob,
+    Cecilia, David and Eva, the trunk, and Support (and Sales, where the map lists its ``queues``)."""
     about = real_capture_map(name)
-    people = {"bob": demo.agents[0], "eva": demo.users[0]}
+    people = {"bob": demo.agents[0], "cecilia": demo.agents[1], "david": demo.agents[2], "eva": demo.users[0]}
     resolver = Resolver()
     tenant_id = demo.tenant.pk
     for key, person in about["people"].items():
@@ -26,6 +26,8 @@ def real_resolver(name: str, demo) -> Resolver:
         resolver.alias_endpoint(about["trunk"]["endpoint"], tenant_id, kind=TRUNK)
     if "queue" in about:
         resolver.alias_queue(about["queue"]["name"], tenant_id, demo.queues["Support"].pk)
+    for queue_name, queue in about.get("queues", {}).items():
+        resolver.alias_queue(queue_name, tenant_id, demo.queues[queue["label"]].pk)
     return resolver
 
 

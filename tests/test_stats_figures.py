@@ -364,7 +364,7 @@ def test_postgresqls_rebuild_and_the_python_definitions_give_the_same_intervals(
     if connection.vendor != "postgresql":
         pytest.skip("the SQL rebuild is PostgreSQL's")
     for name in ("queue_timeout_and_full", "queue_agent_atxfer", "closed_queue_number", "queue_positions_after_an_abandon",
-                 "unreachable_forward_to_empty_queue"):
+                 "unreachable_forward_to_empty_queue", "queue_callback_keeps_place"):
         replay_into_db(name, demo, node)
     replay_into_db("d_queue_call_answered_by_agent", demo, node, real=False)
     replay_into_db("e_queue_caller_abandon", demo, node, real=False)

@@ -144,7 +144,7 @@ def test_todays_figures_are_the_statistics_definitions_over_todays_queue_log(dem
         nonlocal n
         n += 1
         for seq, (kind, wait) in enumerate(kinds_waits):
-            QueueEvent.objects.create(tenant=tenant, node=node, key=f"u{n}:1:{kind}:{seq}", linkedid=str(n),
+            QueueEvent.objects.create(tenant=tenant, node=node, key=f"u{n}:q{queue.pk}:1:{kind}:{seq}", linkedid=str(n),
                                       uniqueid=f"u{n}", queue=queue, queue_name=f"q{queue.pk}", kind=kind,
                                       at=at + dt.timedelta(seconds=seq), wait_s=wait)
 

@@ -470,15 +470,18 @@ class CallTracker(OutcomeTracking):
         chan = self.channels.get(fact.channel.uniqueid)
         if chan is None:
             return
+        was = (chan.context, chan.exten)
         self._touch(fact.channel, at, out)
         call = self.calls[chan.call_id]
         talked_with = [p.party for p in self.peers(chan)] or list(chan.last_peers)
         self._leave_bridge(chan, fact.bridge_id)
         new_exten = fact.channel.exten
-        # Only a redirect changes a bridged party's extension under it (Hangup leaves it as it was);
-        # after one leg of a call was redirected the other may follow (Redirect with ExtraChannel).
+        # Only a redirect changes a bridged party's place in the dialplan under it (Hangup leaves it as it was):
+        # its extension, or only its context (a queue caller sent to another queue's "s"); after one leg of a
+        # call was redirected the other may follow (Redirect with ExtraChannel).
         redirected = (
-            chan.is_party and not chan.moved and new_exten and new_exten != chan.exten
+            chan.is_party and not chan.moved and new_exten
+            and (new_exten, fact.channel.context or was[0]) != (was[1], was[0])
             and (call.state in (S.UP, S.HELD, S.TRANSFERRING) or (call.state is S.ROUTING and chan.last_peers))
         )
         chan.moved = False
@@ -488,8 +491,21 @@ class CallTracker(OutcomeTracking):
             to = self.target_party(call, new_exten, fact.channel.context)
             call.transfers.append(records.transfer_entry("redirect", at, by, chan.party, to))
             call.held_by = None
+            self._complete_redirected_visits(call, chan, at, out)
             self._move(call, S.ROUTING, at, out, quiet=True)
             self._emit(out, call, d.CallTransferred, at, kind="redirect", by=by, transferee=chan.party, to=to)
+
+    def _complete_redirected_visits(self, call: Call, chan: Chan, at: float, out: Out) -> None:
+        """A queue caller redirected away from the agent (the console's transfer to another queue, any AMI
+        Redirect): the agent's call from that queue ends here. app_queue counts it completed now (update_queue
+        when the queue's bridge ends: the talk it averages into TalkTime stops at the redirect), though the AMI
+        AgentComplete comes only when the caller hangs up, with a TalkTime that includes what followed
+        (real capture queue_stats_vs_app_queue, caller 9: 5 s in Support, AgentComplete TalkTime 21)."""
+        for visit in call.visits:
+            if visit.uniqueid == chan.uniqueid and visit.connected_at is not None and visit.completed_at is None:
+                visit.completed_at, visit.reason = at, "transfer"
+                self._emit_queue(out, call, d.AgentCompleted, at, visit.queue, agent=visit.agent or d.NOBODY,
+                                 talk_s=round(at - visit.connected_at, 3), reason="transfer")
 
     def _bridges_merged(self, fact: d.BridgesMerged, out: Out) -> None:
         moving = self.bridges.pop(fact.from_bridge, set())
