@@ -23,7 +23,7 @@ from pbx.asterisk.bridge.state import LiveState, MemoryStore
 from pbx.models import AsteriskNode, CallbackRequest
 from stats import definitions as defs
 from stats import periods, reports
-from stats.models import AgentEvent, AgentInterval, AgentPauseInterval, QueueInterval, VolumeInterval
+from stats.models import AgentEvent, AgentInterval, AgentPauseInterval, QueueEvent, QueueInterval, VolumeInterval
 from tests.bridge_fixtures import capture_resolver
 from tests.fake_asterisk.state import AsteriskState, Route
 from tests.helpers import capture_events
@@ -326,6 +326,68 @@ def test_our_figures_agree_with_app_queues_completed_abandoned_and_service_level
     # level's base is 6 offered − 1 short abandon − 1 left for a callback.
     assert (ours.short_abandoned, ours.missed) == (1, 1)
     assert ours.service_level_pct == pytest.approx(100.0 * 2 / 4, abs=0.1)
+
+
+def test_a_caller_sent_on_to_sales_and_an_emptied_queue_agree_with_app_queue_on_the_fake(demo, node):
+    """As on the real Asterisk (test_stats_app_queue_real): a caller answered in Support and redirected to Sales
+    is completed in Support at the Redirect and answered again in Sales; a caller whose queue empties while they
+    wait (the only agent's phone unregisters: leavewhenempty) is one of app_queue's abandoned and our timeout."""
+    support, sales = demo.queues["Support"], demo.queues["Sales"]
+    tenant = demo.tenant.pk
+    names = {q: f"t{tenant}-q{q.pk}" for q in (support, sales)}
+    st = AsteriskState.default()
+    for queue, phone in ((support, "1001"), (sales, "1002")):
+        st.add_member(st.add_queue(names[queue], servicelevel=queue.service_level_seconds), f"PJSIP/{phone}", phone,
+                      membership="static")
+        st.endpoints[phone].answer = "manual"
+    st.routes.update({
+        ("default", DDI): Route("queue", names[support], max_wait=60, next=("q", "out"), otherwise=("q", "noagents")),
+        ("sales", "s"): Route("queue", names[sales], max_wait=60, next=("q", "out")),
+        ("q", "out"): user_event("PbxQueueResult", ("bye", "s"), Tenant=tenant, Queue=support.pk, Result="timeout"),
+        ("q", "noagents"): user_event("PbxQueueResult", ("bye", "s"), Tenant=tenant, Queue=support.pk,
+                                      Result="noagents"),
+        ("bye", "s"): Route("playback", "vm-goodbye", duration=1),
+    })
+    collected, asterisk = [], {}
+
+    async def traffic(fake, client):
+        sent_on = fake.place_call("sipp", DDI, context="default", caller_num="+46701000001", caller_name="")
+        await until(lambda: sent_on.ringing)
+        fake.answer(sent_on.ringing[0])
+        await asyncio.sleep(0.3)
+        fake.redirect(sent_on.caller, "sales", "s")
+        in_sales = fake.calls[sent_on.caller.uniqueid]
+        await until(lambda: in_sales.ringing)
+        fake.answer(in_sales.ringing[0])
+        await asyncio.sleep(0.3)
+        fake.hangup(in_sales.caller)
+        await asyncio.sleep(0.3)
+        st.endpoints["1001"].answer = "noanswer"
+        emptied = fake.place_call("sipp", DDI, context="default", caller_num="+46701000002", caller_name="")
+        await until(lambda: emptied.ringing)
+        st.endpoints["1001"].registered = False
+        await until(lambda: emptied.caller.variables.get("QUEUESTATUS") == "LEAVEEMPTY")
+        await asyncio.sleep(1.2)
+        for queue in (support, sales):
+            (params, *_rest) = await client.action({"Action": "QueueStatus", "Queue": names[queue]})
+            asterisk[queue.name] = params
+
+    run_fake(demo, st, traffic, collected)
+    for event in collected:
+        if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
+            persist_call(event.record)
+    update_statistics(node.name, collected)
+    today = dt.datetime.now(STOCKHOLM).date()
+    span = periods.custom(today - dt.timedelta(days=1), today, STOCKHOLM)
+    ours = reports.queue_report(tenant, span.start, span.end)
+    for queue in (support, sales):
+        assert ours[queue.pk].answered == int(asterisk[queue.name]["Completed"])
+        assert ours[queue.pk].unanswered == int(asterisk[queue.name]["Abandoned"])
+    assert (ours[support.pk].offered, ours[support.pk].timeouts, ours[support.pk].no_agents) == (2, 1, 0)
+    assert (ours[sales.pk].offered, ours[sales.pk].answered) == (1, 1)
+    # The Support visit's talk ended at the Redirect, before the caller entered Sales.
+    support_done = QueueEvent.objects.get(queue=support, kind="complete")
+    assert support_done.at <= QueueEvent.objects.get(queue=sales, kind="enter").at
 
 
 def run_fake(demo, state, act, collected):

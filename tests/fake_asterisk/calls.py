@@ -611,11 +611,37 @@ class CallMixin:
         call.ringing = legs
         call.ring_started = time.time()
         if not legs:
-            call.timers.append(self.later(5, self._queue_ring, call))  # queues.conf retry = 5
+            call.timers.append(self.later(5, self._queue_retry, call))  # queues.conf retry = 5
             return
         for leg in legs:
             self._phone_reacts(leg)
             call.timers.append(self.later(q.timeout, self._agent_timeout, call, leg))
+
+    def _queue_retry(self, call: Call) -> None:
+        """After a round of ringing: leavewhenempty (queues.conf: unavailable,invalid) takes the caller out when
+        no member is left who could answer — app_queue's LEAVEEMPTY (record_abandoned, so Abandoned counts it;
+        QueueCallerAbandon, QueueCallerLeave; queue_log EXITEMPTY); then the dialplan goes on (the generated one:
+        to the no-agents destination, ``otherwise``). Else ring again."""
+        q, caller = call.queue, call.caller
+        if call.kind != "queue" or call.callee is not None or caller.uniqueid not in self.state.channels:
+            return
+        if q.members and all(self.state.device_state(m.state_interface) in ("UNAVAILABLE", "INVALID")
+                             for m in q.members.values()) and call.route is not None:
+            self._cancel_timers(call)
+            wait = int(time.time() - call.joined)
+            self.emit(ev.queue_caller_event("QueueCallerAbandon", caller, q, Position=str(call.position),
+                                            OriginalPosition=str(call.position), HoldTime=str(wait)))
+            if caller.moh:
+                caller.moh = False
+                self.emit(ev.call_event("MusicOnHoldStop", caller))
+            self._record_abandoned(call)
+            self._leave_queue(call)
+            self.state.log_queue(caller.uniqueid, q.name, "NONE", "EXITEMPTY", str(call.position),
+                                 str(call.position), str(wait))
+            caller.variables["QUEUESTATUS"] = "LEAVEEMPTY"
+            self.goto(call, call.route.otherwise or call.route.next)
+            return
+        self._queue_ring(call)
 
     def _ring_local_member(self, call: Call, m: QueueMember) -> Channel | None:
         """app_queue calls a Local member: a ;1/;2 pair (both with the caller's Linkedid), ;1 is the queue's
@@ -758,11 +784,19 @@ class CallMixin:
                                  Reason=reason))
         event = "COMPLETECALLER" if reason == "caller" else "COMPLETEAGENT"
         self.state.log_queue(caller.uniqueid, q.name, m.name, event, str(hold), str(talk), str(call.position))
+        self.update_queue(call, now)
+
+    def update_queue(self, call: Call, now: float) -> None:
+        """app_queue.c update_queue, when the agent's call ends (the bridge ends: a hang-up, or the caller
+        redirected away): Completed, completed within the service level, the talk time's average, the member."""
+        q, m = call.queue, call.members.get(call.callee.uniqueid)
+        talk = int(now) - int(call.connected_at)
         q.completed += 1
-        q.completed_in_sl += call.completed_in_sl  # update_queue counts it with the completion
+        q.completed_in_sl += call.completed_in_sl  # decided at the connect
         q.talktime = (q.talktime * 3 + talk) // 4 if q.completed > 1 else talk
-        m.calls_taken += 1
-        m.last_call = int(now)
+        if m is not None:
+            m.calls_taken += 1
+            m.last_call = int(now)
 
     def _record_abandoned(self, call: Call) -> None:
         """app_queue.c record_abandoned: callsabandoned, and callsabandonedinsl when the wait was within the
@@ -817,4 +851,4 @@ class CallMixin:
         call.ringing.remove(leg)
         self.destroy_channel(leg, cause)
         if not call.ringing:
-            call.timers.append(self.later(5, self._queue_ring, call))
+            call.timers.append(self.later(5, self._queue_retry, call))

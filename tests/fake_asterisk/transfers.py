@@ -18,6 +18,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from . import events as ev
@@ -103,6 +104,11 @@ class TransferMixin:
     def _detach_from_call(self, ch: Channel) -> None:
         call = self.call_of(ch)
         if call is not None:
+            if call.kind == "queue" and call.caller is ch and call.callee is not None and call.queue is not None:
+                # The queue's bridge ends here: app_queue counts the call completed now (real capture
+                # queue_stats_vs_app_queue: TalkTime's average took the 5 s before the Redirect), though its
+                # AgentComplete comes only at the caller's hang-up (not modelled: this fake forgets the call).
+                self.update_queue(call, time.time())
             self.withdraw_from_queue(call)
             self._cancel_timers(call)
             for leg in list(call.ringing):  # a redirected caller stops its Dial()
