@@ -59,7 +59,8 @@ def generate(tenant_id: int, node_id: int, queues: list[int], agents: list[int])
         cur.execute(f"""
             INSERT INTO stats_queueevent (tenant_id, node_id, key, call_id, linkedid, uniqueid, queue_id, queue_name,
                 kind, at, position, wait_s, talk_s, agent_id, agent_interface)
-            SELECT c.tenant_id, c.node_id, c.linkedid || ':0:' || k.kind || ':0', c.id, c.linkedid, c.linkedid,
+            SELECT c.tenant_id, c.node_id, c.linkedid || ':t1-q' || c.queue_id || ':0:' || k.kind || ':0', c.id,
+                c.linkedid, c.linkedid,
                 c.queue_id, 't1-q' || c.queue_id, k.kind, c.started_at + k.after, CASE WHEN k.kind = 'enter' THEN 1 END,
                 CASE WHEN k.kind = 'enter' THEN NULL ELSE c.wait_s END,
                 CASE WHEN k.kind = 'complete' THEN c.talk_s END,
@@ -90,9 +91,9 @@ def other_months(tenant_id: int, queues: list[int], agents: list[int], month_sta
                      interval '15 minutes') AS s WHERE s < '{month_start.isoformat()}' OR s >= '{month_end.isoformat()}') AS slot"""  # noqa: S608
         cur.execute(f"""
             INSERT INTO stats_queueinterval (tenant_id, queue_id, start, offered, answered, answered_in_sl, abandoned,
-                short_abandoned, timeouts, overflows, no_agents, closed, wait_answered_s, wait_max_s, talk_s,
-                callbacks_requested, callbacks_made)
-            SELECT {tenant_id}, q, slot.s, 14, 12, 10, 2, 1, 0, 0, 0, 0, 300, 50, 2200, 0, 0
+                short_abandoned, timeouts, left_for_callback, overflows, no_agents, closed, wait_answered_s, wait_max_s,
+                talk_s, callbacks_requested, callbacks_made)
+            SELECT {tenant_id}, q, slot.s, 14, 12, 10, 2, 1, 0, 0, 0, 0, 0, 300, 50, 2200, 0, 0
             FROM {slots}, unnest(ARRAY{queues}) AS q""")  # noqa: S608
         cur.execute(f"""
             INSERT INTO stats_agentinterval (tenant_id, agent_id, queue_id, start, offered, answered, rang_no_answer,
