@@ -18,17 +18,15 @@ from django.core.management import call_command
 from pbx.actions.callbacks import do_mark_callback_done, do_record_callback_request
 from pbx.asterisk.bridge import domain as d
 from pbx.asterisk.bridge.persist import persist_call, update_statistics
-from pbx.asterisk.bridge.service import NodeBridge
-from pbx.asterisk.bridge.state import LiveState, MemoryStore
 from pbx.models import AsteriskNode, CallbackRequest
 from stats import definitions as defs
 from stats import periods, reports
 from stats.models import AgentEvent, AgentInterval, AgentPauseInterval, QueueEvent, QueueInterval, VolumeInterval
-from tests.bridge_fixtures import capture_resolver
+from tests.bridge_fixtures import bridge_on_fake, capture_resolver, until
 from tests.fake_asterisk.state import AsteriskState, Route
 from tests.helpers import capture_events
 from tests.stats_fixtures import replay_into_db
-from tests.test_call_log_truth import no_astdb, until, user_event
+from tests.test_call_log_truth import user_event
 
 STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
 
@@ -391,27 +389,10 @@ def test_a_caller_sent_on_to_sales_and_an_emptied_queue_agree_with_app_queue_on_
 
 
 def run_fake(demo, state, act, collected):
-    from pbx.asterisk.ami import AmiClient
-    from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
-
     async def scenario():
-        fake = await FakeAsterisk(state, time_scale=SCALE).start(ami_port=0, ari_port=None)
-        bridge = NodeBridge("default", resolver=capture_resolver(demo), state=LiveState(MemoryStore()),
-                            persist=lambda record: None, threaded=False, astdb=no_astdb,
-                            statistics=lambda node, events: collected.extend(events))
-        client = AmiClient("127.0.0.1", fake.ami.port, DEFAULT_USERNAME, DEFAULT_SECRET, timeout=2.0,
-                           on_event=bridge.on_event, on_connect=bridge.on_connect, on_disconnect=bridge.on_disconnect)
-        bridge.ami = client
-        bridge.start()
-        try:
-            await client.start()
-            await client.wait_connected(5)
-            await until(lambda: bridge.synced)
-            await act(fake, client)
-        finally:
-            await client.stop()
-            await bridge.stop()
-            await fake.stop()
+        async with bridge_on_fake(state, capture_resolver(demo), time_scale=SCALE, persist=lambda record: None,
+                                  statistics=lambda node, events: collected.extend(events)) as (fake, bridge):
+            await act(fake, bridge.ami)
 
     asyncio.run(scenario())
 

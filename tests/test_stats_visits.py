@@ -30,10 +30,11 @@ from pbx.models import AsteriskNode, CallbackRequest
 from stats import aggregate, exports, periods, reports
 from stats import definitions as defs
 from stats.models import CallLog, QueueEvent, QueueInterval, Report
+from tests.bridge_fixtures import until
 from tests.fake_asterisk.state import AsteriskState, Route
 from tests.helpers import capture_events
 from tests.stats_fixtures import replay_into_db
-from tests.test_call_log_truth import until, user_event
+from tests.test_call_log_truth import user_event
 from tests.test_stats_figures import STOCKHOLM, run_fake
 
 CALLBACK_DAY = "2026-12-06"  # queue_callback_keeps_place was recorded on 2026-12-06 (23:14 local)
