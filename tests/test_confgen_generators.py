@@ -498,7 +498,7 @@ exten => ring,1,Set(LOCAL(secs)=${FILTER(0123456789,${DB(${db}/${line}/ring_s)})
  same => n,Gosub(pbx-reachable,s,1(${ARG4}))
  same => n,Set(LOCAL(dial)=${GOSUB_RETVAL})
  same => n,GotoIf($[${LEN(${dial})} = 0]?unreach,1)
- same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2}))
+ same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2},${CUT(ARG6,@,1)}))
  same => n,Dial(${dial},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS}${PBX_RECOPT})
 """ in person
     assert " same => n,Set(LOCAL(line)=${FILTER(0123456789ps/,${ARG7})}${FILTER(a-z,${ARG3})})" in person

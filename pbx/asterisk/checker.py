@@ -61,9 +61,12 @@ APPLICATIONS = {
     "Return", "SayDigits", "SayUnixTime", "Set", "UserEvent", "VoiceMail", "VoiceMailMain", "WaitExten",
     "WaitForCondition",
 }
+# MASTER_CHANNEL(): a variable of the call's first channel (its Linkedid's), e.g. that the caller has heard the
+# recording announcement (docs/recording.md); a call never reaches another company's channels.
 FUNCTIONS = {
     "CALLERID", "CHANNEL", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "GROUP",
-    "GROUP_COUNT", "IF", "LEN", "LOCAL", "LOCK", "UNLOCK", "PJSIP_DIAL_CONTACTS", "PRESENCE_STATE", "QUEUE_MEMBER", "STRFTIME",
+    "GROUP_COUNT", "IF", "LEN", "LOCAL", "LOCK", "UNLOCK", "MASTER_CHANNEL", "PJSIP_DIAL_CONTACTS", "PRESENCE_STATE",
+    "QUEUE_MEMBER", "STRFTIME",
 }
 # Shared subroutines given a person's devices as endpoint names joined by "&": (context, argument index).
 ENDPOINT_ARGS = {"pbx-reachable": 0, "pbx-person": 3}

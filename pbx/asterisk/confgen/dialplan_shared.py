@@ -39,53 +39,86 @@ SHARED_DIALPLAN = """
 [pbx-recording-hook]
 ; THE recording-policy hook (docs/recording.md). Every call that could be recorded passes here on the calling
 ; channel before it is connected:
-;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>[,<queue policy>]))
+;   Gosub(pbx-recording-hook,s,1(<tenant id>,<in|out|queue>,<user id or queue id>[,<queue policy | the person's extension>]))
 ; It notes what the decision at answer time needs, inherited by the channels the call dials: PBX_RECT the
 ; company, PBX_RECK the kind of call for the department rules (i inbound external, o outbound external,
 ; n internal), PBX_RECO the other party's number (digits), PBX_RECQ the queue's policy (always/never); and
-; sets PBX_RECOPT, the Dial option U(pbx-rec-answer^...) that decides on the answering channel, or nothing
+; sets PBX_RECOPT, the Dial options that decide on the answering channel (U(pbx-rec-answer^...)), or nothing
 ; when the company records nothing automatically now (service off or kill switch: rec/auto).
-exten => s,1,Set(PBX_RECOPT=)
+exten => s,1,MSet(PBX_RECOPT=,LOCAL(caller)=,LOCAL(u)=,LOCAL(opt)=)
  same => n,Set(LOCAL(t)=${FILTER(0123456789,${ARG1})})
  same => n,GotoIf($["${FILTER(0123456789,${DB(pbx/t${t}/rec/auto)})}" != "1"]?off,1)
  same => n,Set(__PBX_RECT=${t})
  same => n,GotoIf($["${ARG2}" = "queue"]?queue,1)
  same => n,GotoIf($["${ARG2}" = "out"]?out,1)
+ same => n,Set(LOCAL(u)=${FILTER(0123456789,${ARG3})})
  same => n,Set(LOCAL(caller)=${FILTER(0123456789,${PBX_USER})})
  same => n,GotoIf($["${caller}" != ""]?internal,1)
+; From outside, or a call that was transferred (the customer's own channel after a blind transfer, or the
+; consultation's Local channel of an attended one, which inherits the call's kind and number and has no
+; PBX_USER): the call stays what it was.
  same => n,ExecIf($["${PBX_RECK}" = ""]?Set(__PBX_RECK=i))
- same => n,Set(PBX_RECOPT=U(pbx-rec-answer^r^${FILTER(0123456789,${ARG3})}))
- same => n,Return()
+ same => n,Set(LOCAL(opt)=pbx-rec-answer^r^${u}^^)
+ same => n,Goto(tell,1)
+; A colleague calls: the callee's rule, else the caller's, whose other party is the callee's extension.
 exten => internal,1,Set(__PBX_RECK=n)
  same => n,Set(__PBX_RECO=${FILTER(0123456789,${CALLERID(num)})})
- same => n,Set(PBX_RECOPT=U(pbx-rec-answer^r^${FILTER(0123456789,${ARG3})}^${caller}))
- same => n,Return()
-exten => out,1,Set(LOCAL(u)=${FILTER(0123456789,${PBX_USER})})
- same => n,GotoIf($["${u}" = ""]?fwd,1)
+ same => n,Set(LOCAL(opt)=pbx-rec-answer^r^${u}^${caller}^${FILTER(0123456789,${ARG4})})
+ same => n,Goto(tell,1)
+exten => out,1,Set(LOCAL(u)=${FILTER(0123456789,${PBX_RECFWD})})
+ same => n,GotoIf($["${u}" != ""]?fwd,1)
+ same => n,Set(LOCAL(u)=${FILTER(0123456789,${PBX_USER})})
+ same => n,GotoIf($["${u}" = ""]?off,1)
  same => n,Set(__PBX_RECK=o)
  same => n,Set(__PBX_RECO=${FILTER(0123456789,${PBX_NUM})})
  same => n,Set(PBX_RECOPT=U(pbx-rec-answer^t^${u}))
  same => n,Return()
-; Forwarded out (to a mobile, say): the person it was for answers there, and the call stays what it was.
-exten => fwd,1,Set(LOCAL(u)=${FILTER(0123456789,${PBX_PERSON})})
- same => n,ExecIf($["${u}" != ""]?Set(PBX_RECOPT=U(pbx-rec-answer^r^${u})))
+; Forwarded out (to a mobile, say) by the person's profile or status (PBX_RECFWD, set by pbx-person): the
+; person it was for answers there, and the call stays what it was. A forward at once ("first") comes here
+; before any Dial noted the call's kind: from outside, or from a colleague (PBX_USER; the number the caller
+; showed is in t<T>-dialout's PBX_CID).
+exten => fwd,1,ExecIf($["${PBX_RECK}" = ""]?Set(__PBX_RECK=${IF($["${FILTER(0123456789,${PBX_USER})}" = ""]?i:n)}))
+ same => n,ExecIf($["${PBX_RECO}" = ""]?Set(__PBX_RECO=${FILTER(0123456789,${PBX_CID})}))
+ same => n,Set(LOCAL(opt)=pbx-rec-answer^r^${u}^^)
+ same => n,Goto(tell,1)
+; The announcement (rec/ann): when the company has one and, as things stand before Dial, the call would be
+; recorded, Dial's A() plays it to both at the answer ("a": the caller is answered for it) and
+; pbx-rec-answer does not play it again (its 5th argument). Once per call: the call's first channel
+; (MASTER_CHANNEL) keeps PBX_RECHEARD after the caller heard it.
+exten => tell,1,Set(PBX_RECOPT=U(${opt}))
+ same => n,Set(LOCAL(ann)=${FILTER(0123456789,${DB(pbx/t${t}/rec/ann)})})
+ same => n,GotoIf($["${ann}" = "" | "${MASTER_CHANNEL(PBX_RECHEARD)}" = "1"]?off,1)
+ same => n,Gosub(pbx-rec-decide,s,1(${t},${u}))
+ same => n,GotoIf($["${GOSUB_RETVAL}" != ""]?announce,1)
+ same => n,GotoIf($["${caller}" = ""]?off,1)
+ same => n,Gosub(pbx-rec-decide,s,1(${t},${caller}))
+ same => n,GotoIf($["${GOSUB_RETVAL}" = ""]?off,1)
+ same => n,Goto(announce,1)
+exten => announce,1,Set(LOCAL(p)=custom/t${t}/prompt-${ann})
+ same => n,Set(PBX_RECOPT=aA(${p}:${p})U(${opt}^a))
  same => n,Return()
-; Queue(): its gosub (pbx-rec-queue) runs on the member's channel; a consent menu's "no" queue says never.
+; Queue(): the agent's phone decides (t<T>-agents' Dial); a consent menu's "no" queue says never.
 exten => queue,1,Set(__PBX_RECQ=${FILTER(a-z,${ARG4})})
- same => n,ExecIf($["${FILTER(0123456789,${PBX_USER})}" != ""]?Set(__PBX_RECK=n))
+ same => n,Set(PBX_RECFWD=)
+ same => n,ExecIf($["${FILTER(0123456789,${PBX_USER})}" != ""]?MSet(__PBX_RECK=n,__PBX_RECO=${FILTER(0123456789,${CALLERID(num)})}))
  same => n,ExecIf($["${PBX_RECK}" = ""]?Set(__PBX_RECK=i))
  same => n,Return()
 exten => off,1,Return()
 
 [pbx-rec-queue]
-; Queue()'s gosub, on the member's channel (Local/<user id>@t<T>-agents/n;1) when an agent answered: the
-; agent's side is what this channel reads. Only a member of the calling company's own agents context.
+; Queue()'s gosub, on the member's channel (Local/<user id>@t<T>-agents/n;1) once the queue chose the agent:
+; when the agent's phone is being recorded (pbx-rec-answer noted it on the call's first channel), the agent
+; hears the announcement. Only a member of the calling company's own agents context.
 exten => s,1,Set(LOCAL(t)=${FILTER(0123456789,${PBX_RECT})})
  same => n,Set(LOCAL(ch)=${CHANNEL(name)})
  same => n,Set(LOCAL(where)=${CUT(ch,@,2)})
  same => n,Set(LOCAL(member)=${CUT(ch,@,1)})
- same => n,GotoIf($["${t}" = "" | "${CUT(where,-,1)}" != "t${t}" | "${CUT(where,-,2)}" != "agents"]?done,1)
- same => n,Gosub(pbx-rec-answer,s,1(r,${FILTER(0123456789,${CUT(member,/,2)})}))
+ same => n,Set(LOCAL(member)=${FILTER(0123456789,${CUT(member,/,2)})})
+ same => n,GotoIf($["${t}" = "" | "${member}" = "" | "${CUT(where,-,1)}" != "t${t}" | "${CUT(where,-,2)}" != "agents"]?done,1)
+ same => n,GotoIf($["${MASTER_CHANNEL(PBX_RECU${member})}" != "1"]?done,1)
+ same => n,Set(MASTER_CHANNEL(PBX_RECU${member})=)
+ same => n,Set(LOCAL(ann)=${FILTER(0123456789,${DB(pbx/t${t}/rec/ann)})})
+ same => n,ExecIf($["${ann}" != ""]?Playback(custom/t${t}/prompt-${ann}))
  same => n,Return()
 exten => done,1,Return()
 
@@ -118,21 +151,28 @@ exten => approved,1,Return(approved_number)
 exten => no,1,Return()
 
 [pbx-rec-answer]
-; On the answering channel before the parties are connected (Dial's U(), Queue's gosub via pbx-rec-queue):
-;   Gosub(pbx-rec-answer,s,1(<r|t: which way of this channel is the person>,<person>[,<calling colleague>]))
-; An internal call is recorded for the callee's rule, else for the caller's (the sides swapped). Licences:
-; one pool per company (GROUP pbxrec t<T>), shared with recording on demand and listen-in; a channel joins
-; first, then counts, and leaves again when over the count, under a named lock, so a burst of answers never
-; takes more than the licences. Over the count: connected unrecorded, PbxRecordingRefused for the log.
+; On the answering channel before the parties are connected (Dial's U(): a person's phone, a queue agent's
+; phone, the trunk's channel of an outbound call or a forward):
+;   Gosub(pbx-rec-answer,s,1(<r|t: which way of this channel is the person>,<person>[,<calling colleague>,
+;         <the colleague's other party>[,<a: Dial's A() has announced it | q: a queue agent's phone>]]))
+; An internal call is recorded for the callee's rule, else for the caller's (the sides swapped). The
+; recording runs on this channel, so it ends when this person leaves the call (hangs up, transfers it on).
+; Licences: one pool per company (GROUP pbxrec t<T>), shared with recording on demand and listen-in; a channel
+; joins first, then counts, and leaves again when over the count, under a named lock, so a burst of answers
+; never takes more than the licences. Over the count: connected unrecorded, PbxRecordingRefused for the log.
 ; MixMonitor writes the two ways to two files in step (r() and t()): the person's and the other party's.
 exten => s,1,Set(LOCAL(t)=${FILTER(0123456789,${PBX_RECT})})
  same => n,Set(LOCAL(side)=${FILTER(rt,${ARG1})})
  same => n,Set(LOCAL(u)=${FILTER(0123456789,${ARG2})})
+ same => n,Set(LOCAL(o)=${FILTER(0123456789,${PBX_RECO})})
+ same => n,Set(LOCAL(how)=${FILTER(aq,${ARG5:0:1})})
+ same => n,ExecIf($["${how}" = "a"]?Set(MASTER_CHANNEL(PBX_RECHEARD)=1))
  same => n,GotoIf($["${t}" = "" | "${side}" = ""]?done,1)
  same => n,Gosub(pbx-rec-decide,s,1(${t},${u}))
  same => n,Set(LOCAL(why)=${FILTER(a-z_,${GOSUB_RETVAL})})
  same => n,GotoIf($["${why}" != "" | "${FILTER(0123456789,${ARG3})}" = ""]?go,1)
  same => n,Set(LOCAL(u)=${FILTER(0123456789,${ARG3})})
+ same => n,Set(LOCAL(o)=${FILTER(0123456789,${ARG4})})
  same => n,Set(LOCAL(side)=${IF($["${side}" = "r"]?t:r)})
  same => n,Gosub(pbx-rec-decide,s,1(${t},${u}))
  same => n,Set(LOCAL(why)=${FILTER(a-z_,${GOSUB_RETVAL})})
@@ -148,9 +188,15 @@ exten => go,1,GotoIf($["${why}" = ""]?done,1)
  same => n,Set(LOCAL(f)=${ASTSPOOLDIR}/monitor/pbx/t${t}/${STRFTIME(${EPOCH},UTC,%Y%m%d)}/${FILTER(0123456789.,${UNIQUEID})}-${EPOCH})
  same => n,Set(LOCAL(other)=${IF($["${side}" = "r"]?t:r)})
  same => n,MixMonitor(,b${side}(${f}-person.wav)${other}(${f}-other.wav)i(PBX_RECID))
- same => n,UserEvent(PbxRecording,Tenant: ${t},User: ${u},Reason: ${why},Kind: ${FILTER(ion,${PBX_RECK})},Other: ${FILTER(0123456789,${PBX_RECO})},Queue: ${FILTER(0123456789,${PBX_QUEUE})},Ddi: ${FILTER(+0123456789,${PBX_DDI})},File: ${f})
+ same => n,UserEvent(PbxRecording,Tenant: ${t},User: ${u},Reason: ${why},Kind: ${FILTER(ion,${PBX_RECK})},Other: ${o},Queue: ${FILTER(0123456789,${PBX_QUEUE})},Ddi: ${FILTER(+0123456789,${PBX_DDI})},File: ${f})
+ same => n,GotoIf($["${how}" = "q"]?q,1)
+ same => n,GotoIf($["${how}" = "a"]?done,1)
  same => n,Set(LOCAL(ann)=${FILTER(0123456789,${DB(pbx/t${t}/rec/ann)})})
  same => n,ExecIf($["${ann}" != ""]?Playback(custom/t${t}/prompt-${ann}))
+ same => n,Return()
+; A queue agent's phone answers before the queue has chosen among the agents ringing: the queue's gosub
+; (pbx-rec-queue) tells the one it chose.
+exten => q,1,Set(MASTER_CHANNEL(PBX_RECU${u})=1)
  same => n,Return()
 exten => full,1,UserEvent(PbxRecordingRefused,Tenant: ${t},User: ${u},Kind: automatic,InUse: $[${n} - 1],Limit: ${lic})
  same => n,Return()
@@ -229,7 +275,7 @@ exten => done,1,Return(${dial})
 ; for the call log (PbxForward/PbxVoicemail).
 exten => s,1,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${FILTER(0123456789,${ARG2})})
  same => n,Set(PBX_PERSON=${FILTER(0123456789,${ARG2})})
- same => n,Set(PBX_STEP=)
+ same => n,MSet(PBX_STEP=,PBX_RECFWD=)
  same => n,Set(PBX_HOPS=$[0${FILTER(0123456789,${PBX_HOPS})} + 1])
  same => n,GotoIf($[${PBX_HOPS} > 5]?loop,1)
  same => n,Set(LOCAL(line)=${FILTER(0123456789ps/,${ARG7})}${FILTER(a-z,${ARG3})})
@@ -246,7 +292,8 @@ exten => s,1,Set(LOCAL(db)=pbx/t${FILTER(0123456789,${ARG1})}/u${FILTER(01234567
  same => n,GotoIf($["${ARG4}" = ""]?unreach,1)
  same => n,GotoIf($["${FILTER(0-9,${DB(${db}/cw)})}" = "0" & "${ARG6}" != ""]?cw,1)
  same => n,Goto(ring,1)
-exten => status,1,Return(status)
+exten => status,1,Set(PBX_RECFWD=${PBX_PERSON})
+ same => n,Return(status)
 exten => loop,1,Return(busy)
 exten => cw,1,Set(LOCAL(state)=${EXTENSION_STATE(${ARG6})})
  same => n,GotoIf($["${state}" = "INUSE" | "${state}" = "BUSY" | "${state}" = "RINGINUSE"]?busy,1)
@@ -256,7 +303,7 @@ exten => ring,1,Set(LOCAL(secs)=${FILTER(0123456789,${DB(${db}/${line}/ring_s)})
  same => n,Gosub(pbx-reachable,s,1(${ARG4}))
  same => n,Set(LOCAL(dial)=${GOSUB_RETVAL})
  same => n,GotoIf($[${LEN(${dial})} = 0]?unreach,1)
- same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2}))
+ same => n,Gosub(pbx-recording-hook,s,1(${ARG1},in,${ARG2},${CUT(ARG6,@,1)}))
  same => n,Dial(${dial},${IF($[0${secs} > 0]?${secs}:20)},t${PBX_COPTS}${PBX_RECOPT})
  same => n,GotoIf($["${DIALSTATUS}" = "BUSY"]?busy,1)
  same => n,GotoIf($["${DIALSTATUS}" = "NOANSWER"]?noanswer,1)
@@ -278,6 +325,7 @@ exten => act,1,Set(PBX_STEP=${step})
 exten => vm,1,Return(${IF($["${step}" = "busy"]?vmbusy:vmunavail)})
 exten => fwd,1,Set(PBX_FWD=${FILTER(+0123456789,${DB(${db}/${line}/${step}_to)})})
  same => n,GotoIf($["${PBX_FWD}" = ""]?act2,1)
+ same => n,Set(PBX_RECFWD=${PBX_PERSON})
  same => n,Return(forward)
 exten => act2,1,Return(${IF($["${step}" = "busy"]?busy:hangup)})
 

@@ -447,15 +447,22 @@ class TenantDialplan:
     def agents(self) -> None:
         """Queue members are Local/<user id>@t1-agents/n (added through AMI), and a console user answering
         a waiting caller is reached here too: their reachable phones ring (pbx-reachable), transfer keys on,
-        no forwarding; with none reachable the member is unavailable (cause 20), so the queue tries another."""
-        dp, p = self.dp, self.p
+        no forwarding; with none reachable the member is unavailable (cause 20), so the queue tries another.
+
+        Automatic recording (docs/recording.md) decides on the agent's phone when it answers (Dial's U()), for
+        a call of this company that passed pbx-recording-hook: the recording is the agent's own leg, so it
+        ends when the agent leaves the call, also by transferring it on (the member's Local pair stays up)."""
+        dp, p, tid = self.dp, self.p, self.t.id
         dp.context(f"{p}-agents")
         for user in self.t.users.values():
             if user.takes_calls_directly:
                 if user.devices:
+                    options = "t"
+                    if self.t.recording is not None:
+                        options += f'${{IF($["${{PBX_RECT}}" = "{tid}"]?U(pbx-rec-answer^r^{user.id}^^^q))}}'
                     dp.exten(str(user.id), "Gosub", f"pbx-reachable,s,1({self.endpoints(user)})")
                     dp.same("GotoIf", "$[${LEN(${GOSUB_RETVAL})} = 0]?none,1")
-                    dp.same("Dial", "${GOSUB_RETVAL},,t")
+                    dp.same("Dial", f"${{GOSUB_RETVAL}},,{options}")
                 else:
                     dp.exten(str(user.id), "Hangup", "20")
         dp.exten("none", "Hangup", "20")
@@ -522,11 +529,14 @@ class TenantDialplan:
                 dp.same("Gosub", f"pbx-recording-hook,s,1({t.id},queue,{queue.id})")
                 dp.same("Queue", f"{name},t,,,{timeout}")
             else:
-                # The queue's policy goes with the call; Queue()'s gosub decides on the answering member.
+                # The queue's policy goes with the call; the agent's phone decides when it answers (t<T>-agents), and
+                # Queue()'s gosub tells the agent the queue chose.
                 policy = t.recording.queue_policies.get(queue.id, "")
                 dp.same("Gosub", f"pbx-recording-hook,s,1({t.id},queue,{queue.id},{policy})")
                 if policy == "always" and t.recording.announcement:
+                    # The caller is told before the queue; a transfer later does not tell them again.
                     announcement = w.sound(t.recording.announcement, f"recording announcement of company {t.id}")
+                    dp.same("ExecIf", '$["${PBX_RECT}" != ""]?Set(MASTER_CHANNEL(PBX_RECHEARD)=1)')
                     dp.same("ExecIf", f'$["${{PBX_RECT}}" != ""]?Playback({announcement})')
                 dp.same("Queue", f"{name},t,,,{timeout},,pbx-rec-queue")
             dp.same("GotoIf", '$["${QUEUESTATUS}" = "JOINEMPTY" | "${QUEUESTATUS}" = "LEAVEEMPTY"]?noagents,1')
