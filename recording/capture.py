@@ -5,7 +5,8 @@
   cost centre as they are now.
 - ``PbxRecordingRefused`` (every licence in use): a ``LicenceRefusal`` row.
 - The call ended (the bridge wrote its call-log row, ``close_call_recordings``): the call's open recordings get
-  their end and the call-log link, turn ``raw`` and the worker's ``process_recording`` is queued on commit.
+  their end (their own channel's, when that person left the call earlier) and the call-log link, turn ``raw``
+  and the worker's ``process_recording`` is queued on commit.
 
 Headers are only text: the company comes from the event (which the bridge has already matched against the
 channel's own company), every id is looked up inside that company, and the file name must be exactly what the
@@ -101,21 +102,29 @@ def on_recording_refused(event) -> None:
     return None
 
 
-def close_call_recordings(node_id: int, call_id: str, call, ended_at: dt.datetime | None) -> list[int]:
-    """The call is over: link its recordings to the call-log row; the ones still open end now, turn ``raw``
-    and go to the worker (on commit). Returns the ids queued."""
+def close_call_recordings(node_id: int, call_id: str, call, ended_at: dt.datetime | None,
+                          channel_ends: dict[str, dt.datetime] | None = None) -> list[int]:
+    """The call is over: link its recordings to the call-log row; the ones still open end, turn ``raw`` and go to
+    the worker (on commit). A recording ends when its channel stopped recording (``channel_ends``, by the
+    channel's Uniqueid: the person hung up or transferred the call on), else with the call. Returns the ids
+    queued."""
     rows = Recording.objects.filter(node_id=node_id, linkedid=call_id, tenant_id=call.tenant_id)
     rows.filter(call__isnull=True).update(call=call)
-    ready = list(rows.filter(status=Recording.Status.RECORDING).values_list("pk", flat=True))
+    ready = list(rows.filter(status=Recording.Status.RECORDING).values_list("pk", "uniqueid", "started_at"))
     if not ready:
         return []
-    Recording.objects.filter(pk__in=ready).update(status=Recording.Status.RAW, ended_at=ended_at)
-    for row in Recording.objects.filter(pk__in=ready, duration_s__isnull=True).only("pk", "started_at", "ended_at"):
-        if row.ended_at is not None:
-            Recording.objects.filter(pk=row.pk).update(
-                duration_s=max(0.0, (row.ended_at - row.started_at).total_seconds()))
-    transaction.on_commit(lambda: _enqueue(ready))
-    return ready
+    ends = channel_ends or {}
+    for pk, uniqueid, started_at in ready:
+        end = ends.get(uniqueid, ended_at)
+        if end is not None and end < started_at:
+            end = ended_at  # a channel's end from before this recording began (it started again since)
+        Recording.objects.filter(pk=pk).update(status=Recording.Status.RAW, ended_at=end)
+        if end is not None:
+            Recording.objects.filter(pk=pk, duration_s__isnull=True).update(
+                duration_s=max(0.0, (end - started_at).total_seconds()))
+    ids = [pk for pk, _uniqueid, _started in ready]
+    transaction.on_commit(lambda: _enqueue(ids))
+    return ids
 
 
 def _enqueue(ids: list[int]) -> None:

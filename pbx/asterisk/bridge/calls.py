@@ -292,6 +292,7 @@ class CallTracker(OutcomeTracking):
         if survivor.tenant_id is None:
             survivor.tenant_id = absorbed.tenant_id
         survivor.recorded = survivor.recorded or absorbed.recorded
+        survivor.recording_ends.update(absorbed.recording_ends)
         survivor.complete = survivor.complete and absorbed.complete
         survivor.aliases.extend([absorbed.id, *absorbed.aliases])
         self.aliases[absorbed.id] = survivor.id
@@ -343,6 +344,8 @@ class CallTracker(OutcomeTracking):
             if not call.dialled and fact.channel.exten not in ("", "s", "h"):
                 call.dialled = fact.channel.exten  # an originated call: its extension shows only now
         call.last_cause, call.last_cause_text = fact.cause, fact.cause_text
+        if chan.recording:
+            call.recording_ends.setdefault(chan.uniqueid, fact.at)  # no MixMonitorStop comes at a hangup
         self._drop(chan)
         if call.held_by == chan.uniqueid:
             call.held_by = None
@@ -728,9 +731,11 @@ class CallTracker(OutcomeTracking):
         call = self.calls[chan.call_id]
         if fact.what == "start":
             chan.recording = call.recorded = True
+            call.recording_ends.pop(chan.uniqueid, None)
             self._emit(out, call, d.RecordingStarted, fact.at, party=chan.party)
         elif fact.what == "stop":
             chan.recording = chan.recording_paused = False
+            call.recording_ends[chan.uniqueid] = fact.at
             self._emit(out, call, d.RecordingStopped, fact.at, party=chan.party)
         else:
             chan.recording_paused = fact.what == "mute"

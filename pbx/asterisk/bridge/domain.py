@@ -702,3 +702,4 @@ class CallRecord:
     forward_reason: str = ""
     voicemail_box: str = ""
     voicemail_user_id: int | None = None
+    recording_ends: dict[str, float] = field(default_factory=dict)  # channel Uniqueid → its recording's end

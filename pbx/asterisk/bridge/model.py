@@ -139,6 +139,9 @@ class Call:
     transfers: list[dict] = field(default_factory=list)
     held_by: str | None = None
     recorded: bool = False
+    # Uniqueid of a channel that recorded → when its recording ended (MixMonitorStop, or the channel's hangup):
+    # a person who transferred the call on has a recording of their own part only.
+    recording_ends: dict[str, float] = field(default_factory=dict)
     listen_in: bool = False
     cause: int | None = None
     cause_text: str = ""

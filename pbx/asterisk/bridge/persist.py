@@ -117,7 +117,8 @@ def persist_call(record: CallRecord) -> CallLog | None:
         # The call's recordings: linked to this row; the ones still open end here and go to the worker.
         from recording.capture import close_call_recordings
 
-        close_call_recordings(node, record.call_id, entry, when(record.ended_at))
+        close_call_recordings(node, record.call_id, entry, when(record.ended_at),
+                              {uid: when(at) for uid, at in record.recording_ends.items()})
     return entry
 
 

@@ -149,6 +149,7 @@ def record(call: Call, ended_at: float) -> CallRecord:
         forward_reason=call.forward_reason,
         voicemail_box=call.voicemail_box,
         voicemail_user_id=call.voicemail_user,
+        recording_ends=dict(call.recording_ends),
     )
 
 
