@@ -1,18 +1,22 @@
 """The fake Asterisk records the way the generated dialplan does: the same steps in the same order, GROUP()
-and LOCK() with Asterisk's semantics, the events of the real run; and a burst of answers never takes more than
-the company's licences."""
+and LOCK() with Asterisk's semantics, the events of the real runs (on the answering phone, before Dial's
+DialEnd; a transfer ends one person's recording and Dial's U() starts the next one's); and a burst of answers
+never takes more than the company's licences."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 
 from pbx.asterisk.confgen import render_from_db
 from pbx.asterisk.confgen.parse import parse_dialplan_text
+from tests.fake_asterisk import FakeAsterisk
 from tests.fake_asterisk import recording as rec
+from tests.fake_asterisk.demo_traffic import TRUNK, DemoWorld, Person, QueueInfo, install
 from tests.fake_asterisk.world import World
 
-from .bridge_fixtures import events_of
+from .bridge_fixtures import events_of, real_capture_map
 
 BOB, CECILIA = 3, 4
 RECORDED_CALL = {"PBX_RECT": "1", "PBX_RECQ": "always", "PBX_RECK": "i", "PBX_RECO": "46701234567",
@@ -98,3 +102,107 @@ def test_a_burst_of_answers_never_takes_more_than_the_licences():
         t.join()
     assert results.count("recorded") == 10 and results.count("refused") == 40
     assert world.state.groups.count("t1", rec.CATEGORY) == 10
+
+
+def test_the_dial_option_is_read_as_the_dialplan_writes_it():
+    assert rec.dial_option("tU(pbx-rec-answer^r^6^^)") == rec.DialRecording("r", 6)
+    assert rec.dial_option("taA(custom/t1/prompt-5:custom/t1/prompt-5)U(pbx-rec-answer^r^3^^^a)").how == "a"
+    assert rec.dial_option("tU(pbx-rec-answer^r^6^3^1006)") == rec.DialRecording("r", 6, 3, "1006")
+    assert rec.dial_option("TU(pbx-rec-answer^t^3)") == rec.DialRecording("t", 3)
+    assert rec.dial_option("t") is None
+
+
+def test_an_internal_call_is_recorded_for_the_caller_with_the_sides_swapped():
+    world = world_with(5, **{f"/pbx/t1/u{BOB}/rec": "en", f"/pbx/t1/u{CECILIA}/rec": "ei"})
+    leg = world.new_channel("PJSIP/t1-cecilia-00000001", context="t1-internal", exten="s", state=6)
+    internal = {"PBX_RECT": "1", "PBX_RECK": "n", "PBX_RECO": "1003"}
+    assert rec.answer(world, leg, 1, CECILIA, "r", internal, colleague=BOB, colleague_other="1004") == "recorded"
+    (started,) = [dict(h) for h in world.history if dict(h).get("UserEvent") == "PbxRecording"]
+    assert (started["User"], started["Other"], started["Kind"]) == (str(BOB), "1004", "n")
+
+
+# The capture's people (tests/fixtures/asterisk-real/ami/recording_*.map.json): Bob 3, Cecilia 4, Eva 6.
+def recorded_demo(name: str) -> DemoWorld:
+    people = real_capture_map(name)["people"]
+    bob, eva = people["bob"], people["eva"]
+    return DemoWorld(1, "46", {
+        3: Person(3, bob["name"], bob["extension"], [bob["endpoints"]["desk"]], direct_number="+4681550030", agent=True),
+        6: Person(6, eva["name"], eva["extension"], [eva["endpoints"]["desk"]]),
+    }, [QueueInfo(1, "Support", "200", "ringall", "+4681559999", agents=[(3, 0, False, "")])], recording=True)
+
+
+def flow(events, endpoints: dict[str, str]) -> list[tuple[str, str]]:
+    """What a recording's life looks like from AMI: who recorded (MixMonitorStart, PbxRecording with its
+    person), whose Dial was answered, whose phone hung up; a person's phone by its endpoint."""
+    def who(channel: str) -> str:
+        return next((p for ep, p in endpoints.items() if channel.startswith(f"PJSIP/{ep}-")), channel.split("/")[0])
+
+    out = []
+    for e in events:
+        name = e.get("Event")
+        if name == "MixMonitorStart":
+            out.append(("MixMonitorStart", who(e["Channel"])))
+        elif name == "UserEvent" and e.get("UserEvent") == "PbxRecording":
+            out.append(("PbxRecording", f"{who(e['Channel'])}:{e['User']}:{e['Reason']}"))
+        elif name == "DialEnd" and e.get("DialStatus") == "ANSWER" and who(e["DestChannel"]) in endpoints.values():
+            out.append(("DialEnd", who(e["DestChannel"])))
+        elif name == "Hangup" and who(e["Channel"]) in endpoints.values():
+            out.append(("Hangup", who(e["Channel"])))
+    return out
+
+
+async def until(condition, timeout: float = 3.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not condition():
+        assert asyncio.get_running_loop().time() < deadline, "the fake did not get there"
+        await asyncio.sleep(0.002)
+
+
+async def transferred_on_the_fake(name: str, first: str) -> list[dict]:
+    """The capture's steps: the customer calls (Bob's number, or Support), Bob answers, blind-transfers to
+    1006, Eva answers, the customer hangs up."""
+    world = recorded_demo(name)
+    fake = FakeAsterisk(time_scale=0.001)
+    state = install(fake, world)
+    state.astdb.update({"/pbx/t1/rec/auto": "1", "/pbx/t1/rec/lic": "4", f"/pbx/t1/u{BOB}/rec": "ei",
+                        "/pbx/t1/u6/rec": "ei"})
+    bob, eva = (world.people[u].endpoints[0] for u in (3, 6))
+    customer = fake.new_channel(state.new_pjsip_name(TRUNK), caller_num="+46701234567", caller_name="Kund",
+                                context=first[0], exten=first[1], state=4, endpoint=f"PJSIP/{TRUNK}")
+    # What t<T>-inbound / t<T>-queue and pbx-recording-hook noted on the customer's channel.
+    customer.variables.update({"PBX_RECT": "1", "PBX_RECK": "i", "PBX_RECO": "46701234567", "PBX_DDI": first[2]})
+    if first[0].endswith("queue-1"):
+        customer.variables.update({"PBX_RECQ": "always", "PBX_QUEUE": "1"})
+    ringing = lambda ep: [c for c in state.channels.values() if c.state == 5 and c.name.startswith(f"PJSIP/{ep}-")]  # noqa: E731
+    call = fake.run_dialplan(customer)
+    await until(lambda: ringing(bob))
+    fake.answer(ringing(bob)[0])
+    await until(lambda: any(c.bridge for c in state.channels.values() if c.name.startswith(f"PJSIP/{bob}-")))
+    bobs = next(c for c in state.channels.values() if c.name.startswith(f"PJSIP/{bob}-"))
+    assert fake.blind_transfer(bobs, "t1-internal", "1006")
+    await until(lambda: ringing(eva))
+    fake.answer(ringing(eva)[0])
+    fake.hangup(customer)
+    fake.cancel_pending()
+    del call
+    return [dict(h) for h in fake.history]
+
+
+async def test_a_blind_transfer_on_the_fake_records_like_the_real_run():
+    name = "recording_blind_transfer_dtmf"
+    fake = await transferred_on_the_fake(name, ("t1-inbound", "+4681550030", "+4681550030"))
+    endpoints = {p["endpoints"]["desk"]: who for who, p in real_capture_map(name)["people"].items()}
+    real = [e for _at, e in events_of(name)]
+    assert flow(fake, endpoints) == flow(real, endpoints)
+    assert flow(real, endpoints)[:4] == [("MixMonitorStart", "bob"), ("PbxRecording", "bob:3:department"),
+                                         ("DialEnd", "bob"), ("Hangup", "bob")]
+
+
+async def test_a_queue_agents_recording_on_the_fake_is_on_the_agents_phone_like_the_real_run():
+    name = "recording_queue_blind_transfer_dtmf"
+    fake = await transferred_on_the_fake(name, ("t1-queue-1", "s", "+4681559999"))
+    endpoints = {p["endpoints"]["desk"]: who for who, p in real_capture_map(name)["people"].items()}
+    real = [e for _at, e in events_of(name)]
+    assert flow(fake, endpoints) == flow(real, endpoints)
+    started = [e for e in fake if e.get("UserEvent") == "PbxRecording"]
+    assert [e["Channel"].startswith("PJSIP/") for e in started] == [True, True]  # never the member's Local

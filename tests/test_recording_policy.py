@@ -142,13 +142,68 @@ def test_an_approved_number_is_marked_and_the_callers_number_normalised(recorded
     assert dialout[-2].startswith("Dial(") and dialout[-2].endswith(",,${PBX_COPTS}${PBX_RECOPT})")
 
 
-def test_a_company_without_the_service_gets_no_recording_steps(recorded, exempel):
+def test_a_company_without_the_service_gets_no_recording_steps(recorded, exempel, dave):
     SipTrunk.objects.create(tenant=exempel.tenant, name="Operatör", host="sip.example.net")
     _files, plan = dialplan([exempel.tenant.pk])
     t = exempel.tenant.pk
     queue = next(iter(exempel.queues.values())).pk
     assert not any("pbx-rec-queue" in s for s in steps(plan, f"t{t}-queue-{queue}"))
     assert steps(plan, f"t{t}-dialout")[-2].endswith(",,${PBX_COPTS})")
+    assert steps(plan, f"t{t}-agents", str(dave.pk))[-1] == "Dial(${GOSUB_RETVAL},,t)"
+
+
+def test_a_queue_agents_own_phone_decides_and_the_queue_tells_the_agent_it_chose(recorded, bob):
+    """The recording is the agent's phone's (it ends when the agent transfers the call on); only for a call of
+    this company (PBX_RECT), and the queue's gosub plays the announcement to the agent it chose."""
+    files, plan = dialplan([recorded.tenant.pk])
+    t = recorded.tenant.pk
+    dial = steps(plan, f"t{t}-agents", str(bob.pk))[-1]
+    assert dial == f'Dial(${{GOSUB_RETVAL}},,t${{IF($["${{PBX_RECT}}" = "{t}"]?U(pbx-rec-answer^r^{bob.pk}^^^q))}})'
+    told = steps(plan, "pbx-rec-queue")
+    assert any("MASTER_CHANNEL(PBX_RECU${member})" in s for s in told) and any("Playback(" in s for s in told)
+    assert steps(plan, "pbx-rec-answer", "q") == ["Set(MASTER_CHANNEL(PBX_RECU${u})=1)", "Return()"]
+    assert check(files) == []
+
+
+def test_a_forward_by_the_persons_profile_or_status_is_recorded_for_them(recorded):
+    _files, plan = dialplan([recorded.tenant.pk])
+    assert "Set(PBX_RECFWD=${PBX_PERSON})" in steps(plan, "pbx-person", "fwd")
+    assert steps(plan, "pbx-person", "status")[0] == "Set(PBX_RECFWD=${PBX_PERSON})"
+    assert "MSet(PBX_STEP=,PBX_RECFWD=)" in steps(plan, "pbx-person")  # a person further on starts afresh
+    out = steps(plan, "pbx-recording-hook", "out")
+    # the forward is looked at before the calling phone's person: Bob calling Eva, who forwards, is Eva's call
+    assert out.index("GotoIf($[\"${u}\" != \"\"]?fwd,1)") < next(i for i, s in enumerate(out) if "PBX_USER" in s)
+    fwd = steps(plan, "pbx-recording-hook", "fwd")
+    assert fwd[0].startswith('ExecIf($["${PBX_RECK}" = ""]?Set(__PBX_RECK=')  # a forward at once has no kind yet
+    assert "Set(PBX_RECFWD=)" in steps(plan, "pbx-recording-hook", "queue")
+
+
+def test_the_direct_caller_is_told_through_dials_announcement_once_per_call(recorded):
+    files, plan = dialplan([recorded.tenant.pk])
+    tell = steps(plan, "pbx-recording-hook", "tell")
+    assert tell[0] == "Set(PBX_RECOPT=U(${opt}))"  # without an announcement: the decision at answer only
+    assert 'MASTER_CHANNEL(PBX_RECHEARD)}" = "1"]?off,1)' in tell[2]  # heard already in this call
+    assert tell[3] == "Gosub(pbx-rec-decide,s,1(${t},${u}))"  # would the person be recorded as things stand?
+    assert steps(plan, "pbx-recording-hook", "announce")[1] == "Set(PBX_RECOPT=aA(${p}:${p})U(${opt}^a))"
+    answer = steps(plan, "pbx-rec-answer")
+    assert 'ExecIf($["${how}" = "a"]?Set(MASTER_CHANNEL(PBX_RECHEARD)=1))' in answer
+    go = steps(plan, "pbx-rec-answer", "go")
+    told = go.index('GotoIf($["${how}" = "a"]?done,1)')
+    assert told < next(i for i, s in enumerate(go) if s.startswith("ExecIf(") and "Playback(" in s)
+    assert check(files) == []
+
+
+def test_the_queue_that_always_records_tells_its_caller_once(recorded, alice):
+    from pbx.models import Prompt
+
+    prompt = Prompt.objects.create(tenant=recorded.tenant, name="Samtalet spelas in",
+                                   sound_name=f"custom/t{recorded.tenant.pk}/prompt-9")
+    RecordingSettings.objects.filter(tenant=recorded.tenant).update(announcement=prompt)
+    _files, plan = dialplan([recorded.tenant.pk])
+    t, support = recorded.tenant.pk, recorded.queues["Support"].pk
+    queue = steps(plan, f"t{t}-queue-{support}")
+    heard = queue.index('ExecIf($["${PBX_RECT}" != ""]?Set(MASTER_CHANNEL(PBX_RECHEARD)=1))')
+    assert queue[heard + 1] == f'ExecIf($["${{PBX_RECT}}" != ""]?Playback({prompt.sound_name}))'
 
 
 def test_the_shared_decision_follows_the_precedence_and_counts_licences(recorded):

@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from . import events as ev
 from .recording import answer as record_answer
+from .recording import dial_option
 from .state import Channel, Queue, QueueCaller, QueueMember, Route
 
 
@@ -37,6 +38,7 @@ class Call:
     connected_at: float = 0.0
     completed_in_sl: bool = False  # app_queue's callcompletedinsl, decided at the connect
     dialstring: str = ""
+    dial_options: str = ""  # the Dial()'s options (U(pbx-rec-answer^...): record on the answering leg)
     timers: list = field(default_factory=list)
     on_answer: list = field(default_factory=list)  # callbacks(call) when the callee answers (Local originate)
     on_fail: list = field(default_factory=list)  # callbacks(call, dialstatus) when the dial fails
@@ -255,7 +257,7 @@ class CallMixin:
         st, caller = self.state, call.caller
         self.set_dialplan(caller, caller.context, caller.exten, 2, "Dial",
                           f"{targets},{timeout}" + (f",{options}" if options else ""))
-        call.kind, call.dialstring = "dial", targets
+        call.kind, call.dialstring, call.dial_options = "dial", targets, options
         legs = []
         for device in targets.split("&"):
             _, _, name = device.partition("/")
@@ -337,6 +339,7 @@ class CallMixin:
         caller = call.caller
         self._cancel_timers(call)
         self.set_state(leg, 6)
+        self._record_on_answer(call, leg)
         self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="ANSWER"))
         for other in list(call.ringing):
             if other is not leg:
@@ -362,6 +365,25 @@ class CallMixin:
             cb(call)
         if member_one and member_one in self.member_bridges:
             self.two_party_bridge(*self.member_bridges.pop(member_one))
+
+    def inherited(self, ch: Channel) -> dict[str, str]:
+        """The variables a channel's dialplan sees: its own over the call's first channel's PBX_* ones (the
+        generated dialplan sets those with "__", so every channel of the call inherits them)."""
+        master = self.state.channels.get(ch.linkedid)
+        base = {k: v for k, v in master.variables.items() if k.startswith("PBX_")} if master is not None else {}
+        return {**base, **ch.variables}
+
+    def _record_on_answer(self, call: Call, leg: Channel) -> None:
+        """Dial's U(pbx-rec-answer^...) on the leg that answered, before DialEnd and the bridge (app_dial runs
+        U() first; tests/fixtures/asterisk-real/ami/recording_blind_transfer_dtmf)."""
+        wanted = dial_option(call.dial_options)
+        if wanted is None:
+            return
+        variables = self.inherited(call.caller)
+        tenant = variables.get("PBX_RECT", "")
+        if tenant.isdigit():
+            record_answer(self, leg, int(tenant), wanted.person, wanted.side, variables, colleague=wanted.colleague,
+                          colleague_other=wanted.colleague_other, how=wanted.how)
 
     def reject(self, channel: Channel | str, cause: int = 17) -> None:
         """The phone of a ringing leg rejects (486 Busy Here -> cause 17), as in c2."""
@@ -710,11 +732,11 @@ class CallMixin:
         # try_calling: callcompletedinsl = ((now - qe->start) <= qe->parent->servicelevel), in time_t seconds
         call.completed_in_sl = hold <= q.servicelevel
 
-        # Queue()'s gosub (pbx-rec-queue) on the member's Local;1, before the caller is bridged: the generated
-        # dialplan's automatic recording, when the caller passed pbx-recording-hook (PBX_RECT inherited).
-        tenant = caller.variables.get("PBX_RECT", "")
-        if tenant.isdigit() and m.name.isdigit():
-            record_answer(self, leg, int(tenant), int(m.name), "r", caller.variables)
+        # Queue()'s gosub (pbx-rec-queue) on the member's Local;1, before the caller is bridged: the agent whose
+        # phone is being recorded (t<T>-agents' Dial U(), see _record_on_answer) hears the announcement.
+        master = self.state.channels.get(caller.linkedid)
+        if master is not None:
+            master.variables.pop(f"PBX_RECU{m.name}", None)
         self.emit(ev.agent_event("AgentConnect", caller, leg, q, m, HoldTime=str(hold), RingTime=str(ring)))
         self.state.log_queue(caller.uniqueid, q.name, m.name, "CONNECT", str(hold), leg.uniqueid, str(ring))
         # recalc_holdtime: the first wait is taken as it is (no call completed or abandoned yet), then an

@@ -85,6 +85,9 @@ class DemoWorld:
     status_codes: set[int] = field(default_factory=set)  # every status's *20<code>
     prompt_ids: set[int] = field(default_factory=set)  # *99<prompt id>
     time_zone: str = "Europe/Stockholm"
+    # The company's recording service is on: Dial()s carry the generated dialplan's U(pbx-rec-answer^...) (the
+    # caller's channel must hold what pbx-recording-hook notes: PBX_RECT, PBX_RECK, PBX_RECO...).
+    recording: bool = False
 
 
 def load_world(slug: str = "demo") -> DemoWorld:
@@ -181,13 +184,19 @@ def _install_company(state: DemoState, world: DemoWorld) -> None:
             state.add_hint(person.extension, f"t{t}-hints", f"{devices},CustomPresence:t{t}-u{person.user_id}")
         if not devices:
             continue
-        state.routes[(f"t{t}-agents", str(person.user_id))] = Route("dial", devices, timeout=600, options="t")
-        state.routes[(f"t{t}-user-{person.user_id}", "s")] = Route("dial", devices, timeout=20, options="t")
+        # pbx-person's and t<T>-agents' Dial options (confgen: extensions.py, dialplan_shared.py)
+        person_rec = f"U(pbx-rec-answer^r^{person.user_id}^^)" if world.recording else ""
+        agent_rec = f"U(pbx-rec-answer^r^{person.user_id}^^^q)" if world.recording else ""
+        state.routes[(f"t{t}-agents", str(person.user_id))] = Route("dial", devices, timeout=600, options="t" + agent_rec)
+        state.routes[(f"t{t}-user-{person.user_id}", "s")] = Route("dial", devices, timeout=20,
+                                                                   options="t" + person_rec)
         if person.direct_number:
-            state.routes[(f"t{t}-inbound", person.direct_number)] = Route("dial", devices, timeout=20, options="t")
+            state.routes[(f"t{t}-inbound", person.direct_number)] = Route("dial", devices, timeout=20,
+                                                                          options="t" + person_rec)
         if person.extension:
             for context in (f"t{t}-internal", f"t{t}-forward"):
-                state.routes[(context, person.extension)] = Route("dial", devices, timeout=20, options="tT")
+                state.routes[(context, person.extension)] = Route("dial", devices, timeout=20,
+                                                                  options="tT" + person_rec)
     for info in world.queues:
         name = info.asterisk_name(t)
         queue = state.add_queue(name, strategy="ringall" if info.strategy == "ringall" else "linear", timeout=15)

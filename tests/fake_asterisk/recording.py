@@ -7,11 +7,14 @@
 - ``NamedLocks``: func_lock's ``LOCK(name)`` (a named mutex, the same channel may take it again, a wait of at
   most 3 s, "0" when it times out) and ``UNLOCK(name)``.
 - ``answer()``: ``pbx-rec-decide`` from the fake's AstDB and the channel's inherited variables (the
-  precedence of ``recording.policy``), then ``pbx-rec-answer``'s ``go`` steps in the dialplan's order
-  (``GO_STEPS``, held to the rendered dialplan by tests/test_fake_recording.py): join the company's group, count,
-  leave when over the licences; then ``MixMonitorStart`` and ``UserEvent PbxRecording``, or
-  ``UserEvent PbxRecordingRefused``, with the headers the real run showed
-  (tests/fixtures/asterisk-real/ami/recording_queue_licence_one).
+  precedence of ``recording.policy``), for the callee, else (an internal call) for the calling colleague with
+  the sides swapped; then ``pbx-rec-answer``'s ``go`` steps in the dialplan's order (``GO_STEPS``, held to the
+  rendered dialplan by tests/test_fake_recording.py): join the company's group, count, leave when over the
+  licences; then ``MixMonitorStart`` and ``UserEvent PbxRecording``, or ``UserEvent PbxRecordingRefused``, with
+  the headers the real runs showed (tests/fixtures/asterisk-real/ami/recording_*).
+- ``dial_option()``: what Dial's ``U(pbx-rec-answer^...)`` asks for (the fake's Dial runs ``answer()`` on the
+  answering phone or trunk leg before the bridge, as Asterisk runs U()); the recording is that channel's, so it
+  ends with it (a transfer on leaves the next person's Dial to record them).
 
 Each step may be given a ``pause`` between steps, so concurrent answers (threads, as Asterisk runs one thread
 per channel) interleave at every step, the worst case for the licence count.
@@ -19,9 +22,11 @@ per channel) interleave at every step, the worst case for the licence count.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 
 from .dialplan_apps import user_event_headers
 from .state import Channel
@@ -99,12 +104,43 @@ def decide(astdb: dict[str, str], variables: dict[str, str], tenant: int, user: 
     return ""
 
 
+@dataclass(frozen=True)
+class DialRecording:
+    """The arguments of Dial's ``U(pbx-rec-answer^<side>^<person>^<colleague>^<colleague's other>^<a|q>)``."""
+
+    side: str
+    person: int
+    colleague: int | None = None
+    colleague_other: str = ""
+    how: str = ""  # "a": Dial's A() announced it; "q": a queue agent's phone (the queue's gosub tells them)
+
+
+U_OPTION = re.compile(r"U\(pbx-rec-answer\^([rt])\^([0-9]+)(?:\^([0-9]*)\^([0-9]*)(?:\^([aq]?))?)?\)")
+
+
+def dial_option(options: str) -> DialRecording | None:
+    match = U_OPTION.search(options or "")
+    if match is None:
+        return None
+    side, person, colleague, other, how = match.groups()
+    return DialRecording(side, int(person), int(colleague) if colleague else None, other or "", how or "")
+
+
 def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dict[str, str], *,
-           pause: Callable[[], None] | None = None, spool: str = "/var/spool/asterisk") -> str:
+           pause: Callable[[], None] | None = None, spool: str = "/var/spool/asterisk",
+           colleague: int | None = None, colleague_other: str = "", how: str = "") -> str:
     """Run ``pbx-rec-answer`` on ``ch``: "recorded", "refused" or "" (not recorded). Thread-safe."""
     state = world.state
     step = pause or (lambda: None)
+    if how == "a":  # the caller heard the announcement (Dial's A()): once per call
+        master = state.channels.get(ch.linkedid)
+        if master is not None:
+            master.variables["PBX_RECHEARD"] = "1"
+    other = variables.get("PBX_RECO", "")
     why = decide(state.astdb, variables, tenant, user)
+    if not why and colleague is not None:  # an internal call: the caller's rule, the sides swapped
+        user, other, side = colleague, colleague_other, "t" if side == "r" else "r"
+        why = decide(state.astdb, variables, tenant, user)
     if not why:
         return ""
     licences = int("0" + "".join(c for c in state.astdb.get(f"/pbx/t{tenant}/rec/lic", "") if c.isdigit()))
@@ -135,5 +171,9 @@ def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dic
     queue = variables.get("PBX_QUEUE", "")
     world.emit(user_event_headers(
         ch, f"PbxRecording,Tenant: {tenant},User: {user},Reason: {why},Kind: {kind},"
-            f"Other: {variables.get('PBX_RECO', '')},Queue: {queue},Ddi: {variables.get('PBX_DDI', '')},File: {base}"))
+            f"Other: {other},Queue: {queue},Ddi: {variables.get('PBX_DDI', '')},File: {base}"))
+    if how == "q":  # the queue's gosub, once the queue chose this agent, plays them the announcement
+        master = world.state.channels.get(ch.linkedid)
+        if master is not None:
+            master.variables[f"PBX_RECU{user}"] = "1"
     return "recorded"
