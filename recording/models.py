@@ -34,8 +34,10 @@ class RecordingSettings(TenantOwned):
     announcement = models.ForeignKey(
         "pbx.Prompt", on_delete=models.PROTECT, null=True, blank=True, related_name="+",
         verbose_name=_("\"this call is recorded\" message"),
-        help_text=_("Played to the caller before a queue that always records, and to the person when an automatic "
-                    "recording starts. Empty: no message."),
+        help_text=_("Played when a recording starts: to the caller before a queue that always records; to both "
+                    "parties when a direct or forwarded call that will be recorded is answered (to the caller only "
+                    "once per call); otherwise to the person, or to the customer of an outbound call. Empty: no "
+                    "message."),
     )
 
     tenant_references = ("announcement",)
