@@ -236,7 +236,8 @@ class Recording(TenantOwned):
     started_at = models.DateTimeField(_("started"))
     ended_at = models.DateTimeField(_("ended"), null=True, blank=True)
     duration_s = models.FloatField(_("duration (s)"), null=True, blank=True)
-    # Seconds from started_at: [[from, to], ...]; "to" is null while a pause is still going on.
+    # Seconds from started_at: [[from, to], ...]; "to" is null while a pause is still going on. Filled from
+    # Asterisk's MixMonitorMute events (recording.capture.on_recording_paused).
     paused = models.JSONField(_("paused intervals"), default=list, blank=True)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
@@ -263,6 +264,11 @@ class Recording(TenantOwned):
         verbose_name=_("cost centre"),
     )
     reason = models.CharField(_("recorded because"), max_length=16, choices=Reason.choices)
+    # Recording on demand: who started it (*9 on their phone, the console, the API); none for automatic ones.
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+",
+        verbose_name=_("started by"),
+    )
     status = models.CharField(_("status"), max_length=10, choices=Status.choices, default=Status.RECORDING)
     error = models.CharField(_("error"), max_length=300, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -294,7 +300,7 @@ class Recording(TenantOwned):
     deleted_at = models.DateTimeField(_("deleted"), null=True, blank=True)
 
     tenant_references = ("call", "user", "queue", "department", "office", "cost_centre", "call_result",
-                         "customer_response")
+                         "customer_response", "requested_by")
 
     class Meta:
         verbose_name = _("recording")

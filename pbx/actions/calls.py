@@ -6,8 +6,9 @@ Every action here
   event bridge saw): a call id is never trusted, a call of another company reads as an ended call, and the
   channels an action names are the ones the bridge saw in that call, never anything the browser sent;
 - checks the actor may do it (a party of the call, or an operator / company admin; listen-in only for
-  operators, company admins and recording super users; recording and listen-in within the company's
-  ``max_recording_channels``);
+  operators, company admins and recording super users); whether a licence is free for a recording or a
+  listen-in is Asterisk's to say: one pool per company, shared with automatic recording
+  (pbx/asterisk/licences.py);
 - builds the AMI actions and has the event bridge of the company's node run them
   (``pbx.asterisk.control``), then writes the audit row. Nothing is written when Asterisk refused, and an
   action whose channel has just gone says so (``CallGone``);
@@ -32,15 +33,21 @@ hold / resume        Setvar VOLUME(RX) and VOLUME(TX) of the actor's channel -10
                      to each other party: ARI snoop on its channel (whisper out) hold-<n>-<actor's
                      Uniqueid> + moh on the snoop / DELETE of the snoop (see do_hold_call,
                      pbx/asterisk/hold.py)
-record               MixMonitor <the caller's channel> File t<T>/<date>/<call>-<time>.wav Options b;
-                     pause/resume MixMonitorMute Direction both State 1/0; stop StopMixMonitor
-listen-in            Originate PJSIP/<actor's device> Application ChanSpy
-                     Data <the person's channel>,qE (whisper qEw, barge qEB)
+record               licence "take" on the person's channel (the bridge: LOCK, GROUP(pbxrec), GROUP_COUNT),
+                     then MixMonitor <that channel> Options b r(pbx/t<T>/<yyyymmdd>/<Uniqueid>-<epoch>-
+                     person.wav) t(...-other.wav) and the Recording row (reason on demand, who asked);
+                     pause/resume MixMonitorMute Direction both State 1/0 and stop StopMixMonitor + licence
+                     "release" on the channel MixMonitor runs on (the call's "recorders": a queue member's
+                     Local;1 for a queue's recording)
+listen-in            Originate PJSIP/<actor's device> Context pbx-listen Exten listen|whisper|barge with
+                     PBX_SPY=<the person's channel>: the dialplan takes the licence, then ChanSpy qE
+                     (whisper qEw, barge qEB), or says all licences are in use
 ===================  ==============================================================================
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
 import time
 import uuid
@@ -49,14 +56,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils.translation import gettext as _
 
 from pbx.asterisk import control
 from pbx.asterisk import hold as hold_music
-from pbx.asterisk.control import ControlError, ari_step, step
+from pbx.asterisk.control import CHANNEL_RE, ControlError, ari_step, licence_step, step
 from pbx.events import send_event_on_commit
 from pbx.models import AuditLog, Conference, Device, Queue, QueueAgent, Tenant, User
 from pbx.validators import normalize_number, validate_e164
@@ -64,11 +70,9 @@ from pbx.validators import normalize_number, validate_e164
 from .errors import ActionRefused, CallGone
 
 RECORD_ACTIONS = ("start", "pause", "resume", "stop")
-LISTEN_MODES = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}  # ChanSpy: quiet, exit with the spied-on
+# ChanSpy's options per mode, as pbx-listen's extensions set them: quiet, exit with the spied-on channel.
+LISTEN_MODES = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 RING_MS = 30_000  # how long the actor's phone rings for click-to-call and listen-in
-PENDING_SPY_S = 45.0  # a listen-in counts from the click until ChanSpy shows (the phone rings up to RING_MS)
-PENDING_RECORDING_S = 15.0  # a recording counts from the click until the bridge saw MixMonitorStart
-CHANNEL_RE = re.compile(r"\A[A-Za-z]+/[A-Za-z0-9@+._;-]+\Z")
 
 
 # ------------------------------------------------------------------------------------ the call as the bridge saw it
@@ -261,58 +265,22 @@ def _caller_id(user: User) -> str:
 # ------------------------------------------------------------------------------------ licences
 
 
-def _pending_key(tenant_id: int) -> str:
-    return f"pbx:licences-pending:t{tenant_id}"
-
-
-def _pending(tenant_id: int) -> dict[str, float]:
-    now = time.time()
-    return {k: v for k, v in (cache.get(_pending_key(tenant_id)) or {}).items() if v > now}
-
-
-def _release(tenant_id: int, key: str) -> None:
-    pending = _pending(tenant_id)
-    if pending.pop(key, None) is not None:
-        cache.set(_pending_key(tenant_id), pending, timeout=int(PENDING_SPY_S) + 5)
-
-
-def _listening_phones(tenant: Tenant) -> set[str]:
-    """``spy:<endpoint>`` for each of the company's phones in ChanSpy now (asked of Asterisk)."""
-    from pbx.asterisk.resolve import split_channel
-
-    (channels,) = _send(tenant, [step({"Action": "CoreShowChannels"})])
-    prefix = f"PJSIP/t{tenant.pk}-"
-    return {f"spy:{split_channel(item.get('Channel', ''))[1]}" for item in channels or ()
-            if item.get("Application") == "ChanSpy" and item.get("Channel", "").startswith(prefix)}
-
-
-def licences_in_use(tenant: Tenant, *, listening: set[str] | None = None) -> set[str]:
-    """Recordings and listen-ins of the company going on now, or asked for in the last seconds:
-    ``rec:<call id>`` for each call being recorded, ``spy:<endpoint>`` for each phone listening in."""
-    snapshot = _snapshot(tenant.pk)
-    used = {f"rec:{c['id']}" for c in snapshot.get("calls", ()) if c.get("recording")}
-    used |= listening if listening is not None else _listening_phones(tenant)
-    return used | set(_pending(tenant.pk))
-
-
-def _reserve_licence(tenant: Tenant, key: str, seconds: float) -> None:
-    """Count one more recording or listen-in, or refuse when the company's licences are all in use."""
+def _require_licences(tenant: Tenant) -> None:
+    """The company has licences at all (a quick refusal; how many are free is Asterisk's to say)."""
     if not Tenant.objects.filter(pk=tenant.pk, max_recording_channels__gt=0).exists():
         raise ActionRefused(_("Your company has no licences for recording or listening in."))
-    listening = _listening_phones(tenant)  # asked before the lock: no transaction waits for Asterisk
-    with transaction.atomic():
-        # One company's licence checks one at a time (PostgreSQL row lock), so two clicks cannot both take
-        # the last licence.
-        limit = Tenant.objects.select_for_update().values_list("max_recording_channels", flat=True).get(pk=tenant.pk)
-        if limit <= 0:
-            raise ActionRefused(_("Your company has no licences for recording or listening in."))
-        used = licences_in_use(tenant, listening=listening)
-        if key not in used and len(used) >= limit:
-            raise ActionRefused(
-                _("All %(limit)d of your company's recording and listen-in licences are in use.") % {"limit": limit})
-        pending = _pending(tenant.pk)
-        pending[key] = time.time() + seconds
-        cache.set(_pending_key(tenant.pk), pending, timeout=int(PENDING_SPY_S) + 5)
+
+
+def _all_in_use(tenant: Tenant, kind: str, answer: dict[str, Any], *, call: LiveCall | None = None,
+                channel: str = "", user: User | None = None) -> ActionRefused:
+    """The refusal row the recording web shows super users, and the refusal for the actor."""
+    from recording.capture import refused
+
+    limit = int(answer.get("limit") or 0)
+    refused(tenant.pk, kind, at=datetime.now(UTC), linkedid=call.id if call else "", channel=channel, user=user,
+            in_use=int(answer.get("in_use") or 0), limit=limit)
+    return ActionRefused(
+        _("All %(limit)d of your company's recording and listen-in licences are in use.") % {"limit": limit})
 
 
 # ------------------------------------------------------------------------------------ the actions
@@ -487,56 +455,89 @@ def _may_record(actor: User, call: LiveCall) -> None:
     raise ActionRefused(_("You may not record that call."))
 
 
-def recording_file(tenant: Tenant, call_id: str) -> str:
-    """Where MixMonitor writes, relative to Asterisk's monitor directory (RECORDINGS_DIR in compose)."""
-    now = datetime.now(UTC)
-    safe_id = re.sub(r"[^0-9A-Za-z.-]", "_", call_id)
-    return f"t{tenant.pk}/{now:%Y/%m/%d}/{safe_id}-{now:%H%M%S}.wav"
+def _recorded_leg(actor: User, call: LiveCall) -> dict[str, Any]:
+    """The channel a recording on demand runs on: the actor's own when they are on the call (the phone that
+    pressed *9), else the company's person who is talking on it. What that channel reads is the person."""
+    leg = call.leg_of(actor)
+    if leg is None or leg.get("state") != "up":
+        ours = [p for p in call.parties if p.get("kind") == "user" and p.get("state") == "up"]
+        leg = ours[0] if ours else None
+    if leg is None or not leg.get("uid"):
+        raise ActionRefused(_("Nobody of your company is talking on that call yet."))
+    return leg
+
+
+def _start_recording(actor: User, call: LiveCall) -> dict[str, Any]:
+    from pbx.models import User as People
+    from recording.capture import on_demand_base, start_on_demand
+    from recording.models import LicenceRefusal, Recording
+
+    tenant = call.tenant
+    if call.view.get("recording"):
+        raise ActionRefused(_("That call is already being recorded."))
+    _require_licences(tenant)
+    leg = _recorded_leg(actor, call)
+    (licence,) = _send(tenant, [licence_step("take", tenant=tenant.pk, channel=leg["channel"])])
+    if licence.get("held"):
+        raise ActionRefused(_("That call is already being recorded."))
+    if not licence.get("taken"):
+        with transaction.atomic():
+            refusal = _all_in_use(tenant, LicenceRefusal.Kind.ON_DEMAND, licence, call=call, channel=leg["channel"],
+                                  user=actor)
+        raise refusal
+    started = datetime.now(UTC)
+    base = on_demand_base(tenant.pk, leg["uid"], started)
+    # The person's side is what their channel reads, the other party's what it hears (pbx-rec-answer's "r").
+    options = f"br({base}-person.wav)t({base}-other.wav)i(PBX_RECID)"
+    try:
+        _send(tenant, [step({"Action": "MixMonitor", "Channel": leg["channel"], "Options": options})])
+    except Exception:
+        with contextlib.suppress(ControlError, CallGone):  # gone: the channel's licence went with it
+            _send(tenant, [licence_step("release", channel=leg["channel"])])
+        raise
+    person = People.objects.filter(tenant=tenant, pk=leg.get("user_id")).first() if leg.get("user_id") else None
+    others = [p for p in call.parties if p.get("channel") != leg["channel"]]
+    other = (others[0] if others else {}).get("number", "")
+    direction = {"in": Recording.Direction.IN, "out": Recording.Direction.OUT}.get(
+        call.view.get("direction"), Recording.Direction.INTERNAL)
+    details = {"call_id": call.id, "action": "start", "channel": leg["channel"], "file": base}
+    with transaction.atomic():
+        _audit(actor, call, tenant, "record_start", details)
+        start_on_demand(tenant_id=tenant.pk, base=base, linkedid=call.id, at=started, user=person,
+                        requested_by=actor, other_number=other or "", direction=direction,
+                        queue_id=(call.view.get("queue") or {}).get("id"), dialled_number=call.view.get("dialled") or "")
+    return {"ok": True, "action": "record_call", "call_id": call.id, "recording": "start"}
 
 
 def do_record_call(actor: User, call_id: str, action: str) -> dict[str, Any]:
-    """Start, pause, resume or stop recording the call (MixMonitor on the caller's channel)."""
+    """Start, pause, resume or stop recording the call.
+
+    Start: MixMonitor on the company's person's channel once Asterisk gave it a licence of the company's pool;
+    the same two files as an automatic recording, indexed as a recording on demand. Pause, resume and stop act
+    where a recording runs (the call's ``recorders``, as the bridge saw MixMonitorStart: a queue recording runs on
+    the member's Local;1), whoever started it; a stop frees its licence."""
     if action not in RECORD_ACTIONS:
         raise ActionRefused(_("Choose one of: %(choices)s.") % {"choices": ", ".join(RECORD_ACTIONS)})
     call = find_call(actor, call_id)
     tenant = call.tenant
     _may_record(actor, call)
-    legs = [p for p in [call.caller_leg(), *call.parties] if p is not None]
-    legs = list({p["channel"]: p for p in legs}.values())
-    if not legs:
-        raise CallGone()
-    details: dict[str, Any] = {"call_id": call.id, "action": action}
     if action == "start":
-        if call.view.get("recording"):
-            raise ActionRefused(_("That call is already being recorded."))
-        key = f"rec:{call.id}"
-        _reserve_licence(tenant, key, PENDING_RECORDING_S)
-        details["file"] = recording_file(tenant, call.id)
-        steps = [step({"Action": "MixMonitor", "Channel": legs[0]["channel"], "File": details["file"],
-                       "Options": "b"})]
-        try:
-            _carry_out(actor, call, tenant, "record_start", steps, details)
-        except Exception:
-            _release(tenant.pk, key)
-            raise
-        return {"ok": True, "action": "record_call", "call_id": call.id, "recording": action}
-    if not call.view.get("recording"):
+        return _start_recording(actor, call)
+    recorders = [r for r in call.view.get("recorders", ()) if CHANNEL_RE.match(r.get("channel") or "")]
+    if not call.view.get("recording") or not recorders:
         raise ActionRefused(_("That call is not being recorded."))
-    # The recording may run on any channel of the call (a policy may have started it on the agent's):
-    # the one that accepts the action is the one recording.
     if action == "stop":
-        attempts = [[step({"Action": "StopMixMonitor", "Channel": p["channel"]})] for p in legs]
+        attempts = [[step({"Action": "StopMixMonitor", "Channel": r["channel"]}),
+                     licence_step("release", channel=r["channel"])] for r in recorders]
     else:
-        attempts = [[step({"Action": "MixMonitorMute", "Channel": p["channel"], "Direction": "both",
-                           "State": "1" if action == "pause" else "0"})] for p in legs]
+        attempts = [[step({"Action": "MixMonitorMute", "Channel": r["channel"], "Direction": "both",
+                           "State": "1" if action == "pause" else "0"})] for r in recorders]
     accepted = _first_accepted(tenant, attempts)
     if accepted < 0:
         raise ActionRefused(_("That call is not being recorded."))
-    details["channel"] = legs[accepted]["channel"]
+    details = {"call_id": call.id, "action": action, "channel": recorders[accepted]["channel"]}
     with transaction.atomic():
         _audit(actor, call, tenant, f"record_{action}", details)
-    if action == "stop":
-        _release(tenant.pk, f"rec:{call.id}")
     return {"ok": True, "action": "record_call", "call_id": call.id, "recording": action}
 
 
@@ -546,7 +547,10 @@ def may_listen_in(actor: User) -> bool:
 
 def do_listen_in(actor: User, call_id: str, mode: str) -> dict[str, Any]:
     """The actor's phone rings; answered, it hears the call (listen), speaks to the company's person on it
-    only (whisper), or to everybody (barge)."""
+    only (whisper), or to everybody (barge). The generated ``pbx-listen`` takes the licence in Asterisk, from
+    the same pool as the recordings, or tells the listener every licence is in use (``PbxRecordingRefused``)."""
+    from recording.models import LicenceRefusal
+
     if mode not in LISTEN_MODES:
         raise ActionRefused(_("Choose one of: %(choices)s.") % {"choices": ", ".join(LISTEN_MODES)})
     tenant = _tenant_of(actor)
@@ -562,19 +566,21 @@ def do_listen_in(actor: User, call_id: str, mode: str) -> dict[str, Any]:
     if spied is None:
         raise ActionRefused(_("That call is not connected yet."))
     phone = _device(actor)
-    key = f"spy:{phone.endpoint}"
-    _reserve_licence(tenant, key, PENDING_SPY_S)
+    _require_licences(tenant)
+    # A reading, not a reservation: no phone rings for a listen-in that could not start now. The dialplan
+    # decides when the listener answers.
+    (pool,) = _send(tenant, [licence_step("in_use", tenant=tenant.pk)])
+    if int(pool.get("in_use") or 0) >= int(pool.get("limit") or 0):
+        with transaction.atomic():
+            refusal = _all_in_use(tenant, LicenceRefusal.Kind.LISTEN_IN, pool, call=call, user=actor)
+        raise refusal
     caller = call.view.get("caller") or {}
     label = re.sub(r"[^0-9+]", "", caller.get("number") or "")[:20]
-    steps = [step({"Action": "Originate", "Channel": f"PJSIP/{phone.endpoint}", "Application": "ChanSpy",
-                   "Data": f"{spied['channel']},{LISTEN_MODES[mode]}", "CallerID": f'"{mode}" <{label}>',
-                   "Timeout": str(RING_MS), "Async": "true"})]
+    steps = [step({"Action": "Originate", "Channel": f"PJSIP/{phone.endpoint}", "Context": "pbx-listen",
+                   "Exten": mode, "Priority": "1", "Variable": f"PBX_SPY={spied['channel']}",
+                   "CallerID": f'"{mode}" <{label}>', "Timeout": str(RING_MS), "Async": "true"})]
     details = {"call_id": call.id, "mode": mode, "channel": spied["channel"], "device": phone.endpoint}
-    try:
-        _carry_out(actor, call, tenant, f"listen_{mode}", steps, details)
-    except Exception:
-        _release(tenant.pk, key)
-        raise
+    _carry_out(actor, call, tenant, f"listen_{mode}", steps, details)
     return {"ok": True, "action": "listen_in", "call_id": call.id, "mode": mode}
 
 
@@ -591,6 +597,5 @@ __all__ = [
     "do_record_call",
     "do_transfer_call",
     "find_call",
-    "licences_in_use",
     "parse_target",
 ]

@@ -56,7 +56,7 @@ from pbx.asterisk.identify_check import check_identifies
 TENANT_RE = re.compile(r"^t(\d+)-")
 ENTRY_GLOBALS = {"from-trunk"}  # contexts outside companies that may jump into them (inbound only)
 APPLICATIONS = {
-    "Answer", "Background", "Busy", "ConfBridge", "Dial", "ExecIf", "Gosub", "Goto", "GotoIf", "GotoIfTime",
+    "Answer", "Background", "Busy", "ChanSpy", "ConfBridge", "Dial", "ExecIf", "Gosub", "Goto", "GotoIf", "GotoIfTime",
     "Hangup", "MixMonitor", "MSet", "NoOp", "Originate", "Pickup", "PickupChan", "Playback", "Queue", "Read", "Record",
     "Return", "SayDigits", "SayUnixTime", "Set", "UserEvent", "VoiceMail", "VoiceMailMain", "WaitExten",
     "WaitForCondition",
@@ -64,9 +64,9 @@ APPLICATIONS = {
 # MASTER_CHANNEL(): a variable of the call's first channel (its Linkedid's), e.g. that the caller has heard the
 # recording announcement (docs/recording.md); a call never reaches another company's channels.
 FUNCTIONS = {
-    "CALLERID", "CHANNEL", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE", "FILTER", "GROUP",
-    "GROUP_COUNT", "IF", "LEN", "LOCAL", "LOCK", "UNLOCK", "MASTER_CHANNEL", "PJSIP_DIAL_CONTACTS", "PRESENCE_STATE",
-    "QUEUE_MEMBER", "STRFTIME",
+    "CALLERID", "CHANNEL", "CHANNEL_EXISTS", "CUT", "DB", "DEVICE_STATE", "DIALPLAN_EXISTS", "EXTENSION_STATE",
+    "FILTER", "GROUP", "GROUP_COUNT", "IF", "LEN", "LOCAL", "LOCK", "UNLOCK", "MASTER_CHANNEL", "PJSIP_DIAL_CONTACTS",
+    "PRESENCE_STATE", "QUEUE_MEMBER", "STRFTIME",
 }
 # Shared subroutines given a person's devices as endpoint names joined by "&": (context, argument index).
 ENDPOINT_ARGS = {"pbx-reachable": 0, "pbx-person": 3}

@@ -11,7 +11,8 @@ the Channels layer to the bridge of the company's node and waits for the answer:
         "reply_to": <reply channel>,              runs "steps" in order on the node's AmiClient
         "deadline": <epoch s>,                    (only the actions in ALLOWED_ACTIONS) or AriClient
         "steps": [{"ami": {...}, "missing_ok": bool}, (only the operations in ARI_OPERATIONS)
-                  {"ari": {"op": ...}, ...}, ...]}
+                  {"ari": {"op": ...}, ...},         or the licence pool's own procedures
+                  {"licence": {"op": ...}}, ...]}    (pbx.asterisk.licences.OPERATIONS)
     receive(<reply channel>)               ◄───   send(reply_to, {"type": "pbx.control.reply", "id": ...,
                                                       "ok": true, "results": [...]}
                                                    or {"ok": false, "error": <Asterisk's message>,
@@ -38,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 import uuid
 from collections.abc import Callable, Iterable, Mapping
@@ -54,11 +56,12 @@ REPLY_TYPE = "pbx.control.reply"
 # What a web process may make the bridge send. Anything else (Command, Reload, DBDelTree...) is refused by
 # the bridge whatever the message says: the channel layer is internal, but a mistake must not restart a node.
 ALLOWED_ACTIONS = frozenset({
-    "Atxfer", "BlindTransfer", "CancelAtxfer", "CoreShowChannels", "Getvar", "Hangup", "MixMonitor",
+    "Atxfer", "BlindTransfer", "CancelAtxfer", "CoreShowChannels", "Hangup", "MixMonitor",
     "MixMonitorMute", "Originate", "Ping", "QueueAdd", "QueuePause", "QueuePenalty", "QueueRemove",
     "Redirect", "Setvar", "Status", "StopMixMonitor",
 })
-# Setvar only for these (a hold's silence, pbx/asterisk/hold.py), and only on a channel.
+# Setvar only for these (a hold's silence, pbx/asterisk/hold.py), and only on a channel. The licence pool's
+# GROUP()/LOCK() go through its own procedures ("licence" steps), never as free Setvar/Getvar steps.
 SETVAR_VARIABLES = frozenset({"VOLUME(RX)", "VOLUME(TX)"})
 
 # What a web process may make the bridge do over ARI: only the console hold's music channel
@@ -70,6 +73,8 @@ ARI_OPERATIONS = frozenset({"hold_music", "hold_music_stop"})
 # Asterisk's answers when the channel an action names is gone (manager.c, app_mixmonitor.c, res_mutestream.c,
 # seen in r_error_responses): the call ended between the click and the action.
 GONE_MESSAGES = ("no such channel", "does not exist")
+# A channel name as Asterisk writes them (PJSIP/<endpoint>-<n>, Local/<exten>@<context>-<n>;1).
+CHANNEL_RE = re.compile(r"\A[A-Za-z]+/[A-Za-z0-9@+._;-]{1,150}\Z")
 
 
 def control_channel(node_id: int) -> str:
@@ -280,6 +285,8 @@ class ControlServer:
             try:
                 if "ari" in item:
                     results.append(await self._ari_operation(item["ari"]))
+                elif "licence" in item:
+                    results.append(await self._licence_operation(ami, item["licence"]))
                 else:
                     results.append(_plain(await ami.action(dict(item["ami"]))))
             except AsteriskError as exc:
@@ -296,6 +303,19 @@ class ControlServer:
             except ValueError as exc:  # a header with a line break: never sent
                 return {**reply, "ok": False, "error": str(exc), "permanent": True, "step": index, "done": index}
         return {**reply, "ok": True, "results": results}
+
+    async def _licence_operation(self, ami, op: Mapping[str, str]) -> Any:
+        from . import licences
+
+        async def action(request):
+            return _plain(await ami.action(request))
+
+        name = op["op"]
+        if name == "release":
+            return await licences.release(action, op["channel"])
+        if name == "in_use":
+            return await licences.in_use(action, int(op["tenant"]))
+        return await licences.take(action, int(op["tenant"]), op["channel"])
 
     async def _ari_operation(self, op: Mapping[str, str]) -> None:
         ari = self._ari()
@@ -338,6 +358,8 @@ def _refusal(item: Any) -> str:
         if name == "hold_music" and not isinstance(op.get("channel"), str):
             return "which channel to play music to?"
         return ""
+    if "licence" in item:
+        return _licence_refusal(item["licence"])
     action = item.get("ami")
     if not isinstance(action, Mapping) or action.get("Action") not in ALLOWED_ACTIONS:
         name = action.get("Action") if isinstance(action, Mapping) else None
@@ -345,6 +367,28 @@ def _refusal(item: Any) -> str:
     if action["Action"] == "Setvar" and (action.get("Variable") not in SETVAR_VARIABLES or not action.get("Channel")):
         return f"Setvar of {action.get('Variable')!r} is not allowed here"
     return ""
+
+
+def _licence_refusal(op: Any) -> str:
+    from . import licences
+
+    if not isinstance(op, Mapping) or op.get("op") not in licences.OPERATIONS:
+        return "no such licence operation"
+    if op["op"] != "release" and not licences.TENANT_RE.match(str(op.get("tenant", ""))):
+        return "which company's licences?"
+    if op["op"] != "in_use" and not (isinstance(op.get("channel"), str) and CHANNEL_RE.match(op["channel"])):
+        return "a licence is held by a channel"
+    return ""
+
+
+def licence_step(op: str, *, tenant: int | None = None, channel: str | None = None) -> dict[str, Any]:
+    """One procedure of the licence pool (pbx.asterisk.licences), run by the bridge on its AMI connection."""
+    args = {"op": op}
+    if tenant is not None:
+        args["tenant"] = str(int(tenant))
+    if channel is not None:
+        args["channel"] = channel
+    return {"licence": args, "missing_ok": False}
 
 
 __all__ = [
@@ -356,6 +400,7 @@ __all__ = [
     "arequest",
     "control_channel",
     "is_gone",
+    "licence_step",
     "node_id_for",
     "request",
     "step",

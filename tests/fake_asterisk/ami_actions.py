@@ -17,6 +17,7 @@ from . import config_files
 from . import events as ev
 from .ami_base import ack, action, error, id_first, id_last, listing
 from .captures import ami_records, parse_raw
+from .recording import POOL_FUNCTIONS, read_function, write_function
 from .state import DEVICE_STATES, PRESENCE_STATES, Route
 
 VERSION_LINE = "Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on 2026-11-23 03:45:57 UTC"
@@ -332,6 +333,8 @@ def setvar(srv, s, req):
     elif func and func[0] == "DB":
         family, _, key = func[1].partition("/")
         srv.state.astdb[f"/{family}/{key}"] = value
+    elif func and ch is not None and write_function(srv.state, ch, func[0], func[1], value or ""):
+        pass  # GROUP(category): the channel joins (or, with an empty value, leaves) a group
     elif ch is not None:
         ch.variables[name] = value
         # pbx_builtin_setvar_helper publishes the change (ast_channel_publish_varset) like a dialplan Set.
@@ -362,6 +365,10 @@ def getvar(srv, s, req):
     elif func and func[0] == "DB":
         family, _, key = func[1].partition("/")
         value = st.astdb.get(f"/{family}/{key}", "")
+    elif func and func[0] in POOL_FUNCTIONS:
+        # GROUP_COUNT, GROUP, LOCK/UNLOCK (owned by the channel named, as func_lock does), CHANNEL_EXISTS. A
+        # LOCK() a dialplan thread holds is waited for (at most 3 s), as an AMI session's own thread waits.
+        value = read_function(st, ch, *func) or ""
     elif func and func[0] == "CALLERID" and ch is not None:
         value = {"num": ch.caller_num, "name": ch.caller_name}.get(func[1], ch.caller_num)
     elif func and func[0] == "CHANNEL" and ch is not None:

@@ -236,9 +236,19 @@ def mixmonitor(srv, s, req):
     ch = srv.state.channel_by_name(name)
     if ch is None:
         return [error(req, "No such channel")]
-    filename = req.get("File") or f"{ch.uniqueid}.wav"
-    ch.mixmonitor = filename if filename.startswith("/") else f"{MONITOR_DIR}/{filename}"
-    ch.variables["MIXMONITOR_FILENAME"] = ch.mixmonitor
+    # r(<file>) / t(<file>): what the channel reads / what it is sent, each to a file of its own (no mixed file
+    # without File). A relative name is under the monitor directory (app_mixmonitor.c filename_parse).
+    options = req.get("Options") or ""
+    legs = {flag: name for flag, name in re.findall(r"([rt])\(([^)]*)\)", options)}
+    filename = req.get("File") or ""
+    if not filename and not legs:
+        return [error(req, "Could not start monitoring channel")]
+
+    def absolute(name: str) -> str:
+        return name if name.startswith("/") else f"{MONITOR_DIR}/{name}"
+
+    ch.mixmonitor = absolute(filename or legs.get("r") or legs["t"])
+    ch.variables["MIXMONITOR_FILENAME"] = absolute(filename) if filename else ""
     srv.world.emit(ev.call_event("MixMonitorStart", ch))
     return [ack(req, None)]
 

@@ -124,9 +124,22 @@ class OriginateMixin:
             elif req.application.lower() in ("playback", "wait"):
                 secs = float(req.data) if req.application.lower() == "wait" and _isnum(req.data) else 1.5
                 self.later(secs, self.dialplan_hangup, leg)
+        elif req.context == "pbx-listen":
+            self._listen(leg, req.exten)
         else:
             self.set_dialplan(leg, req.context or leg.context, req.exten, req.priority)
             self.run_dialplan(leg)
+
+    def _listen(self, leg: Channel, mode: str) -> None:
+        """The generated pbx-listen (listen-in): the licence, then ChanSpy, or the refusal's prompt and hangup."""
+        from .recording import LISTEN_OPTIONS, listen
+
+        self.calls[leg.uniqueid] = Call(caller=leg, kind="app")
+        self.set_dialplan(leg, "pbx-listen", mode, 1, "Set", f"PBX_SPYOPT={LISTEN_OPTIONS.get(mode, '')}")
+        if listen(self, leg, mode) == "listening":
+            self._chanspy(leg, f"{leg.variables['PBX_SPY']},{LISTEN_OPTIONS[mode]}")
+        else:
+            self.later(0.3, self.dialplan_hangup, leg)  # after the prompt
 
     # ------------------------------------------------------------------ ChanSpy (j_chanspy_local_originate)
     def _chanspy(self, spyer: Channel, data: str) -> None:

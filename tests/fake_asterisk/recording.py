@@ -16,6 +16,11 @@
   answering phone or trunk leg before the bridge, as Asterisk runs U()); the recording is that channel's, so it
   ends with it (a transfer on leaves the next person's Dial to record them).
 
+- ``listen()``: the generated ``pbx-listen`` (listen-in: the same pool, on the listener's channel, then ChanSpy).
+- ``read_function``/``write_function``: ``GROUP()``, ``GROUP_COUNT()``, ``LOCK()``, ``UNLOCK()`` and
+  ``CHANNEL_EXISTS()`` as AMI ``Getvar``/``Setvar`` on a channel reach them (the bridge's licence procedure,
+  pbx/asterisk/licences.py).
+
 Each step may be given a ``pause`` between steps, so concurrent answers (threads, as Asterisk runs one thread
 per channel) interleave at every step, the worst case for the licence count.
 """
@@ -52,31 +57,82 @@ class Groups:
         with self._lock:
             return sum(1 for _u, g, c in self._rows if g.lower() == group.lower() and c.lower() == category.lower())
 
+    def group_of(self, uniqueid: str, category: str) -> str:
+        with self._lock:
+            return next((g for u, g, c in self._rows if u == uniqueid and c.lower() == category.lower()), "")
+
     def forget(self, uniqueid: str) -> None:
         with self._lock:
             self._rows = [r for r in self._rows if r[0] != uniqueid]
 
 
 class NamedLocks:
+    """func_lock.c: a named lock owned by a *channel* (not a thread): its owner may take it again (a count), anyone
+    else waits at most ``timeout`` seconds (then LOCK() gives "0"); UNLOCK() by a channel that does not own it
+    gives "0"; the channel's hangup releases what it holds (the lock datastore's destroy)."""
+
     def __init__(self, timeout: float = 3.0) -> None:
         self.timeout = timeout
-        self._guard = threading.Lock()
-        self._locks: dict[str, threading.RLock] = {}
+        self._cond = threading.Condition()
+        self._owners: dict[str, tuple[str, int]] = {}  # lock name -> (owning channel's uniqueid, count)
 
-    def acquire(self, name: str) -> bool:
-        with self._guard:
-            lock = self._locks.setdefault(name, threading.RLock())
-        return lock.acquire(timeout=self.timeout)
+    def acquire(self, name: str, owner: str) -> bool:
+        deadline = time.monotonic() + self.timeout
+        with self._cond:
+            while True:
+                held = self._owners.get(name)
+                if held is None or held[0] == owner:
+                    self._owners[name] = (owner, (held[1] if held else 0) + 1)
+                    return True
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
 
-    def release(self, name: str) -> bool:
-        lock = self._locks.get(name)
-        if lock is None:
-            return False
-        try:
-            lock.release()
-        except RuntimeError:  # not this channel's
-            return False
-        return True
+    def release(self, name: str, owner: str) -> bool:
+        with self._cond:
+            held = self._owners.get(name)
+            if held is None or held[0] != owner:
+                return False
+            if held[1] > 1:
+                self._owners[name] = (owner, held[1] - 1)
+            else:
+                del self._owners[name]
+                self._cond.notify_all()
+            return True
+
+    def forget(self, owner: str) -> None:
+        with self._cond:
+            for name in [n for n, (o, _c) in self._owners.items() if o == owner]:
+                del self._owners[name]
+            self._cond.notify_all()
+
+
+POOL_FUNCTIONS = frozenset({"GROUP", "GROUP_COUNT", "LOCK", "UNLOCK", "CHANNEL_EXISTS"})
+
+
+def read_function(state, ch: Channel | None, func: str, arg: str) -> str | None:
+    """What ``${FUNC(arg)}`` gives for the pool's functions (AMI Getvar, the dialplan), None for any other."""
+    if func == "GROUP_COUNT":
+        group, _, category = arg.partition("@")
+        return str(state.groups.count(group, category))
+    if func == "GROUP" and ch is not None:
+        return state.groups.group_of(ch.uniqueid, arg)
+    if func == "LOCK" and ch is not None:
+        return "1" if state.named_locks.acquire(arg, ch.uniqueid) else "0"
+    if func == "UNLOCK" and ch is not None:
+        return "1" if state.named_locks.release(arg, ch.uniqueid) else "0"
+    if func == "CHANNEL_EXISTS":
+        return "1" if state.channel_by_name(arg) is not None or arg in state.channels else "0"
+    return None
+
+
+def write_function(state, ch: Channel, func: str, arg: str, value: str) -> bool:
+    """``Set(GROUP(category)=value)`` (AMI Setvar on a channel): False for any other function."""
+    if func != "GROUP":
+        return False
+    state.groups.set(ch.uniqueid, value, arg)
+    return True
 
 
 def decide(astdb: dict[str, str], variables: dict[str, str], tenant: int, user: int) -> str:
@@ -126,6 +182,24 @@ def dial_option(options: str) -> DialRecording | None:
     return DialRecording(side, int(person), int(colleague) if colleague else None, other or "", how or "")
 
 
+def take_licence(state, ch: Channel, tenant: int, licences: int, step: Callable[[], None]) -> int:
+    """The generated steps of the pool (pbx-rec-answer's and pbx-listen's alike): lock, join, count, leave when
+    over, unlock. Returns the count (over ``licences``: refused, the channel is out of the group again)."""
+    lock = f"pbxrec-t{tenant}"
+    locked = state.named_locks.acquire(lock, ch.uniqueid)
+    step()
+    state.groups.set(ch.uniqueid, f"t{tenant}", CATEGORY)
+    step()
+    count = state.groups.count(f"t{tenant}", CATEGORY)
+    step()
+    if count > licences:
+        state.groups.set(ch.uniqueid, "", CATEGORY)
+    if locked:
+        state.named_locks.release(lock, ch.uniqueid)
+    step()
+    return count
+
+
 def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dict[str, str], *,
            pause: Callable[[], None] | None = None, spool: str = "/var/spool/asterisk",
            colleague: int | None = None, colleague_other: str = "", how: str = "") -> str:
@@ -144,18 +218,7 @@ def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dic
     if not why:
         return ""
     licences = int("0" + "".join(c for c in state.astdb.get(f"/pbx/t{tenant}/rec/lic", "") if c.isdigit()))
-    lock = f"pbxrec-t{tenant}"
-    locked = state.named_locks.acquire(lock)
-    step()
-    state.groups.set(ch.uniqueid, f"t{tenant}", CATEGORY)
-    step()
-    count = state.groups.count(f"t{tenant}", CATEGORY)
-    step()
-    if count > licences:
-        state.groups.set(ch.uniqueid, "", CATEGORY)
-    if locked:
-        state.named_locks.release(lock)
-    step()
+    count = take_licence(state, ch, tenant, licences, step)
     kind = variables.get("PBX_RECK", "")
     if count > licences:
         world.emit(user_event_headers(ch, f"PbxRecordingRefused,Tenant: {tenant},User: {user},Kind: automatic,"
@@ -177,3 +240,48 @@ def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dic
         if master is not None:
             master.variables[f"PBX_RECU{user}"] = "1"
     return "recorded"
+
+
+# pbx-listen's extensions: ChanSpy's options per mode (quiet, exit with the spied-on; whisper; barge).
+LISTEN_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
+SOUND_ALL_IN_USE = "all-circuits-busy-now&please-try-call-later"
+SOUND_NOT_AVAILABLE = "feature-not-avail-line"
+
+
+def listen(world, ch: Channel, mode: str, *, pause: Callable[[], None] | None = None) -> str:
+    """The generated ``pbx-listen`` on the listener's answered phone channel ``ch`` (Originate ... Context
+    pbx-listen Exten <mode>, Variable PBX_SPY=<channel>): "listening" (ChanSpy is next), "refused" (every licence
+    in use: PbxRecordingRefused, the prompt) or "" (nothing to listen to: not the company's channel, gone). The
+    company is the listener's own channel's (PJSIP/t<T>-...). Thread-safe, like ``answer``."""
+    state = world.state
+    step = pause or (lambda: None)
+    options = LISTEN_OPTIONS.get(mode, "")
+    tech, _, endpoint = ch.name.partition("/")
+    owner = endpoint.split("-", 1)[0]
+    tenant = owner[1:]
+    target = ch.variables.get("PBX_SPY", "")
+    spied = state.channel_by_name(target) if target else None
+    allowed = (tech == "PJSIP" and owner == f"t{tenant}" and tenant.isdigit() and bool(options)
+               and re.fullmatch(rf"PJSIP/t{tenant}-[-.0-9A-Za-z_+]+", target) is not None
+               and target != ch.name and spied is not None)
+    if not allowed:
+        _playback(world, ch, "no", SOUND_NOT_AVAILABLE)
+        return ""
+    licences = int("0" + "".join(c for c in state.astdb.get(f"/pbx/t{tenant}/rec/lic", "") if c.isdigit()))
+    count = take_licence(state, ch, int(tenant), licences, step)
+    if count > licences:
+        user = "".join(c for c in ch.variables.get("PBX_USER", "") if c.isdigit())
+        world.emit(user_event_headers(ch, f"PbxRecordingRefused,Tenant: {tenant},User: {user},Kind: listen_in,"
+                                          f"InUse: {count - 1},Limit: {licences}"))
+        _playback(world, ch, "full", SOUND_ALL_IN_USE)
+        return "refused"
+    world.set_dialplan(ch, "pbx-listen", "s", 17, "ChanSpy", f"{target},{options}")
+    return "listening"
+
+
+def _playback(world, ch: Channel, exten: str, sound: str) -> None:
+    from . import events as ev
+
+    world.set_dialplan(ch, "pbx-listen", exten, 2 if exten == "full" else 1, "Playback", sound)
+    world.emit(ev.event("Newexten", "dialplan,all", ev.chan(ch), Extension=exten, Application="Playback",
+                        AppData=sound))

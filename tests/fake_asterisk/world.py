@@ -254,6 +254,7 @@ class World:
         if ch.uniqueid not in self.state.channels:
             return
         self.state.groups.forget(ch.uniqueid)  # a hangup leaves the channel's groups (app.c)
+        self.state.named_locks.forget(ch.uniqueid)  # and releases its LOCK()s (func_lock's datastore)
         if ch.bridge and ch.bridge in self.state.bridges:
             bridge = self.state.bridges[ch.bridge]
             self.bridge_leave(bridge, ch)

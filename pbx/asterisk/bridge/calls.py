@@ -732,15 +732,15 @@ class CallTracker(OutcomeTracking):
         if fact.what == "start":
             chan.recording = call.recorded = True
             call.recording_ends.pop(chan.uniqueid, None)
-            self._emit(out, call, d.RecordingStarted, fact.at, party=chan.party)
+            self._emit(out, call, d.RecordingStarted, fact.at, party=chan.party, channel_id=chan.uniqueid)
         elif fact.what == "stop":
             chan.recording = chan.recording_paused = False
             call.recording_ends[chan.uniqueid] = fact.at
-            self._emit(out, call, d.RecordingStopped, fact.at, party=chan.party)
+            self._emit(out, call, d.RecordingStopped, fact.at, party=chan.party, channel_id=chan.uniqueid)
         else:
             chan.recording_paused = fact.what == "mute"
             self._emit(out, call, d.RecordingPaused, fact.at, party=chan.party, paused=fact.what == "mute",
-                       direction=fact.direction)
+                       direction=fact.direction, channel_id=chan.uniqueid)
 
     def _spy(self, fact: d.SpyChanged, out: Out) -> None:
         spyer = self._touch(fact.spyer, fact.at, out)

@@ -496,16 +496,20 @@ class PresenceChanged(Event):
 # Recording and listen-in ------------------------------------------------------------------
 
 
+# ``channel_id``: the Uniqueid of the channel MixMonitor runs on (a queue member's Local;1, a phone's channel):
+# the recording's row is found by it (recording.capture).
 @dataclass(slots=True, frozen=True)
 class RecordingStarted(CallEvent):
     type: ClassVar[str] = "recording.started"
     party: Party = NOBODY
+    channel_id: str = ""
 
 
 @dataclass(slots=True, frozen=True)
 class RecordingStopped(CallEvent):
     type: ClassVar[str] = "recording.stopped"
     party: Party = NOBODY
+    channel_id: str = ""
 
 
 @dataclass(slots=True, frozen=True)
@@ -514,6 +518,7 @@ class RecordingPaused(CallEvent):
     party: Party = NOBODY
     paused: bool = True
     direction: str = ""
+    channel_id: str = ""
 
 
 @dataclass(slots=True, frozen=True)

@@ -16,7 +16,7 @@ the queue, status, call and prompt must be theirs.
 ``PbxPresence``          ``Code`` empty: do_clear_presence; else do_set_presence with the company's status of
                          that code, ending at ``default_until`` when the status needs an end time
 ``PbxOnDemandRecording`` ``toggle``: do_record_call start, or stop when the call is being recorded;
-                         ``pause``: pause, or resume when the last recording action on the call was a pause
+                         ``pause``: pause, or resume when the call's recording is paused
 ``PbxPromptRecorded``    do_upload_prompt of the file the dialplan recorded (converted like an upload; the
                          old audio stays until the new one is written); company admins only
 =======================  ===============================================================================
@@ -32,7 +32,7 @@ from django.utils import translation
 from django.utils.translation import gettext_lazy
 
 from pbx.audio import AudioError
-from pbx.models import AuditLog, PresenceStatus, Prompt, QueueAgent, User
+from pbx.models import PresenceStatus, Prompt, QueueAgent, User
 
 from .domain import FeatureCodeUsed
 
@@ -141,10 +141,8 @@ def on_demand_recording(event: FeatureCodeUsed) -> Done:
     call = _call_of(actor, event)
     if key == "toggle":
         action = "stop" if call.view.get("recording") else "start"
-    else:
-        last = AuditLog.objects.filter(tenant_id=actor.tenant_id, object_type="call", object_id=call.id[:40],
-                                       action__startswith="call_record_").order_by("-id").first()
-        action = "resume" if last is not None and last.action == "call_record_pause" else "pause"
+    else:  # paused as Asterisk reported it (MixMonitorMute), whoever paused it: the console, the API or *7
+        action = "resume" if call.view.get("recording_paused") else "pause"
     calls.do_record_call(actor, call.id, action)
     return Done()
 

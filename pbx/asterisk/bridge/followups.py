@@ -1,5 +1,5 @@
 """What the bridge does about events beyond the live state and the browsers: the dialplan's callback requests
-that become rows and notifications, and new voicemail that the worker mails.
+that become rows and notifications, new voicemail that the worker mails, and a recording's pauses and stop.
 
 Each handler is a plain function of one domain event. ``on_callback_requested`` is registered in the dialplan
 events' table (``dialplan_events.HANDLERS``: every UserEvent has exactly one consumer); ``run_followups`` is
@@ -54,8 +54,23 @@ def on_voicemail_arrived(event: d.VoicemailArrived):
     return mail_new_voicemail(event.tenant_id, event.mailbox)
 
 
+def on_recording_paused(event: d.RecordingPaused) -> None:
+    from recording.capture import on_recording_paused as paused
+
+    paused(event)
+
+
+def on_recording_stopped(event: d.RecordingStopped) -> None:
+    from recording.capture import on_recording_stopped as stopped
+
+    stopped(event)
+
+
 FOLLOWUPS: dict[type, Callable] = {
     d.VoicemailArrived: on_voicemail_arrived,
+    # A recording's pauses and early stop, as Asterisk reported them (MixMonitorMute / MixMonitorStop).
+    d.RecordingPaused: on_recording_paused,
+    d.RecordingStopped: on_recording_stopped,
 }
 
 

@@ -184,6 +184,9 @@ def view(call: Call) -> dict:
         "held": call.held_by is not None,
         "recording": any(c.recording for c in call.channels.values()),
         "recording_paused": any(c.recording and c.recording_paused for c in call.channels.values()),
+        # Where MixMonitor runs (a queue member's Local;1 is no party): pause, resume and stop act there.
+        "recorders": [{"channel": c.name, "uid": c.uniqueid, "paused": c.recording_paused}
+                      for c in call.channels.values() if c.recording],
         "transfers": len(call.transfers),
     }
 

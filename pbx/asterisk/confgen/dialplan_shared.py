@@ -9,12 +9,14 @@ parses its arguments: an unfiltered ``,``, ``?`` or ``:`` would change what ``Go
 
 from __future__ import annotations
 
-# Contexts a company's dialplan may reach besides its own ``t<id>-`` contexts (checker.py).
+# Contexts a company's dialplan may reach besides its own ``t<id>-`` contexts (checker.py); pbx-listen is
+# reached only by the orchestrator's Originate (listen-in), and reaches no company's context.
 SHARED_SUBROUTINES = (
     "pbx-agent",
     "pbx-callback-capture",
     "pbx-e164",
     "pbx-feature-answer",
+    "pbx-listen",
     "pbx-ondemand-rec",
     "pbx-person",
     "pbx-presence",
@@ -34,6 +36,7 @@ SHARED_SUBROUTINES = (
 # written "\\;" (config.c reads a bare ";" as a comment).
 DIAL_SAFE = "--./:@0-9A-Za-z\\;=_+~%&"
 ENDPOINT_CHARS = "--._+0-9A-Za-z"  # what writer.name allows in an endpoint name
+PJSIP_CHANNEL_CHARS = "--./0-9A-Za-z_+"  # PJSIP/<endpoint>-<8 hex digits>
 
 SHARED_DIALPLAN = """
 [pbx-recording-hook]
@@ -201,6 +204,43 @@ exten => q,1,Set(MASTER_CHANNEL(PBX_RECU${u})=1)
 exten => full,1,UserEvent(PbxRecordingRefused,Tenant: ${t},User: ${u},Kind: automatic,InUse: $[${n} - 1],Limit: ${lic})
  same => n,Return()
 exten => done,1,Return()
+
+[pbx-listen]
+; Listen-in (pbx/actions/calls.py do_listen_in): AMI Originate of the listener's phone into this context, exten
+; listen, whisper or barge, with PBX_SPY the channel to listen to. The company is the listener's own, read from
+; its channel's name (PJSIP/t<T>-...), never from a variable; only a channel of that company (PJSIP/t<T>-...)
+; still there can be listened to. Like a recording, a listen-in holds a licence of the company's one pool
+; (pbx/asterisk/licences.py: GROUP pbxrec t<T>, joined then counted under LOCK(pbxrec-t<T>)) until the listener
+; hangs up; over the count the phone says so and PbxRecordingRefused (Kind listen_in) is raised.
+exten => listen,1,Set(PBX_SPYOPT=qE)
+ same => n,Goto(s,1)
+exten => whisper,1,Set(PBX_SPYOPT=qEw)
+ same => n,Goto(s,1)
+exten => barge,1,Set(PBX_SPYOPT=qEB)
+ same => n,Goto(s,1)
+exten => s,1,Set(PBX_LCH=${CHANNEL(name)})
+ same => n,Set(PBX_LEP=${CUT(PBX_LCH,/,2)})
+ same => n,Set(PBX_LT=${FILTER(0123456789,${CUT(PBX_LEP,-,1)})})
+ same => n,GotoIf($["${CUT(PBX_LCH,/,1)}" != "PJSIP" | "t${PBX_LT}" != "${CUT(PBX_LEP,-,1)}" | "${PBX_SPYOPT}" = ""]?no,1)
+ same => n,Set(PBX_SPYCH=${FILTER(<PJSIP_CHANNEL_CHARS>,${PBX_SPY})})
+ same => n,GotoIf($[${LEN(${PBX_SPYCH})} = 0 | ${LEN(${PBX_SPYCH})} != ${LEN(${PBX_SPY})}]?no,1)
+ same => n,Set(PBX_SPYEP=${CUT(PBX_SPYCH,/,2)})
+ same => n,GotoIf($["${CUT(PBX_SPYCH,/,1)}" != "PJSIP" | "${CUT(PBX_SPYEP,-,1)}" != "t${PBX_LT}"]?no,1)
+ same => n,GotoIf($["${PBX_SPYCH}" = "${PBX_LCH}" | "${CHANNEL_EXISTS(${PBX_SPYCH})}" != "1"]?no,1)
+ same => n,Set(PBX_LIC=${FILTER(0123456789,${DB(pbx/t${PBX_LT}/rec/lic)})})
+ same => n,Set(PBX_LOCKED=${LOCK(pbxrec-t${PBX_LT})})
+ same => n,Set(GROUP(pbxrec)=t${PBX_LT})
+ same => n,Set(PBX_INUSE=${GROUP_COUNT(t${PBX_LT}@pbxrec)})
+ same => n,ExecIf($[${PBX_INUSE} > 0${PBX_LIC}]?Set(GROUP(pbxrec)=))
+ same => n,ExecIf($["${PBX_LOCKED}" = "1"]?Set(PBX_LOCKED=${UNLOCK(pbxrec-t${PBX_LT})}))
+ same => n,GotoIf($[${PBX_INUSE} > 0${PBX_LIC}]?full,1)
+ same => n,ChanSpy(${PBX_SPYCH},${PBX_SPYOPT})
+ same => n,Hangup()
+exten => full,1,UserEvent(PbxRecordingRefused,Tenant: ${PBX_LT},User: ${FILTER(0123456789,${PBX_USER})},Kind: listen_in,InUse: $[${PBX_INUSE} - 1],Limit: ${PBX_LIC})
+ same => n,Playback(all-circuits-busy-now&please-try-call-later)
+ same => n,Hangup()
+exten => no,1,Playback(feature-not-avail-line)
+ same => n,Hangup()
 
 [pbx-e164]
 ; Gosub(pbx-e164,s,1(<number as typed or presented>,<country calling code>)) returns +E.164.
@@ -392,4 +432,5 @@ exten => until,1,SayUnixTime(${until},${ARG2},HM)
  same => n,Return(ok)
 exten => later,1,Playback(please-try-call-later)
  same => n,Return(later)
-""".replace("<DIAL_SAFE>", DIAL_SAFE).replace("<ENDPOINT_CHARS>", ENDPOINT_CHARS)
+""".replace("<DIAL_SAFE>", DIAL_SAFE).replace("<ENDPOINT_CHARS>", ENDPOINT_CHARS).replace(
+    "<PJSIP_CHANNEL_CHARS>", PJSIP_CHANNEL_CHARS)
