@@ -10,6 +10,8 @@ with the in-memory channel layer; the actions run in asgiref's sync thread, as f
 from __future__ import annotations
 
 import asyncio
+import datetime
+import re
 
 import pytest
 from asgiref.sync import sync_to_async
@@ -24,6 +26,7 @@ from pbx.asterisk.confgen.parse import parse_dialplan_text
 from pbx.asterisk.errors import AsteriskError
 from pbx.asterisk.resolve import Resolver
 from pbx.models import AsteriskNode, AuditLog, Device, Tenant
+from recording.models import LicenceRefusal, Recording
 from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
 from tests.fake_asterisk.demo_traffic import TRUNK, install, load_worlds
 from tests.helpers import capture_events
@@ -118,7 +121,8 @@ async def pbx(worlds, default_node, pushed, test_connection):
 
     bridge = Bridge([default_node], state=live.live_state(), resolver=lambda: world_resolver(worlds),
                     client_factory=client, ari_factory=ari_client, threaded=False, persist=logged.append,
-                    astdb=_no_astdb)
+                    astdb=_no_astdb, followups=followups_on(connection),
+                    dialplan_options={"thread_sensitive": True, "run": run_committing})
     await bridge.start()
     (_node, node_bridge), = bridge.nodes
     await until(lambda: node_bridge.synced and node_bridge.ari.connected)
@@ -134,6 +138,33 @@ async def pbx(worlds, default_node, pushed, test_connection):
 
         await sync_to_async(unshare)()
         live._process_state = None
+
+
+def followups_on(connection):
+    """The bridge's follow-ups (a recording's pauses and stop), which its worker thread runs in production: here
+    in asgiref's sync thread, where the actions run, on the test's shared connection (one thread at a time)."""
+    from pbx.asterisk.bridge.followups import run_followups
+
+    def run(events) -> None:
+        task = asyncio.get_running_loop().create_task(sync_to_async(run_followups)(list(events)))
+        FOLLOWUP_TASKS.add(task)
+        task.add_done_callback(FOLLOWUP_TASKS.discard)
+
+    return run
+
+
+FOLLOWUP_TASKS: set = set()
+
+
+def run_committing(handler, event):
+    """A dialplan event's handler (in asgiref's sync thread, on this test's transaction), then its on-commit work,
+    as a real commit would run it."""
+    from django.test import TestCase
+
+    from pbx.asterisk.bridge import dialplan_events
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        return dialplan_events.run_handler(handler, event)
 
 
 class PBX:
@@ -470,45 +501,96 @@ async def test_only_someone_on_the_call_can_hold_it(pbx, olle, bob):
 # ----------------------------------------------------------------------------------------------- recording
 
 
-async def set_licences(tenant_id: int, count: int) -> None:
-    await sync_to_async(lambda: Tenant.objects.filter(pk=tenant_id).update(max_recording_channels=count))()
+async def set_licences(pbx, count: int) -> None:
+    """The company's licence count, in the database and in Asterisk's copy (AstDB t<T>/rec/lic, which the
+    orchestrator writes on commit: here the test writes it, the bridge's AstDB sync being off)."""
+    await sync_to_async(lambda: Tenant.objects.filter(pk=pbx.t).update(max_recording_channels=count))()
+    pbx.fake.state.astdb[f"/pbx/t{pbx.t}/rec/lic"] = str(count)
 
 
-async def test_recording_starts_pauses_resumes_and_stops_within_the_licences(pbx, olle, bob):
-    await set_licences(pbx.t, 1)
-    first = await pbx.talking_with(olle, "+46701000011")
-    second = await pbx.talking_with(bob, "+46701000012")
-    await act(call_actions.do_record_call, olle, first["id"], "start")
+def in_pool(pbx) -> int:
+    """The licences in use, as Asterisk counts them: GROUP_COUNT(t<T>@pbxrec)."""
+    return pbx.fake.state.groups.count(f"t{pbx.t}", "pbxrec")
+
+
+async def recordings(**filters) -> list[Recording]:
+    return await sync_to_async(lambda: list(Recording.objects.filter(**filters).order_by("id")))()
+
+
+async def recorded(check) -> bool:
+    return check(await recordings())
+
+
+async def refusals(**filters) -> list[LicenceRefusal]:
+    return await sync_to_async(lambda: list(LicenceRefusal.objects.filter(**filters).order_by("id")))()
+
+
+async def test_recording_on_demand_takes_a_licence_of_the_pool_and_writes_two_legs_indexed(pbx, olle, bob):
+    await set_licences(pbx, 1)
+    first = await pbx.talking_with(bob, "+46701000011")
+    second = await pbx.talking_with(olle, "+46701000012")
+    await act(call_actions.do_record_call, olle, first["id"], "start")  # the operator records Bob's call
+
+    bobs = pbx.leg(first, bob)
     (mixmonitor,) = pbx.sent("MixMonitor")
-    caller_channel = next(p["channel"] for p in first["parties"] if p["role"] == "caller")
-    assert mixmonitor.get("Channel") == caller_channel and mixmonitor.get("Options") == "b"
-    assert mixmonitor.get("File").startswith(f"t{pbx.t}/") and mixmonitor.get("File").endswith(".wav")
-    await pbx.wait_call(first["id"], lambda c: c["recording"])
+    assert mixmonitor.get("Channel") == bobs["channel"] and not mixmonitor.get("File")
+    day = datetime.datetime.now(datetime.UTC).strftime("%Y%m%d")
+    base = f"pbx/t{pbx.t}/{day}/{bobs['uid']}-"
+    person, other = re.fullmatch(r"br\((.+)\)t\((.+)\)i\(PBX_RECID\)", mixmonitor.get("Options")).groups()
+    assert person.startswith(base) and person.endswith("-person.wav") and other == person[:-10] + "other.wav"
+    # Asterisk counted it: joined the pool on Bob's channel, under the dialplan's lock, which is free again.
+    assert in_pool(pbx) == 1 and pbx.fake.state.groups.group_of(bobs["uid"], "pbxrec") == f"t{pbx.t}"
+    assert [r.get("Variable") for r in pbx.sent("Getvar")] == [
+        f"DB(pbx/t{pbx.t}/rec/lic)", "GROUP(pbxrec)", f"LOCK(pbxrec-t{pbx.t})", f"GROUP_COUNT(t{pbx.t}@pbxrec)",
+        f"UNLOCK(pbxrec-t{pbx.t})"]
+    (row,) = await recordings()
+    assert (row.tenant_id, row.user_id, row.requested_by_id, row.reason) == (pbx.t, bob.pk, olle.pk, "on_demand")
+    assert (row.raw_person_path, row.raw_other_path) == (person, other) and row.linkedid == first["id"]
+    assert (row.other_number, row.direction, row.status) == ("+46701000011", "in", "recording")
+    await pbx.wait_call(first["id"], lambda c: c["recording"] and c["recorders"][0]["channel"] == bobs["channel"])
 
     with pytest.raises(ActionRefused, match="licences are in use"):
         await act(call_actions.do_record_call, olle, second["id"], "start")
-    assert len(pbx.sent("MixMonitor")) == 1
+    assert len(pbx.sent("MixMonitor")) == 1 and in_pool(pbx) == 1  # joined, counted 2, left again
+    (refusal,) = await refusals()
+    assert (refusal.kind, refusal.user_id, refusal.in_use, refusal.limit) == ("on_demand", olle.pk, 1, 1)
 
-    await act(call_actions.do_record_call, olle, first["id"], "pause")
-    await act(call_actions.do_record_call, olle, first["id"], "resume")
-    assert [(r.get("Direction"), r.get("State")) for r in pbx.sent("MixMonitorMute")] == [("both", "1"),
-                                                                                         ("both", "0")]
     await act(call_actions.do_record_call, olle, first["id"], "stop")
-    assert pbx.sent("StopMixMonitor")[-1].get("Channel") == caller_channel
+    assert pbx.sent("StopMixMonitor")[-1].get("Channel") == bobs["channel"]
+    assert in_pool(pbx) == 0  # the stop gave the licence back
     await pbx.wait_call(first["id"], lambda c: not c["recording"])
+    # The MixMonitorStop Asterisk reported ends the row (it turns raw with the call's end).
+    await until_async(lambda: recorded(lambda rows: rows[0].ended_at is not None))
     await act(call_actions.do_record_call, olle, second["id"], "start")  # the licence is free again
-    assert [r.action for r in await audit()] == [
-        "call_record_start", "call_record_pause", "call_record_resume", "call_record_stop", "call_record_start"]
+    assert in_pool(pbx) == 1
+    assert [r.action for r in await audit()] == ["call_record_start", "call_record_stop", "call_record_start"]
+
+
+async def test_pause_and_resume_act_where_the_recording_runs_and_fill_its_paused_time(pbx, olle, bob):
+    await set_licences(pbx, 2)
+    call = await pbx.talking_with(bob)
+    await act(call_actions.do_record_call, bob, call["id"], "start")  # Bob's own call, from his user web
+    await act(call_actions.do_record_call, olle, call["id"], "pause")
+    await pbx.wait_call(call["id"], lambda c: c["recording_paused"])
+    await act(call_actions.do_record_call, bob, call["id"], "resume")
+    await pbx.wait_call(call["id"], lambda c: c["recording"] and not c["recording_paused"])
+    await until_async(lambda: recorded(lambda rows: rows[0].paused and rows[0].paused[-1][1] is not None))
+    mutes = pbx.sent("MixMonitorMute")
+    assert [(r.get("Channel"), r.get("Direction"), r.get("State")) for r in mutes] == [
+        (pbx.leg(call, bob)["channel"], "both", "1"), (pbx.leg(call, bob)["channel"], "both", "0")]
+    (row,) = await recordings()
+    ((paused_from, paused_to),) = row.paused
+    assert 0 <= paused_from <= paused_to
 
 
 async def test_a_company_without_licences_cannot_record_and_a_plain_user_not_others_calls(pbx, olle, bob, eva):
-    await set_licences(pbx.t, 0)
+    await set_licences(pbx, 0)
     call = await pbx.talking_with(bob)
     with pytest.raises(ActionRefused, match="no licences"):
         await act(call_actions.do_record_call, olle, call["id"], "start")
     with pytest.raises(ActionRefused):
         await act(call_actions.do_record_call, eva, call["id"], "start")
-    assert pbx.sent("MixMonitor") == []
+    assert pbx.sent("MixMonitor") == [] and await recordings() == []
 
 
 # ----------------------------------------------------------------------------------------------- listen-in
@@ -522,19 +604,79 @@ async def test_listen_in_is_refused_to_a_plain_user(pbx, bob, eva):
 
 
 @pytest.mark.parametrize(("mode", "options"), [("listen", "qE"), ("whisper", "qEw"), ("barge", "qEB")])
-async def test_the_operator_listens_in_through_chanspy_on_the_agents_line(pbx, olle, bob, mode, options):
-    await set_licences(pbx.t, 1)
+async def test_the_operator_listens_in_through_the_dialplan_which_takes_a_licence(pbx, olle, bob, mode, options):
+    await set_licences(pbx, 1)
     call = await pbx.talking_with(bob)
     await act(call_actions.do_listen_in, olle, call["id"], mode)
     (originate,) = pbx.sent("Originate")
     assert originate.get("Channel") == f"PJSIP/{pbx.endpoints(olle)[0]}"
-    assert (originate.get("Application"), originate.get("Data")) == ("ChanSpy", f"{pbx.leg(call, bob)['channel']},{options}")
+    assert (originate.get("Context"), originate.get("Exten"), originate.get("Priority")) == ("pbx-listen", mode, "1")
+    assert originate.get("Variable") == f"PBX_SPY={pbx.leg(call, bob)['channel']}"
+    assert in_pool(pbx) == 0  # nothing is reserved while the phone rings
     await pbx.answer(olle)
     await until(lambda: pbx.fake.events_named("ChanSpyStart"))
+    spyer = next(c for c in pbx.fake.state.channels.values() if c.application == "ChanSpy")
+    assert spyer.appdata == f"{pbx.leg(call, bob)['channel']},{options}" and in_pool(pbx) == 1
     with pytest.raises(ActionRefused, match="licences are in use"):  # the listen-in holds the only licence
         await act(call_actions.do_record_call, olle, call["id"], "start")
     (row,) = await audit()
     assert row.action == f"call_listen_{mode}"
+    pbx.fake.hangup(spyer)  # the listener hangs up: the licence is free again
+    await until(lambda: in_pool(pbx) == 0)
+
+
+async def test_a_listen_in_over_the_licences_is_refused_by_asterisk_and_told_to_the_listener(pbx, olle, bob, eva,
+                                                                                            pushed):
+    await set_licences(pbx, 1)
+    call = await pbx.talking_with(bob)
+    other = await pbx.talking_with(eva, "+46701000013")
+    await act(call_actions.do_listen_in, olle, call["id"], "listen")  # one licence free: Olle's phone rings
+    await act(call_actions.do_record_call, olle, other["id"], "start")  # ... and a recording takes it meanwhile
+    await pbx.answer(olle)
+    await until(lambda: [e for e in events(pbx, "UserEvent") if e.get("UserEvent") == "PbxRecordingRefused"])
+    refused = next(e for e in events(pbx, "UserEvent") if e.get("UserEvent") == "PbxRecordingRefused")
+    assert (refused.get("Kind"), refused.get("InUse"), refused.get("Limit"), refused.get("User")) == (
+        "listen_in", "1", "1", str(olle.pk))
+    assert not pbx.fake.events_named("ChanSpyStart") and in_pool(pbx) == 1  # only the recording holds one
+    assert played(pbx) == ["all-circuits-busy-now&please-try-call-later"]
+    await until(lambda: [r for r in pushed if r[1]["type"] == "listen_in.refused"])
+    (told,) = [(groups, e) for groups, e in pushed if e["type"] == "listen_in.refused"]
+    assert told[0] == [f"user-{olle.pk}"] and (told[1]["in_use"], told[1]["limit"]) == (1, 1)
+    refusals_now = await refusals(kind="listen_in")
+    assert [(r.user_id, r.in_use, r.limit) for r in refusals_now] == [(olle.pk, 1, 1)]
+
+
+async def test_a_listen_in_is_refused_at_once_when_every_licence_is_in_use(pbx, olle, bob, eva):
+    await set_licences(pbx, 1)
+    call = await pbx.talking_with(bob)
+    other = await pbx.talking_with(eva, "+46701000014")
+    await act(call_actions.do_record_call, olle, other["id"], "start")
+    with pytest.raises(ActionRefused, match="licences are in use"):
+        await act(call_actions.do_listen_in, olle, call["id"], "listen")
+    assert pbx.sent("Originate") == []  # nobody's phone rings for a listen-in that cannot start
+    assert [(r.kind, r.user_id) for r in await refusals()] == [("listen_in", olle.pk)]
+
+
+async def test_pbx_listen_only_listens_to_the_listeners_own_company(pbx, worlds, olle, carol):
+    """Whatever PBX_SPY names, the dialplan lets a phone listen to its own company's channels only."""
+    from tests.fake_asterisk.originate import OriginateRequest
+
+    await set_licences(pbx, 1)
+    carols = pbx.fake.new_channel(f"PJSIP/{worlds[1].people[carol.pk].endpoints[0]}-000000ff", state=6)
+    pbx.fake.originate(OriginateRequest(f"PJSIP/{pbx.endpoints(olle)[0]}", context="pbx-listen", exten="listen",
+                                        variables={"PBX_SPY": carols.name}))
+    await pbx.answer(olle)
+    await until(lambda: played(pbx))
+    assert played(pbx) == ["feature-not-avail-line"]
+    assert not pbx.fake.events_named("ChanSpyStart") and in_pool(pbx) == 0
+
+
+def events(pbx, name: str) -> list[dict]:
+    return [dict(e) for e in pbx.fake.events_named(name)]
+
+
+def played(pbx) -> list[str]:
+    return [e["AppData"] for e in events(pbx, "Newexten") if e.get("Application") == "Playback"]
 
 
 # ----------------------------------------------------------------------------------------------- refusals

@@ -16,6 +16,7 @@ import time
 from . import events as ev
 from .ami_base import ack, action, error, id_first, id_last, listing
 from .originate import OriginateRequest
+from .recording import LISTEN_OPTIONS
 from .wire import truthy
 
 MONITOR_DIR = "/var/spool/asterisk/monitor"
@@ -155,7 +156,8 @@ def originate(srv, s, req):
     if "/" not in dest:
         return [error(req, "Invalid channel")]
     context, exten, app = req.get("Context"), req.get("Exten"), req.get("Application")
-    if exten and context and not app and srv.state.route(context, exten) is None \
+    shared = context == "pbx-listen" and exten in LISTEN_OPTIONS  # the shared dialplan every node has
+    if exten and context and not app and not shared and srv.state.route(context, exten) is None \
             and not any(k[0] == context and k[1] == exten for k in srv.state.extensions):
         return [error(req, "Extension does not exist.")]
     variables = {}
@@ -239,7 +241,7 @@ def mixmonitor(srv, s, req):
     # r(<file>) / t(<file>): what the channel reads / what it is sent, each to a file of its own (no mixed file
     # without File). A relative name is under the monitor directory (app_mixmonitor.c filename_parse).
     options = req.get("Options") or ""
-    legs = {flag: name for flag, name in re.findall(r"([rt])\(([^)]*)\)", options)}
+    legs = dict(re.findall(r"([rt])\(([^)]*)\)", options))
     filename = req.get("File") or ""
     if not filename and not legs:
         return [error(req, "Could not start monitoring channel")]

@@ -67,6 +67,7 @@ class OriginateMixin:
                                context=ep.context, exten="s", endpoint=ep.device, uniqueid=req.channel_id)
         leg.originate = req
         req.channel = leg
+        leg.variables.update(ep.variables)  # chan_pjsip sets the endpoint's set_var on every channel of it
         leg.variables.update(req.variables)
         if req.ari_app:
             self.set_dialplan(leg, ep.context, "s", 1, "AppDial2", "(Outgoing Line)")
