@@ -20,6 +20,9 @@ from .captures import ami_records, parse_raw
 from .recording import POOL_FUNCTIONS, read_function, write_function
 from .state import DEVICE_STATES, PRESENCE_STATES, Route
 
+# Functions registered "escalating" for reads (func_db.c, func_lock.c, func_shell.c...): refused from AMI.
+ESCALATING_READS = frozenset({"DB", "LOCK", "TRYLOCK", "UNLOCK", "SHELL", "FILE"})
+
 VERSION_LINE = "Asterisk 22.10.1 built by root @ vm on a x86_64 running Linux on 2026-11-23 03:45:57 UTC"
 
 
@@ -362,13 +365,12 @@ def getvar(srv, s, req):
         field = func[1].split(",", 1)[1] if "," in func[1] else "value"
         state, subtype, message = st.presence_state(func[1].split(",", 1)[0])
         value = {"value": state, "subtype": subtype, "message": message}.get(field, "")
-    elif func and func[0] == "DB":
-        family, _, key = func[1].partition("/")
-        value = st.astdb.get(f"/{family}/{key}", "")
+    elif func and func[0] in ESCALATING_READS:
+        # asterisk.conf's live_dangerously = no: pbx_functions.c refuses these from AMI ("Dangerous function
+        # LOCK read blocked" in the log) and the answer is a Success with an empty Value (seen on 22.10.1).
+        value = ""
     elif func and func[0] in POOL_FUNCTIONS:
-        # GROUP_COUNT, GROUP, LOCK/UNLOCK (owned by the channel named, as func_lock does), CHANNEL_EXISTS. A
-        # LOCK() a dialplan thread holds is waited for (at most 3 s), as an AMI session's own thread waits.
-        value = read_function(st, ch, *func) or ""
+        value = read_function(st, ch, *func) or ""  # GROUP_COUNT, GROUP, CHANNEL_EXISTS
     elif func and func[0] == "CALLERID" and ch is not None:
         value = {"num": ch.caller_num, "name": ch.caller_name}.get(func[1], ch.caller_num)
     elif func and func[0] == "CHANNEL" and ch is not None:

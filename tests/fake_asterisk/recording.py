@@ -17,9 +17,9 @@
   ends with it (a transfer on leaves the next person's Dial to record them).
 
 - ``listen()``: the generated ``pbx-listen`` (listen-in: the same pool, on the listener's channel, then ChanSpy).
-- ``read_function``/``write_function``: ``GROUP()``, ``GROUP_COUNT()``, ``LOCK()``, ``UNLOCK()`` and
-  ``CHANNEL_EXISTS()`` as AMI ``Getvar``/``Setvar`` on a channel reach them (the bridge's licence procedure,
-  pbx/asterisk/licences.py).
+- ``read_function``/``write_function``: ``GROUP()``, ``GROUP_COUNT()`` and ``CHANNEL_EXISTS()`` as AMI
+  ``Getvar``/``Setvar`` on a channel reach them (the bridge's licence procedure, pbx/asterisk/licences.py);
+  ``LOCK()``/``UNLOCK()`` only from the dialplan (AMI may not: ami_actions.ESCALATING_READS).
 
 Each step may be given a ``pause`` between steps, so concurrent answers (threads, as Asterisk runs one thread
 per channel) interleave at every step, the worst case for the licence count.
@@ -108,11 +108,12 @@ class NamedLocks:
             self._cond.notify_all()
 
 
-POOL_FUNCTIONS = frozenset({"GROUP", "GROUP_COUNT", "LOCK", "UNLOCK", "CHANNEL_EXISTS"})
+POOL_FUNCTIONS = frozenset({"GROUP", "GROUP_COUNT", "CHANNEL_EXISTS"})
 
 
 def read_function(state, ch: Channel | None, func: str, arg: str) -> str | None:
-    """What ``${FUNC(arg)}`` gives for the pool's functions (AMI Getvar, the dialplan), None for any other."""
+    """What ``${FUNC(arg)}`` gives for the pool's functions, None for any other. AMI reaches only
+    POOL_FUNCTIONS (LOCK/UNLOCK are escalating reads Asterisk refuses from AMI); the dialplan, all."""
     if func == "GROUP_COUNT":
         group, _, category = arg.partition("@")
         return str(state.groups.count(group, category))
