@@ -11,6 +11,7 @@ thread on this test's transaction, and the on-commit work of each handler is car
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -21,9 +22,10 @@ from pbx.asterisk import astdb_sync
 from pbx.asterisk.bridge import dialplan_events, feature_codes
 from pbx.demo import tone_wav
 from pbx.models import AuditLog, PresenceStatus, Prompt, Queue, QueueAgent, Tenant, UserPresence
+from recording.models import LicenceRefusal, Recording
 from tests import test_call_control as call_control
-from tests.fake_asterisk.demo_traffic import install, load_worlds
-from tests.test_call_control import PBX, until, world_resolver
+from tests.fake_asterisk.demo_traffic import TRUNK, install, load_worlds
+from tests.test_call_control import PBX, followups_on, until, until_async, world_resolver
 
 # The call control tests' fixtures: the default node, captured pushes, this test's shared connection.
 default_node = call_control.default_node
@@ -88,6 +90,7 @@ async def phones(worlds, default_node, pushed, test_connection, settings, tmp_pa
 
     bridge = Bridge([default_node], state=live.live_state(), resolver=lambda: world_resolver(worlds),
                     client_factory=client, ari_factory=None, threaded=False, persist=None, astdb=no_astdb,
+                    followups=followups_on(connection),
                     dialplan_options={"thread_sensitive": True, "run": run_committing})
     await bridge.start()
     (_node, node_bridge), = bridge.nodes
@@ -302,43 +305,121 @@ async def test_star20_sets_only_the_dialling_persons_own_status(phones, carol, e
 # ----------------------------------------------------------------------------------------------- recording keys
 
 
-async def set_licences(tenant_id: int, count: int) -> None:
-    await db(lambda: Tenant.objects.filter(pk=tenant_id).update(max_recording_channels=count))
+async def set_licences(phones, count: int) -> None:
+    """The licence count in the database and in Asterisk's copy (AstDB pbx/t<T>/rec/lic)."""
+    await db(lambda: Tenant.objects.filter(pk=phones.t).update(max_recording_channels=count))
+    phones.fake.state.astdb[f"/pbx/t{phones.t}/rec/lic"] = str(count)
 
 
-async def test_star9_and_star7_during_a_call_record_pause_resume_and_stop(phones, olle):
-    await set_licences(phones.t, 1)
+def in_pool(phones) -> int:
+    return phones.fake.state.groups.count(f"t{phones.t}", "pbxrec")
+
+
+async def rows(model, **filters) -> list:
+    return await db(lambda: list(model.objects.filter(**filters).order_by("id")))
+
+
+async def test_star9_records_the_pressers_own_line_in_two_legs_and_star7_pauses_it(phones, olle):
+    await set_licences(phones, 1)
     call = await phones.talking_with(olle, "+46701000021")
-    mine = phones.leg(call, olle)["channel"]
-    caller = next(p["channel"] for p in call["parties"] if p["role"] == "caller")
+    mine = phones.leg(call, olle)
 
-    start = phones.fake.press_feature_key(mine, "*9")
+    start = phones.fake.press_feature_key(mine["channel"], "*9")
     await _wait(start)
     assert start.answer == "ok" and start.played == ["beep"]
     (mixmonitor,) = phones.fake.ami.actions("MixMonitor")
-    assert mixmonitor.get("Channel") == caller
+    assert mixmonitor.get("Channel") == mine["channel"]  # Olle's own line: what it reads is Olle
+    assert re.fullmatch(rf"br\(pbx/t{phones.t}/[0-9]{{8}}/{re.escape(mine['uid'])}-[0-9]+-person\.wav\)"
+                        rf"t\(pbx/t{phones.t}/[0-9]{{8}}/{re.escape(mine['uid'])}-[0-9]+-other\.wav\)i\(PBX_RECID\)",
+                        mixmonitor.get("Options"))
+    assert in_pool(phones) == 1
+    (recording,) = await rows(Recording)
+    assert (recording.reason, recording.user_id, recording.requested_by_id) == ("on_demand", olle.pk, olle.pk)
+    assert (recording.other_number, recording.linkedid) == ("+46701000021", call["id"])
     await phones.wait_call(call["id"], lambda c: c["recording"])
 
-    pause = phones.fake.press_feature_key(mine, "*7")
+    pause = phones.fake.press_feature_key(mine["channel"], "*7")
     await _wait(pause)
-    resume = phones.fake.press_feature_key(mine, "*7")
+    await phones.wait_call(call["id"], lambda c: c["recording_paused"])
+    resume = phones.fake.press_feature_key(mine["channel"], "*7")
     await _wait(resume)
-    assert [(r.get("State")) for r in phones.fake.ami.actions("MixMonitorMute")] == ["1", "0"]
-    stop = phones.fake.press_feature_key(mine, "*9")
+    assert [(r.get("Channel"), r.get("State")) for r in phones.fake.ami.actions("MixMonitorMute")] == [
+        (mine["channel"], "1"), (mine["channel"], "0")]
+    stop = phones.fake.press_feature_key(mine["channel"], "*9")
     await _wait(stop)
-    assert phones.fake.ami.actions("StopMixMonitor")[-1].get("Channel") == caller
+    assert phones.fake.ami.actions("StopMixMonitor")[-1].get("Channel") == mine["channel"] and in_pool(phones) == 0
     assert [a.action for a in await db(lambda: list(AuditLog.objects.filter(object_type="call").order_by("id")))] == [
         "call_record_start", "call_record_pause", "call_record_resume", "call_record_stop"]
     assert all(d.answer == "ok" for d in (pause, resume, stop))
+    await until_async(lambda: rows_match(Recording, lambda r: r[0].ended_at is not None and len(r[0].paused) == 1
+                                         and r[0].paused[0][1] is not None))
+
+
+async def rows_match(model, check) -> bool:
+    return check(await rows(model))
+
+
+async def test_star7_on_a_queue_call_pauses_the_recording_on_the_members_local_channel(phones, bob, demo):
+    """Support records every call (pbx-rec-queue on Local/<Bob>@t<T>-agents;1); Bob's *7 on his phone pauses it
+    there, not on his phone's channel, and the recording's paused time follows Asterisk's MixMonitorMute."""
+    support = next(q for q in phones.world.queues if q.label == "Support")
+    astdb = phones.fake.state.astdb
+    astdb.update({f"/pbx/t{phones.t}/rec/auto": "1", f"/pbx/t{phones.t}/u{bob.pk}/rec": "e"})
+    await set_licences(phones, 1)
+    for queue in phones.fake.state.queues.values():  # only Bob takes Support's calls here
+        queue.members = {k: m for k, m in queue.members.items() if m.name == str(bob.pk)}
+    placed = phones.fake.place_call(TRUNK, support.number, context=f"t{phones.t}-queue-{support.queue_id}",
+                                    caller_num="+46701000023")
+    # What pbx-recording-hook put on the caller's channel (inherited by the member's channels).
+    placed.caller.variables.update({"PBX_RECT": str(phones.t), "PBX_RECQ": "always", "PBX_RECK": "i",
+                                    "PBX_RECO": "46701000023", "PBX_QUEUE": str(support.queue_id)})
+    await phones.answer(bob)
+    call = await phones.wait_call(placed.caller.linkedid, lambda c: c["recording"])
+    (recorder,) = call["recorders"]
+    assert recorder["channel"].startswith(f"Local/{bob.pk}@t{phones.t}-agents") and recorder["channel"].endswith(";1")
+    await until_async(lambda: rows_match(Recording, lambda r: len(r) == 1))
+
+    phone_line = phones.leg(call, bob)["channel"]
+    pause = phones.fake.press_feature_key(phone_line, "*7")
+    await _wait(pause)
+    await phones.wait_call(call["id"], lambda c: c["recording_paused"])
+    resume = phones.fake.press_feature_key(phone_line, "*7")
+    await _wait(resume)
+    assert [(r.get("Channel"), r.get("State")) for r in phones.fake.ami.actions("MixMonitorMute")] == [
+        (recorder["channel"], "1"), (recorder["channel"], "0")]
+    await until_async(lambda: rows_match(Recording, lambda r: r[0].paused and r[0].paused[0][1] is not None))
+    (recording,) = await rows(Recording)
+    assert (recording.reason, recording.user_id, recording.requested_by_id) == ("queue", bob.pk, None)
+    ((paused_from, paused_to),) = recording.paused
+    assert 0 <= paused_from <= paused_to
+    assert pause.answer == resume.answer == "ok"
 
 
 async def test_star9_without_licences_is_heard_as_a_refusal(phones, olle):
-    await set_licences(phones.t, 0)
+    await set_licences(phones, 0)
     call = await phones.talking_with(olle, "+46701000022")
     key = phones.fake.press_feature_key(phones.leg(call, olle)["channel"], "*9")
     await _wait(key)
     assert key.answer == "refused" and key.played == ["feature-not-avail-line"]
     assert phones.fake.ami.actions("MixMonitor") == []
+
+
+async def test_star9_when_every_licence_is_in_use_is_refused_and_listed(phones, olle, bob):
+    await set_licences(phones, 1)
+    first = await phones.talking_with(bob, "+46701000024")
+    second = await phones.talking_with(olle, "+46701000025")
+    assert (await _pressed(phones, phones.leg(first, bob)["channel"], "*9")).answer == "ok"
+    refused = await _pressed(phones, phones.leg(second, olle)["channel"], "*9")
+    assert refused.answer == "refused" and refused.played == ["feature-not-avail-line"]
+    assert len(phones.fake.ami.actions("MixMonitor")) == 1 and in_pool(phones) == 1
+    (refusal,) = await rows(LicenceRefusal)
+    assert (refusal.kind, refusal.user_id, refusal.in_use, refusal.limit) == ("on_demand", olle.pk, 1, 1)
+
+
+async def _pressed(phones, channel: str, key: str):
+    dial = phones.fake.press_feature_key(channel, key)
+    await _wait(dial)
+    return dial
 
 
 # ----------------------------------------------------------------------------------------------- prompts by phone

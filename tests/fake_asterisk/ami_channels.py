@@ -251,8 +251,15 @@ def mixmonitor(srv, s, req):
 
     ch.mixmonitor = absolute(filename or legs.get("r") or legs["t"])
     ch.variables["MIXMONITOR_FILENAME"] = absolute(filename) if filename else ""
-    srv.world.emit(ev.call_event("MixMonitorStart", ch))
-    return [ack(req, None)]
+    # MixMonitorStart comes from the recording's own thread: after the action's response (as captured).
+    srv.world.later(0, lambda: srv.world.emit(ev.call_event("MixMonitorStart", ch)))
+    uid_variable = re.search(r"i\(([^)]*)\)", options)
+    if uid_variable is None:
+        return [ack(req, None)]
+    # i(<variable>): the channel variable gets the MixMonitor's id (the datastore's address), and the response
+    # carries it (recording_pool_console_refused: "MixMonitorID: 0x7f6c0817b970").
+    ch.variables[uid_variable[1]] = mixmonitor_id = f"0x7f6c08{id(ch) & 0xFFFFFF:06x}"
+    return [ack(req, None, ("MixMonitorID", mixmonitor_id))]
 
 
 @action("MixMonitorMute")

@@ -267,9 +267,9 @@ class World:
         elif ch.ari_app:
             self.ari_event(ch.ari_app, "ChannelDestroyed", ("cause", cause),
                            ("cause_txt", CAUSE_TEXT.get(cause, "Unknown")), ("channel", self.ari_channel(ch)))
-        if ch.mixmonitor:
-            self.emit(ev.call_event("MixMonitorStop", ch))
-            ch.mixmonitor = None
+        # A hangup ends a MixMonitor without a MixMonitorStop (app_mixmonitor publishes it only from
+        # StopMixMonitor: real captures recording_pool_console_refused, recording_star9_two_legs).
+        ch.mixmonitor = None
         self.emit(ev.hangup(ch, cause))
         del self.state.channels[ch.uniqueid]
         for other in list(self.state.channels.values()):
