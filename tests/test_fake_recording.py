@@ -1,7 +1,7 @@
 """The fake Asterisk records the way the generated dialplan does: the same steps in the same order, GROUP()
 and LOCK() with Asterisk's semantics, the events of the real runs (on the answering phone, before Dial's
-DialEnd; a transfer ends one person's recording and Dial's U() starts the next one's); and a burst of answers
-never takes more than the company's licences."""
+DialEnd; a transfer ends one person's recording and Dial's U() starts the next one's); and a burst of answers,
+recordings on demand and listen-ins never takes more than the company's licences (one pool)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import asyncio
 import threading
 import time
 
+from pbx.asterisk import licences
 from pbx.asterisk.confgen import render_from_db
 from pbx.asterisk.confgen.parse import parse_dialplan_text
 from tests.fake_asterisk import FakeAsterisk
@@ -41,6 +42,17 @@ def test_the_fake_takes_the_steps_of_the_generated_dialplan_in_its_order(db):
     text = [f"{p.app}({p.data})" for _n, p in sorted(go.items())]
     found = [next(i for i, line in enumerate(text) if marker in line) for marker in rec.GO_STEPS]
     assert found == sorted(found)
+
+
+def test_the_fake_listens_in_with_the_steps_of_the_generated_pbx_listen(db):
+    plan = parse_dialplan_text(render_from_db()["extensions.conf"])
+    steps = plan.contexts["pbx-listen"].extensions["s"].priorities
+    text = [f"{p.app}({p.data})" for _n, p in sorted(steps.items())]
+    found = [next(i for i, line in enumerate(text) if marker in line) for marker in rec.LISTEN_STEPS]
+    assert found == sorted(found)
+    assert steps[rec.LISTEN_CHANSPY_PRIORITY].app == "ChanSpy"
+    for mode, options in rec.LISTEN_OPTIONS.items():
+        assert plan.contexts["pbx-listen"].extensions[mode].priorities[1].data == f"PBX_SPYOPT={options}"
 
 
 def test_groups_follow_app_c():
@@ -206,3 +218,58 @@ async def test_a_queue_agents_recording_on_the_fake_is_on_the_agents_phone_like_
     assert flow(fake, endpoints) == flow(real, endpoints)
     started = [e for e in fake if e.get("UserEvent") == "PbxRecording"]
     assert [e["Channel"].startswith("PJSIP/") for e in started] == [True, True]  # never the member's Local
+
+
+def test_a_burst_of_answers_star9s_and_listen_ins_never_takes_more_than_the_licences():
+    """One pool for all three: 30 automatic answers (pbx-rec-answer), 10 recordings on demand (the bridge's AMI
+    procedure, pbx/asterisk/licences.py) and 10 listen-ins (pbx-listen), all at once, 10 licences."""
+    world = world_with(10)
+    state = world.state
+    answering = [member(world, 100 + i) for i in range(30)]
+    for i in range(30):
+        state.astdb[f"/pbx/t1/u{100 + i}/rec"] = "e"
+    recorded_on_demand = [world.new_channel(f"PJSIP/t1-ondemand{i:02d}-{i:08x}", state=6) for i in range(10)]
+    spied = world.new_channel("PJSIP/t1-agent-000000ff", state=6)
+    listeners = [world.new_channel(f"PJSIP/t1-coach{i:02d}-{0x100 + i:08x}", state=6) for i in range(10)]
+    for i, ch in enumerate(listeners):
+        ch.variables.update({"PBX_USER": str(200 + i), "PBX_SPY": spied.name})
+    yield_cpu = lambda: time.sleep(0)  # noqa: E731 (every step lets the other threads in)
+    ami = rec.pool_ami(world, pause=yield_cpu)
+    barrier = threading.Barrier(50)
+    results: list[tuple[str, bool]] = []
+
+    def automatic(ch, user):
+        barrier.wait()
+        results.append(("automatic", rec.answer(world, ch, 1, user, "r", RECORDED_CALL, pause=yield_cpu) == "recorded"))
+
+    def on_demand(ch):
+        barrier.wait()
+        results.append(("on_demand", asyncio.run(licences.take(ami, 1, ch.name))["taken"]))
+
+    def listen_in(ch):
+        barrier.wait()
+        results.append(("listen_in", rec.listen(world, ch, "listen", pause=yield_cpu) == "listening"))
+
+    threads = ([threading.Thread(target=automatic, args=(ch, 100 + i)) for i, ch in enumerate(answering)]
+               + [threading.Thread(target=on_demand, args=(ch,)) for ch in recorded_on_demand]
+               + [threading.Thread(target=listen_in, args=(ch,)) for ch in listeners])
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    held = sum(1 for _kind, got in results if got)
+    assert len(results) == 50 and held == state.groups.count("t1", rec.CATEGORY) <= 10
+    # Refused is refused everywhere: nobody who was told "no" is still in the pool.
+    members = answering + recorded_on_demand + listeners
+    assert sum(1 for ch in members if state.groups.group_of(ch.uniqueid, rec.CATEGORY)) == held
+
+
+def test_the_pool_refuses_an_on_demand_recording_of_a_channel_that_records_already():
+    world = world_with(2)
+    ch = member(world, BOB)
+    assert rec.answer(world, ch, 1, BOB, "r", RECORDED_CALL) == "recorded"
+    answer = asyncio.run(licences.take(rec.pool_ami(world), 1, ch.name))
+    assert answer == {"taken": False, "held": True, "in_use": 1, "limit": 2}
+    assert world.state.groups.count("t1", rec.CATEGORY) == 1
+    asyncio.run(licences.release(rec.pool_ami(world), ch.name))  # a stop frees it
+    assert world.state.groups.count("t1", rec.CATEGORY) == 0

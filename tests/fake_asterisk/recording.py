@@ -243,6 +243,11 @@ def answer(world, ch: Channel, tenant: int, user: int, side: str, variables: dic
     return "recorded"
 
 
+# Markers of the generated [pbx-listen] "s" priorities, in order (the checks, the pool, then ChanSpy at
+# LISTEN_CHANSPY_PRIORITY: "s@pbx-listen:17" on the real run).
+LISTEN_STEPS = ("CHANNEL(name)", "PBX_SPYCH=${FILTER(", "CHANNEL_EXISTS(", "rec/lic", "LOCK(pbxrec-",
+                "Set(GROUP(pbxrec)=t", "GROUP_COUNT(", "Set(GROUP(pbxrec)=))", "UNLOCK(", "?full,1", "ChanSpy(")
+LISTEN_CHANSPY_PRIORITY = 17
 # pbx-listen's extensions: ChanSpy's options per mode (quiet, exit with the spied-on; whisper; barge).
 LISTEN_OPTIONS = {"listen": "qE", "whisper": "qEw", "barge": "qEB"}
 SOUND_ALL_IN_USE = "all-circuits-busy-now&please-try-call-later"
@@ -276,7 +281,7 @@ def listen(world, ch: Channel, mode: str, *, pause: Callable[[], None] | None = 
                                           f"InUse: {count - 1},Limit: {licences}"))
         _playback(world, ch, "full", SOUND_ALL_IN_USE)
         return "refused"
-    world.set_dialplan(ch, "pbx-listen", "s", 17, "ChanSpy", f"{target},{options}")
+    world.set_dialplan(ch, "pbx-listen", "s", LISTEN_CHANSPY_PRIORITY, "ChanSpy", f"{target},{options}")
     return "listening"
 
 
@@ -286,3 +291,32 @@ def _playback(world, ch: Channel, exten: str, sound: str) -> None:
     world.set_dialplan(ch, "pbx-listen", exten, 2 if exten == "full" else 1, "Playback", sound)
     world.emit(ev.event("Newexten", "dialplan,all", ev.chan(ch), Extension=exten, Application="Playback",
                         AppData=sound))
+
+
+def pool_ami(world, *, pause: Callable[[], None] | None = None):
+    """The AMI actions the bridge's licence procedure sends (pbx/asterisk/licences.py: DBGet, Getvar and Setvar
+    of the pool's functions on a channel), as the fake's AMI answers them, for callers on their own threads (the
+    burst test and the bench: one AMI session each, as the bridge's one session runs its actions in order).
+    ``pause`` runs before each action: the answers of other channels interleave there."""
+    state = world.state
+    step = pause or (lambda: None)
+
+    async def action(request):
+        step()
+        name = request["Action"]
+        if name == "DBGet":
+            value = state.astdb.get(f"/{request['Family']}/{request['Key']}")
+            if value is None:
+                from pbx.asterisk.errors import AsteriskError
+
+                raise AsteriskError("Database entry not found", permanent=True)
+            return [{"Event": "DBGetResponse", "Family": request["Family"], "Key": request["Key"], "Val": value}]
+        ch = state.channel_by_name(request["Channel"]) if request.get("Channel") else None
+        func, _, arg = request["Variable"][:-1].partition("(")
+        if name == "Setvar":
+            write_function(state, ch, func, arg, request.get("Value", ""))
+            return {"Response": "Success"}
+        return {"Response": "Success", "Variable": request["Variable"],
+                "Value": read_function(state, ch, func, arg) if func in POOL_FUNCTIONS else ""}
+
+    return action
