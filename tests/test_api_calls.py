@@ -78,3 +78,40 @@ async def test_a_plain_user_cannot_hang_up_a_call_they_are_not_on(pbx, olle, eva
     # Eva sees only her own calls: somebody else's reads as gone.
     assert response.status_code in (403, 404) and response["Content-Type"] == "application/problem+json"
     assert not pbx.sent("Hangup")
+
+
+async def test_recording_on_demand_through_the_api_takes_a_licence_and_another_company_gets_404(pbx, olle, bob,  # noqa: F811
+                                                                                                carol):
+    from recording.models import Recording
+    from tests.test_call_control import in_pool, set_licences
+
+    await set_licences(pbx, 1)
+    call = await pbx.talking_with(bob)
+    path = f"/api/v1/calls/live/{call['id']}/record/"
+    assert (await api(carol, "post", path, {"action": "start"})).status_code == 404  # Exempel's admin
+    assert pbx.sent("MixMonitor") == [] and in_pool(pbx) == 0
+
+    response = await api(olle, "post", path, {"action": "start"})
+    assert response.status_code == 200 and response.json()["recording"] == "start"
+    assert in_pool(pbx) == 1
+    (row,) = await sync_to_async(lambda: list(Recording.objects.all()))()
+    assert (row.reason, row.user_id, row.requested_by_id) == ("on_demand", bob.pk, olle.pk)
+    await pbx.wait_call(call["id"], lambda c: c["recording"])
+    assert (await api(carol, "post", path, {"action": "stop"})).status_code == 404
+    assert (await api(olle, "post", path, {"action": "stop"})).status_code == 200
+    assert in_pool(pbx) == 0
+
+
+async def test_listen_in_through_the_api_is_refused_when_the_pool_is_full_and_404_for_another_company(  # noqa: F811
+        pbx, olle, bob, eva, carol):
+    from tests.test_call_control import set_licences
+
+    await set_licences(pbx, 1)
+    call = await pbx.talking_with(bob)
+    other = await pbx.talking_with(eva, "+46701000031")
+    path = f"/api/v1/calls/live/{call['id']}/listen/"
+    assert (await api(carol, "post", path, {"mode": "listen"})).status_code == 404
+    await api(olle, "post", f"/api/v1/calls/live/{other['id']}/record/", {"action": "start"})  # the only licence
+    refused = await api(olle, "post", path, {"mode": "listen"})
+    assert refused.status_code == 403 and "licen" in refused.json()["detail"].lower()  # an action's refusal
+    assert pbx.sent("Originate") == []
