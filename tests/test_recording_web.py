@@ -347,3 +347,15 @@ def test_the_recording_web_asks_for_a_second_factor_first(client, roles):
     client.force_login(roles["alice"])
     page = client.get(reverse("recording:start"))
     assert page.status_code == 302 and page["Location"].startswith("/accounts/2fa/")
+
+
+def test_a_recording_on_demand_says_who_started_it_and_the_player_marks_its_paused_parts(client, roles, demo,
+                                                                                          exempel, olle):
+    paused = make_recording(demo.tenant, roles["bob"], long=True, reason="on_demand", requested_by=olle,
+                            paused=[[6.73, 14.336]])
+    login(client, roles["alice"])
+    page = client.get(reverse("recording:detail", args=[paused.pk])).content.decode()
+    assert "(started by Olle Operatör)" in page
+    assert '<script id="waveform-paused" type="application/json">[[6.73, 14.336]]</script>' in page
+    login(client, roles["carol"])  # Exempel's super user sees nothing of it
+    assert client.get(reverse("recording:detail", args=[paused.pk])).status_code == 404

@@ -55,6 +55,8 @@ def ui_strings() -> dict[str, str]:
         "loggedOut": _("Your session has ended. Reload the page to log in again."),
         "forbidden": _("The console is for operators and company admins."),
         "newCall": _("New call waiting in %(queue)s from %(caller)s."),
+        "listenRefused": _("All %(limit)s of your company's recording and listen-in licences are in use: the "
+                           "listen-in did not start."),
         "callGone": _("The call from %(caller)s is no longer waiting."),
         "unknownCaller": _("Unknown caller"),
         "answer": _("Answer"),

@@ -251,6 +251,10 @@
         S.devices.set(msg.device, { user_id: msg.user_id, state: msg.state });
         renderLines();
         return;
+      case "listen_in.refused":
+        // Asterisk (pbx-listen) found every licence in use when the phone answered: the phone said so too.
+        toast(fmt(T.listenRefused, { limit: msg.limit }), false);
+        return;
       case "queue.callback_requested":
         // The list follows callback.changed; this only says it out loud as it happens. Only a queue's own
         // callback is the queue's to make; a request, or one the queue could not keep ("unserved"), is ours.

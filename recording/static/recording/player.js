@@ -20,6 +20,9 @@
     var peaks = peaksNode ? JSON.parse(peaksNode.textContent) : {};
     var agent = peaks.agent || [];
     var other = peaks.customer || [];
+    // [[from, to], ...] seconds: the parts paused during the call (MixMonitorMute), silence in both files.
+    var pausedNode = document.getElementById("waveform-paused");
+    var paused = pausedNode ? JSON.parse(pausedNode.textContent) || [] : [];
     var styles = getComputedStyle(root);
 
     function duration() { return isFinite(audio.duration) ? audio.duration : Number(canvas.getAttribute("aria-valuemax")) || 0; }
@@ -30,6 +33,14 @@
       var n = Math.max(agent.length, other.length, 1);
       var played = duration() ? audio.currentTime / duration() : 0;
       ctx.clearRect(0, 0, w, h);
+      var total = duration();
+      if (total) {
+        ctx.fillStyle = styles.getPropertyValue("--wave-paused") || "rgba(100, 116, 139, 0.25)";
+        paused.forEach(function (part) {
+          var from = Math.max(0, Number(part[0]) || 0), to = part[1] == null ? total : Math.min(total, Number(part[1]));
+          if (to > from) { ctx.fillRect(Math.floor(from / total * w), 0, Math.max(1, Math.ceil((to - from) / total * w)), h); }
+        });
+      }
       for (var i = 0; i < n; i++) {
         var x = Math.floor(i * w / n), bw = Math.max(1, Math.floor(w / n) - 1);
         var done = i / n < played;
