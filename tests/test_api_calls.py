@@ -103,7 +103,7 @@ async def test_recording_on_demand_through_the_api_takes_a_licence_and_another_c
 
 
 async def test_listen_in_through_the_api_is_refused_when_the_pool_is_full_and_404_for_another_company(
-        pbx, olle, bob, eva, carol):
+        pbx, olle, bob, eva, carol):  # noqa: F811
     from tests.test_call_control import set_licences
 
     await set_licences(pbx, 1)
