@@ -767,6 +767,25 @@ async def test_the_bridge_runs_only_call_control_actions_whatever_a_message_asks
     assert ami.sent == []  # refused as a whole: not even the allowed first step ran
 
 
+async def test_the_licence_pools_procedures_take_only_a_company_and_a_channel_and_getvar_is_no_free_step():
+    from pbx.asterisk.control import ControlServer, licence_step, step
+
+    ami = StubAmi()
+    server = ControlServer(1, lambda: ami, layer=object())
+    hostile = [
+        {"licence": {"op": "take", "tenant": "1; DROP", "channel": "PJSIP/t1-abc-00000001"}},
+        {"licence": {"op": "take", "tenant": "1", "channel": "PJSIP/a\r\nAction: Command"}},
+        {"licence": {"op": "shell", "tenant": "1", "channel": "PJSIP/t1-abc-00000001"}},
+        licence_step("release"),  # which channel?
+        step({"Action": "Getvar", "Variable": "SHELL(id)"}),
+        step({"Action": "Setvar", "Channel": "PJSIP/t1-abc-00000001", "Variable": "GROUP(pbxrec)", "Value": ""}),
+    ]
+    for bad in hostile:
+        reply = await server.handle({"id": "x", "steps": [bad]})
+        assert reply["ok"] is False and reply["permanent"] is True, bad
+    assert ami.sent == []
+
+
 async def test_over_ari_the_bridge_only_plays_and_stops_hold_music():
     from pbx.asterisk.control import ControlServer, ari_step, step
 
