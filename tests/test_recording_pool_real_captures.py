@@ -135,3 +135,39 @@ def test_star7_on_a_queue_call_paused_the_local_channel_and_the_row_gets_asteris
     ((paused_from, paused_to),) = recording.paused
     # What the run measured in the files (the map): -other.wav all zero from 6.72 s to 14.32 s of the recording.
     assert paused_from == pytest.approx(6.73, abs=0.02) and paused_to == pytest.approx(14.336, abs=0.02)
+
+
+async def test_the_fakes_star9_raises_the_event_the_real_phone_raised():
+    from tests.fake_asterisk import FakeAsterisk
+
+    fake = FakeAsterisk(time_scale=1.0)
+    fake.answer_timeout_scale = 0.01  # nobody answers here: the phone says "try later" at once
+    ch = fake.new_channel("PJSIP/t1-1cde6b4e57-00000016", state=6, context="t1-internal",
+                          endpoint="PJSIP/t1-1cde6b4e57")
+    ch.variables.update({"PBX_TENANT": "1", "PBX_USER": "3"})
+    dial = fake.press_feature_key(ch, "*9")
+    await dial.done.wait()
+    (ours,) = [dict(h) for h in fake.history if dict(h).get("UserEvent") == "PbxOnDemandRecording"]
+    real = next(e for _at, e in events_of("recording_star9_two_legs") if e.get("UserEvent") == "PbxOnDemandRecording")
+    assert list(ours) == list(real)  # the same headers in the same order
+    for header in ("Channel", "Context", "Exten", "Priority", "Key", "Tenant", "User"):
+        assert ours[header] == real[header], header
+
+
+def test_the_fakes_pbx_listen_refuses_as_the_real_one_did():
+    from tests.fake_asterisk import recording as rec
+    from tests.fake_asterisk.world import World
+
+    world = World()
+    world.state.astdb["/pbx/t1/rec/lic"] = "1"
+    bob = world.new_channel("PJSIP/t1-1cde6b4e57-00000010", state=6)
+    world.state.groups.set(world.new_channel("PJSIP/t1-4172a13da9-00000012", state=6).uniqueid, "t1", rec.CATEGORY)
+    olle = world.new_channel("PJSIP/t1-6bd7db3ced-00000014", state=6)
+    olle.variables.update({"PBX_USER": "2", "PBX_SPY": bob.name})
+    assert rec.listen(world, olle, "listen") == "refused"
+    (ours,) = [dict(h) for h in world.history if dict(h).get("UserEvent") == "PbxRecordingRefused"]
+    real = next(e for _at, e in events_of("recording_listen_in_pool") if e.get("UserEvent") == "PbxRecordingRefused")
+    assert list(ours)[list(ours).index("UserEvent"):] == list(real)[list(real).index("UserEvent"):]
+    for header in ("Context", "Exten", "Priority", "Tenant", "User", "Kind", "InUse", "Limit"):
+        assert ours[header] == real[header], header
+    assert world.state.groups.count("t1", rec.CATEGORY) == 1  # joined, counted 2, left again

@@ -277,8 +277,9 @@ def listen(world, ch: Channel, mode: str, *, pause: Callable[[], None] | None = 
     count = take_licence(state, ch, int(tenant), licences, step)
     if count > licences:
         user = "".join(c for c in ch.variables.get("PBX_USER", "") if c.isdigit())
-        world.emit(user_event_headers(ch, f"PbxRecordingRefused,Tenant: {tenant},User: {user},Kind: listen_in,"
-                                          f"InUse: {count - 1},Limit: {licences}"))
+        body = f"PbxRecordingRefused,Tenant: {tenant},User: {user},Kind: listen_in,InUse: {count - 1},Limit: {licences}"
+        world.set_dialplan(ch, "pbx-listen", "full", 1, "UserEvent", body)
+        world.emit(user_event_headers(ch, body))
         _playback(world, ch, "full", SOUND_ALL_IN_USE)
         return "refused"
     world.set_dialplan(ch, "pbx-listen", "s", LISTEN_CHANSPY_PRIORITY, "ChanSpy", f"{target},{options}")
