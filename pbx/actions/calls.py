@@ -33,7 +33,7 @@ hold / resume        Setvar VOLUME(RX) and VOLUME(TX) of the actor's channel -10
                      to each other party: ARI snoop on its channel (whisper out) hold-<n>-<actor's
                      Uniqueid> + moh on the snoop / DELETE of the snoop (see do_hold_call,
                      pbx/asterisk/hold.py)
-record               licence "take" on the person's channel (the bridge: LOCK, GROUP(pbxrec), GROUP_COUNT),
+record               licence "take" on the person's channel (the bridge: DBGet, GROUP(pbxrec), GROUP_COUNT),
                      then MixMonitor <that channel> Options b r(pbx/t<T>/<yyyymmdd>/<Uniqueid>-<epoch>-
                      person.wav) t(...-other.wav) and the Recording row (reason on demand, who asked);
                      pause/resume MixMonitorMute Direction both State 1/0 and stop StopMixMonitor + licence
