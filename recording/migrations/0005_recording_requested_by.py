@@ -10,7 +10,7 @@ from pbx.dbconstraints import TenantForeignKey
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('recording', '0003_review_and_storage'),
+        ('recording', '0004_announcement_help_text'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
