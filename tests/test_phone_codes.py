@@ -359,15 +359,17 @@ async def rows_match(model, check) -> bool:
     return check(await rows(model))
 
 
-async def test_star7_on_a_queue_call_pauses_the_recording_on_the_members_local_channel(phones, bob, demo):
-    """Support records every call (pbx-rec-queue on Local/<Bob>@t<T>-agents;1); Bob's *7 on his phone pauses it
-    there, not on his phone's channel, and the recording's paused time follows Asterisk's MixMonitorMute."""
+async def test_star7_on_a_queue_call_pauses_the_recording_where_it_runs(phones, bob, demo):
+    """Support records every call: t<T>-agents' Dial U(pbx-rec-answer^r^<Bob>^^^q) records on Bob's phone when it
+    answers (as on the real Asterisk since recordings moved off the member's Local;1); Bob's *7 pauses it on the
+    channel the bridge saw MixMonitor start on, and the recording's paused time follows MixMonitorMute."""
     support = next(q for q in phones.world.queues if q.label == "Support")
     astdb = phones.fake.state.astdb
     astdb.update({f"/pbx/t{phones.t}/rec/auto": "1", f"/pbx/t{phones.t}/u{bob.pk}/rec": "e"})
     await set_licences(phones, 1)
     for queue in phones.fake.state.queues.values():  # only Bob takes Support's calls here
         queue.members = {k: m for k, m in queue.members.items() if m.name == str(bob.pk)}
+    phones.fake.state.routes[(f"t{phones.t}-agents", str(bob.pk))].options = f"tU(pbx-rec-answer^r^{bob.pk}^^^q)"
     placed = phones.fake.place_call(TRUNK, support.number, context=f"t{phones.t}-queue-{support.queue_id}",
                                     caller_num="+46701000023")
     # What pbx-recording-hook put on the caller's channel (inherited by the member's channels).
@@ -376,7 +378,7 @@ async def test_star7_on_a_queue_call_pauses_the_recording_on_the_members_local_c
     await phones.answer(bob)
     call = await phones.wait_call(placed.caller.linkedid, lambda c: c["recording"])
     (recorder,) = call["recorders"]
-    assert recorder["channel"].startswith(f"Local/{bob.pk}@t{phones.t}-agents") and recorder["channel"].endswith(";1")
+    assert recorder["channel"] == phones.leg(call, bob)["channel"]  # Bob's phone, not the queue's Local;1
     await until_async(lambda: rows_match(Recording, lambda r: len(r) == 1))
 
     phone_line = phones.leg(call, bob)["channel"]
