@@ -304,11 +304,17 @@ def match(dues: dict[int, list[float]], frames: list[list], boards: list[int]) -
         times = dues.get(tenant, [])
         covered = 0
         for at, received in by_board.get(board, []):
-            upto = bisect.bisect_right(times, at + 5e-4)  # "at" is rounded to the millisecond
+            # "at" is the newest event's time cut to the millisecond (isoformat truncates): an event of that
+            # millisecond is in the frame. (Half a millisecond here left each company's last event uncovered, as
+            # "lost", whenever the run's start fell in the second half of a millisecond: all dues share it.)
+            upto = bisect.bisect_left(times, at + 1e-3)
             for due in times[covered:upto]:
                 latencies.append(received - due)
             covered = max(covered, upto)
         lost += len(times) - covered
+        if covered < len(times) and os.environ.get("WB_DEBUG"):
+            print(f"board {board} (company {tenant}): events {covered}..{len(times) - 1} of {len(times)} not covered",
+                  file=sys.stderr)
     return latencies, lost
 
 
