@@ -76,6 +76,7 @@ ACTIONS = {
     "call_listen_listen": (_("Listened in"), _("%(actor)s listened in on a %(object)s.")),
     "call_listen_whisper": (_("Whispered"), _("%(actor)s whispered to the agent of a %(object)s.")),
     "call_listen_barge": (_("Joined a call"), _("%(actor)s joined a %(object)s.")),
+    "call_listen_end": (_("Listen-in ended"), _("%(actor)s ended a listen-in on a %(object)s.")),
 }
 OVERRIDE_SENTENCES = {
     "open": _("%(actor)s forced the schedule “%(object)s” open."),

@@ -10,11 +10,16 @@ from functools import wraps
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.http import Http404
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from pbx.actions.base import record, snapshot
+from pbx.actions.errors import ActionRefused
+from pbx.actions.licences import do_end_listen_in, licences_now
+from pbx.asterisk.errors import AsteriskError
+from pbx.asterisk.licences import device_endpoint
 from pbx.models import Queue, User
 from portal.views.common import add_action_error, me_view
 
@@ -37,7 +42,7 @@ from .models import (
     QueuePolicy,
     RecordingSettings,
 )
-from .selectors import is_recording_super
+from .selectors import is_recording_super, running_recordings
 
 # The rows a config page may delete: URL name → model.
 DELETABLE = {"excluded": ExcludedNumber, "approved": ApprovedNumber, "department": DepartmentRule,
@@ -209,3 +214,34 @@ def roles(request):
     people = User.objects.filter(tenant_id=tenant_id).prefetch_related("recording_departments").order_by(
         "first_name", "last_name")
     return render(request, "recording/config/roles.html", {"form": form, "people": people})
+
+
+@super_view
+@require_GET
+def licences(request):
+    """Licences in use now: Asterisk's count out of the limit, the recordings running (the database's rows) and
+    the live listen-ins (asked of Asterisk now, never pushed)."""
+    pool = licences_now(request.user)
+    running = list(running_recordings(request.user))
+    for row in running:
+        row.paused_now = bool(row.paused) and row.paused[-1][1] is None
+        # Asterisk answered and has no channel of that recording: it ended, the bridge has not closed it yet.
+        row.gone_in_asterisk = pool.reachable and row.uniqueid not in pool.live_channels
+    return render(request, "recording/config/licences.html", {"pool": pool, "running": running})
+
+
+@super_view
+@require_POST
+def end_listen_in(request):
+    channel = request.POST.get("channel", "")
+    if not device_endpoint(channel, request.user.tenant_id):
+        raise Http404  # not a phone of the company: as if there were no such listen-in
+    try:
+        do_end_listen_in(request.user, channel)
+    except ActionRefused as refusal:
+        messages.error(request, str(refusal))
+    except AsteriskError:
+        messages.error(request, _("Asterisk could not be reached: the listen-in was not ended."))
+    else:
+        messages.success(request, _("The listen-in is ended."))
+    return redirect("recording:licences")

@@ -36,3 +36,13 @@ def recordings_visible_to(user) -> QuerySet[Recording]:
     if user.recording_role == Role.DEPARTMENTS:
         return rows.filter(department_id__in=list(user.recording_departments.values_list("pk", flat=True)))
     return Recording.objects.none()
+
+
+def running_recordings(user) -> QuerySet[Recording]:
+    """The company's recordings running now, as the database knows them (the bridge opened them and has not
+    seen them end), for super users only; the oldest first."""
+    if not is_recording_super(user):
+        return Recording.objects.none()
+    return (Recording.objects.filter(tenant_id=user.tenant_id, status=Recording.Status.RECORDING,
+                                     ended_at__isnull=True, deleted_at__isnull=True)
+            .select_related("user", "requested_by", "queue").order_by("started_at", "id"))

@@ -20,5 +20,7 @@ urlpatterns = [
     path("settings/kill-switch/", config_views.kill_switch, name="kill_switch"),
     path("settings/evaluation/", config_views.evaluation, name="evaluation"),
     path("settings/roles/", config_views.roles, name="roles"),
+    path("settings/licences/", config_views.licences, name="licences"),
+    path("settings/licences/end/", config_views.end_listen_in, name="end_listen_in"),
     path("settings/<slug:kind>/<int:object_id>/delete/", config_views.delete_config, name="delete_config"),
 ]

@@ -19,6 +19,7 @@ from .directory import (
     sync_staff_flag,
 )
 from .errors import ActionRefused, CallGone
+from .licences import do_end_listen_in
 from .numbers import do_assign_numbers, do_unassign_numbers, do_verify_mobile_number
 from .objects import do_delete_object, do_save_object
 from .presence import do_activate_profile, do_clear_presence, do_set_presence
@@ -52,3 +53,4 @@ __all__ += [
     "do_complete_transfer", "do_hangup_call", "do_hold_call", "do_listen_in", "do_record_call", "do_transfer_call",
 ]
 __all__ += ["do_renew_provisioning_token", "do_send_setup_email"]
+__all__ += ["do_end_listen_in"]

@@ -27,6 +27,11 @@ sees both).
 :func:`release` takes a stopped recording's channel out of the pool (``Setvar GROUP(pbxrec)=`` with an empty
 value, as the dialplan's ``Set(GROUP(pbxrec)=)``). :func:`in_use` only reads the count: a quick check
 before a listen-in rings the listener's phone, never the authority.
+
+Who holds the licences is not kept anywhere but in Asterisk: the recordings are rows of their own (the bridge
+writes them), the listen-ins are private (only the listener is told of one, the call's view never carries
+listeners). :func:`listen_ins` picks a company's listen-ins out of a CoreShowChannels answer on request (the
+recording web's "Licences in use" page for super users, pbx/actions/licences.py).
 """
 
 from __future__ import annotations
@@ -34,6 +39,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import AsteriskError
@@ -112,4 +118,113 @@ async def in_use(action: Action, tenant_id: int) -> dict[str, Any]:
 OPERATIONS: dict[str, Callable[..., Awaitable[Any]]] = {"take": take, "release": release, "in_use": in_use}
 
 
-__all__ = ["CATEGORY", "OPERATIONS", "count_variable", "group", "in_use", "limit", "release", "take"]
+# ------------------------------------------------------------------------------------------ who listens in now
+
+# A phone's channel, PJSIP/t<T>-<sip user name>-<8 hex digits> (chan_pjsip's "%s-%08x"); a trunk's endpoint
+# (t<T>-trunk-<id>) is never a listener.
+DEVICE_CHANNEL = re.compile(r"\APJSIP/(t([0-9]{1,9})-([A-Za-z0-9._+-]{1,80}))-[0-9a-fA-F]{8}\Z")
+_TRUNK = re.compile(r"\Atrunk-?[0-9]+\Z")
+# ChanSpy's options that say how the listener takes part (app_chanspy.c): B barge (both parties hear the
+# listener), w whisper (only the spied-on channel does); neither: listen only. An option's argument in
+# parentheses (r(<name>), e(<exts>), ...) is no option letter.
+_OPTION_ARGUMENT = re.compile(r"\([^)]*\)")
+
+
+@dataclass(frozen=True)
+class ListenIn:
+    """One live listen-in of a company, as CoreShowChannels shows the listener's channel in ChanSpy.
+
+    ``spied_*`` are empty when the spied-on channel is not the company's own phone (pbx-listen allows no
+    other, so this is only ever a stray ChanSpy); ``other_*`` is the spied-on channel's connected line (the
+    person's other party); ``seconds`` is how long the listener's channel exists (its ringing included)."""
+
+    channel: str
+    uniqueid: str
+    endpoint: str
+    mode: str  # "listen" | "whisper" | "barge"
+    seconds: int
+    spied_channel: str = ""
+    spied_endpoint: str = ""
+    call_id: str = ""  # the spied-on channel's Linkedid: the call listened to
+    other_number: str = ""
+    other_name: str = ""
+
+
+def device_endpoint(channel: str, tenant_id: int) -> str:
+    """The endpoint of ``channel`` when it is one of the company's phones (``t<T>-<sip user name>``), else ""."""
+    match = DEVICE_CHANNEL.match(channel or "")
+    if match is None or int(match[2]) != int(tenant_id) or _TRUNK.match(match[3]):
+        return ""
+    return match[1]
+
+
+def listen_mode(options: str) -> str:
+    letters = _OPTION_ARGUMENT.sub("", options or "")
+    if "B" in letters:
+        return "barge"
+    if "w" in letters:
+        return "whisper"
+    return "listen"
+
+
+def _seconds(duration: str) -> int:
+    """CoreShowChannel's ``Duration`` (``HH:MM:SS``, the hours may pass 99) in seconds."""
+    parts = (duration or "").split(":")
+    if len(parts) != 3 or not all(p.isdigit() for p in parts):
+        return 0
+    hours, minutes, seconds = (int(p) for p in parts)
+    return hours * 3600 + minutes * 60 + seconds
+
+
+def _known(value: Any) -> str:
+    text = str(value or "")
+    return "" if text == "<unknown>" else text
+
+
+def listen_ins(channels: list[Mapping[str, Any]], tenant_id: int) -> list[ListenIn]:
+    """The company's listen-ins among CoreShowChannels' items (every company's channels of the node): a
+    channel of one of its phones whose application is ChanSpy, with ``ApplicationData`` ``<spied-on
+    channel>,<options>`` (pbx-listen's ``ChanSpy(${PBX_SPYCH},${PBX_SPYOPT})``). Nothing of another company
+    is ever returned, not even the name of a channel it spies on."""
+    by_name = {str(item.get("Channel", "")): item for item in channels if isinstance(item, Mapping)}
+    found = []
+    for name, item in by_name.items():
+        if str(item.get("Application", "")).lower() != "chanspy":
+            continue
+        endpoint = device_endpoint(name, tenant_id)
+        if not endpoint:
+            continue
+        target, _sep, options = str(item.get("ApplicationData", "")).partition(",")
+        spied_endpoint = device_endpoint(target, tenant_id)
+        spied = by_name.get(target, {}) if spied_endpoint else {}
+        found.append(ListenIn(
+            channel=name, uniqueid=str(item.get("Uniqueid", "")), endpoint=endpoint, mode=listen_mode(options),
+            seconds=_seconds(str(item.get("Duration", ""))), spied_channel=target if spied_endpoint else "",
+            spied_endpoint=spied_endpoint, call_id=str(spied.get("Linkedid", "")),
+            other_number=_known(spied.get("ConnectedLineNum")), other_name=_known(spied.get("ConnectedLineName"))))
+    found.sort(key=lambda listen_in: (-listen_in.seconds, listen_in.channel))
+    return found
+
+
+# A channel named for a company: its phones and trunks (PJSIP/t<T>-...), its dialplan's Local channels
+# (Local/<exten>@t<T>-<context>-<n>;1).
+_COMPANY_CHANNEL = re.compile(r"\A(?:PJSIP/t([0-9]{1,9})-|Local/[^@/]*@t([0-9]{1,9})-)")
+
+
+def company_channels(channels: list[Mapping[str, Any]], tenant_id: int) -> frozenset[str]:
+    """The Uniqueids of the company's calls' channels in a CoreShowChannels answer: the channels named for the
+    company, and those of the same calls (Linkedid) that are not (a shared trunk's leg, which carries every
+    company's calls and names none)."""
+    tenant = str(int(tenant_id))
+    calls = set()
+    for item in channels:
+        match = _COMPANY_CHANNEL.match(str(item.get("Channel", "")))
+        if match is not None and tenant in match.groups():
+            calls.add(str(item.get("Linkedid", "")))
+    calls.discard("")
+    return frozenset(str(item.get("Uniqueid", "")) for item in channels
+                     if str(item.get("Linkedid", "")) in calls and item.get("Uniqueid"))
+
+
+__all__ = ["CATEGORY", "OPERATIONS", "ListenIn", "company_channels", "count_variable", "device_endpoint", "group", "in_use", "limit",
+           "listen_ins", "listen_mode", "release", "take"]
