@@ -286,6 +286,38 @@ def test_a_name_that_resolves_to_loopback_is_refused_after_resolution():
         resolve("http://localhost:8088/ari/channels")
 
 
+def test_a_checked_answer_is_reused_for_a_second_and_a_refusal_never_is(monkeypatch):
+    """A worker sends hundreds a second to one receiver: one lookup, not one per request. Only an answer that
+    passed the checks is kept (a name turning private meanwhile still gets the checked address), and a change
+    of the platform's allowances is a new lookup."""
+    import socket
+
+    from pbx.webhooks import security
+
+    answers = {"crm.example.se": "151.101.65.7"}
+    asked: list[str] = []
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host, port, *args, **kwargs):
+        if host not in answers:  # this server's own names (own_addresses)
+            return real(host, port, *args, **kwargs)
+        asked.append(host)
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", (answers[host], port))]
+
+    monkeypatch.setattr(security.socket, "getaddrinfo", getaddrinfo)
+    monkeypatch.setattr(security, "_RESOLVED", {})
+    url = "https://crm.example.se/hooks"
+    first = resolve(url)
+    answers["crm.example.se"] = "10.0.0.5"  # rebinding to a private address: the checked one is still used
+    assert resolve(url) == first and str(first[2]) == "151.101.65.7" and asked == ["crm.example.se"]
+    with override_settings(WEBHOOK_BLOCKED_NETWORKS=["151.101.0.0/16"]), pytest.raises(Refused):
+        resolve(url)  # other settings: asked again, and now refused
+    monkeypatch.setattr(security, "RESOLVED_FOR_S", 0.0)
+    with pytest.raises(Refused, match="private"):
+        resolve(url)  # a second later the new answer is checked, and refused
+    assert asked == ["crm.example.se"] * 3
+
+
 def test_the_stacks_own_services_never_get_a_request(demo):
     """Without the operator's allowance the receiver on 127.0.0.1 (standing in for ARI, Redis...) is never
     contacted; the delivery log says why."""

@@ -33,7 +33,7 @@ from urllib.parse import urljoin, urlsplit
 
 import httpx
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, OuterRef, Q
 from django.utils import timezone
 from standardwebhooks.webhooks import Webhook
@@ -193,6 +193,31 @@ FIELDS = ["attempts", "last_attempt_at", "last_status_code", "last_response_ms",
           "delivered_at", "next_attempt_at"]
 
 
+def write_tries(deliveries: list[WebhookDelivery]) -> None:
+    """The round's results in one statement. On PostgreSQL ``UPDATE ... FROM (VALUES ...)``: bulk_update's
+    CASE per column and row cost half a second a round of 200 (more than sending them). Only the table's own
+    name and placeholders are in the text; every value is a parameter."""
+    if not deliveries:
+        return
+    if connection.vendor != "postgresql":
+        WebhookDelivery.objects.bulk_update(deliveries, FIELDS, batch_size=500)
+        return
+    row = "(%s::bigint, %s::integer, %s::timestamptz, %s::integer, %s::integer, %s::text, %s::text, " \
+          "%s::timestamptz, %s::timestamptz)"
+    params: list = []
+    for d in deliveries:
+        params += [d.pk, d.attempts, d.last_attempt_at, d.last_status_code, d.last_response_ms, d.last_error,
+                   d.status, d.delivered_at, d.next_attempt_at]
+    table = connection.ops.quote_name(WebhookDelivery._meta.db_table)
+    values = ", ".join([row] * len(deliveries))
+    sql = (f"UPDATE {table} AS d SET attempts = v.attempts, last_attempt_at = v.tried, "  # noqa: S608
+           "last_status_code = v.code, last_response_ms = v.ms, last_error = v.error, status = v.status, "
+           f"delivered_at = v.delivered, next_attempt_at = v.next_try FROM (VALUES {values}) "
+           "AS v(id, attempts, tried, code, ms, error, status, delivered, next_try) WHERE d.id = v.id")
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+
+
 def record(results: list[tuple[WebhookDelivery, Outcome]], now: dt.datetime) -> None:
     """Write the tries of a round in one go; then the endpoints' state: a success releases what a failing
     endpoint kept waiting, a delivery that used up its retries may disable its endpoint."""
@@ -227,7 +252,7 @@ def record(results: list[tuple[WebhookDelivery, Outcome]], now: dt.datetime) -> 
         else:
             delivery.next_attempt_at = now + dt.timedelta(seconds=delay)
     with transaction.atomic():
-        WebhookDelivery.objects.bulk_update([d for d, _o in results], FIELDS, batch_size=500)
+        write_tries([d for d, _o in results])
         for pk in succeeded:
             endpoint = endpoints[pk]
             was_failing = endpoint.last_failure_at is not None and (

@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import ipaddress
 import socket
+import time
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -58,8 +59,30 @@ def check_address(address: Address) -> None:
         raise Refused(f"{address} is a private or reserved address")
 
 
+_RESOLVED: dict[tuple, tuple[float, tuple[str, int, Address]]] = {}
+RESOLVED_FOR_S = 1.0
+
+
 def resolve(url: str) -> tuple[str, int, Address]:
-    """The URL's host, port and the one checked address to connect to; raises Refused."""
+    """The URL's host, port and the one checked address to connect to; raises Refused.
+
+    An answer that passed the checks is reused for a second (a worker sends hundreds a second to the same
+    receiver: one lookup, not one per request). Only checked addresses are kept, so a name that changes to a
+    private address meanwhile (DNS rebinding) still connects to the checked one; the settings are part of the key."""
+    key = (url, tuple(settings.WEBHOOK_ALLOWED_NETWORKS), tuple(settings.WEBHOOK_BLOCKED_NETWORKS),
+           settings.WEBHOOK_ALLOW_HTTP)
+    now = time.monotonic()
+    hit = _RESOLVED.get(key)
+    if hit is not None and now - hit[0] < RESOLVED_FOR_S:
+        return hit[1]
+    answer = _resolve(url)
+    if len(_RESOLVED) > 1000:
+        _RESOLVED.clear()
+    _RESOLVED[key] = (now, answer)
+    return answer
+
+
+def _resolve(url: str) -> tuple[str, int, Address]:
     parts = urlsplit(url)
     host = parts.hostname or ""
     if parts.scheme not in ("https", "http") or not host:
