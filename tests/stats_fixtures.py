@@ -1,13 +1,39 @@
 """Replaying real captures into the database the way the bridge does: the call tracker's records written by
-``persist_call``, then ``update_statistics`` (the intervals), optionally moved in time (a DST night)."""
+``persist_call``, then ``update_statistics`` (the intervals), optionally moved in time (a DST night); and the
+fixtures every statistics test file uses (import them: ``from tests.stats_fixtures import node, ...``)."""
 
 from __future__ import annotations
+
+import pytest
 
 from pbx.asterisk.bridge import domain as d
 from pbx.asterisk.bridge.core import BridgeCore
 from pbx.asterisk.bridge.persist import persist_call, update_statistics
 from pbx.asterisk.resolve import TRUNK, Resolver
 from tests.bridge_fixtures import capture_resolver, events_of, real_capture_map
+from tests.helpers import capture_events
+
+
+@pytest.fixture(autouse=True)
+def pushed():
+    """What the bridge pushed to browsers (through pbx.events, with the publisher swapped)."""
+    with capture_events() as captured:
+        yield captured
+
+
+@pytest.fixture(autouse=True)
+def no_stray_callbacks(db):
+    """Callback rows another test's worker thread committed would count in these intervals: not ours."""
+    from pbx.models import CallbackRequest
+
+    CallbackRequest.objects.all().delete()
+
+
+@pytest.fixture
+def node(db):
+    from pbx.models import AsteriskNode
+
+    return AsteriskNode.default()
 
 
 def real_resolver(name: str, demo) -> Resolver:

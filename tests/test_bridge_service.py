@@ -9,7 +9,7 @@ import pytest
 from pbx.asterisk.bridge import domain as d
 from pbx.asterisk.bridge.service import NodeBridge, _astdb_rewrite
 from pbx.asterisk.bridge.state import LiveState, MemoryStore
-from tests.bridge_fixtures import Clock, StubAmi, capture_resolver, drive, events_of
+from tests.bridge_fixtures import Clock, StubAmi, capture_resolver, drive, events_of, until
 from tests.helpers import capture_events
 
 B = "b_call_1001_to_1002_answered_caller_hangup"
@@ -184,15 +184,6 @@ async def test_the_consumer_handles_queued_events_in_order_and_stops_cleanly(nod
     assert node.handled == len(events_of(B))
     assert [r.call_id for r in logged] == ["1795406452.6"]
     assert (await node.state.snapshot(demo.tenant.pk))["calls"] == []
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def test_the_bridge_follows_a_call_of_the_fake_asterisk_across_a_dropped_connection_and_a_restart(

@@ -27,6 +27,7 @@ from pbx.asterisk.errors import AsteriskError
 from pbx.asterisk.resolve import Resolver
 from pbx.models import AsteriskNode, AuditLog, Device, Tenant
 from recording.models import LicenceRefusal, Recording
+from tests.bridge_fixtures import until
 from tests.fake_asterisk import DEFAULT_SECRET, DEFAULT_USERNAME, FakeAsterisk
 from tests.fake_asterisk.demo_traffic import TRUNK, install, load_worlds
 from tests.helpers import capture_events
@@ -228,15 +229,6 @@ class PBX:
         await self.answer(user)
         return await self.wait_call(placed.caller.linkedid, lambda c: c["state"] == "up" and any(
             p.get("user_id") == user.pk and p["state"] == "up" for p in c["parties"]))
-
-
-async def until(condition, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 async def until_async(condition, timeout: float = 5.0) -> None:

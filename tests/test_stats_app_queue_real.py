@@ -25,25 +25,10 @@ from stats import aggregate, periods, reports
 from stats import definitions as defs
 from stats.models import CallLog, QueueEvent, QueueInterval
 from tests.bridge_fixtures import events_of
-from tests.helpers import capture_events
-from tests.stats_fixtures import replay_into_db
+from tests.stats_fixtures import no_stray_callbacks, pushed, replay_into_db  # noqa: F401 - autouse fixtures
 from tests.test_stats_figures import STOCKHOLM
 
 CAPTURE = "queue_stats_vs_app_queue"
-
-
-@pytest.fixture(autouse=True)
-def pushed():
-    with capture_events() as captured:
-        yield captured
-
-
-@pytest.fixture(autouse=True)
-def no_stray_callbacks(db):
-    """Callback rows another test's worker thread committed would count in these intervals: not ours."""
-    from pbx.models import CallbackRequest
-
-    CallbackRequest.objects.all().delete()
 
 
 def asked(action_event: str, queue: str) -> dict:

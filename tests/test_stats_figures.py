@@ -24,25 +24,10 @@ from stats import periods, reports
 from stats.models import AgentEvent, AgentInterval, AgentPauseInterval, QueueEvent, QueueInterval, VolumeInterval
 from tests.bridge_fixtures import bridge_on_fake, capture_resolver, until
 from tests.fake_asterisk.state import AsteriskState, Route
-from tests.helpers import capture_events
-from tests.stats_fixtures import replay_into_db
+from tests.stats_fixtures import no_stray_callbacks, pushed, replay_into_db  # noqa: F401 - autouse fixtures
 from tests.test_call_log_truth import user_event
 
 STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
-
-
-@pytest.fixture(autouse=True)
-def pushed():
-    with capture_events() as captured:
-        yield captured
-
-
-@pytest.fixture(autouse=True)
-def no_stray_callbacks(db):
-    """Callback rows another test's worker thread committed would count in these intervals: not ours."""
-    from pbx.models import CallbackRequest
-
-    CallbackRequest.objects.all().delete()
 
 
 @pytest.fixture

@@ -32,24 +32,11 @@ from stats import definitions as defs
 from stats.models import CallLog, QueueEvent, QueueInterval, Report
 from tests.bridge_fixtures import until
 from tests.fake_asterisk.state import AsteriskState, Route
-from tests.helpers import capture_events
-from tests.stats_fixtures import replay_into_db
+from tests.stats_fixtures import no_stray_callbacks, pushed, replay_into_db  # noqa: F401 - autouse fixtures
 from tests.test_call_log_truth import user_event
 from tests.test_stats_figures import STOCKHOLM, run_fake
 
 CALLBACK_DAY = "2026-12-06"  # queue_callback_keeps_place was recorded on 2026-12-06 (23:14 local)
-
-
-@pytest.fixture(autouse=True)
-def pushed():
-    with capture_events() as captured:
-        yield captured
-
-
-@pytest.fixture(autouse=True)
-def no_stray_callbacks(db):
-    """Callback rows another test's worker thread committed would count in these intervals: not ours."""
-    CallbackRequest.objects.all().delete()
 
 
 @pytest.fixture

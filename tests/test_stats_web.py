@@ -20,24 +20,9 @@ from django.urls import reverse
 from pbx.models import AsteriskNode
 from stats.models import CallLog, Report
 from stats.tasks import send_due_reports
-from tests.helpers import capture_events
-from tests.stats_fixtures import replay_into_db
+from tests.stats_fixtures import no_stray_callbacks, pushed, replay_into_db  # noqa: F401 - autouse fixtures
 
 DAY = "2026-11-23"  # the captures' day: answered (d), abandoned (e) and the attended transfer
-
-
-@pytest.fixture(autouse=True)
-def pushed():
-    with capture_events() as captured:
-        yield captured
-
-
-@pytest.fixture(autouse=True)
-def no_stray_callbacks(db):
-    """Callback rows another test's worker thread committed would count in these intervals: not ours."""
-    from pbx.models import CallbackRequest
-
-    CallbackRequest.objects.all().delete()
 
 
 @pytest.fixture
