@@ -155,12 +155,11 @@ def claim(now: dt.datetime, limit: int = BATCH) -> list[WebhookDelivery]:
     return list(WebhookDelivery.objects.filter(id__in=ids).select_related("endpoint", "message").order_by("id"))
 
 
-def failing_endpoints(now: dt.datetime):
-    """Active endpoints whose last try failed (no success since), last tried at least a probe interval ago."""
+def failing_endpoints():
+    """Active endpoints whose last try failed (no success since)."""
     return WebhookEndpoint.objects.filter(
         Q(last_success_at__isnull=True) | Q(last_success_at__lt=F("last_failure_at")),
-        is_active=True, last_failure_at__isnull=False,
-        last_failure_at__lte=now - dt.timedelta(seconds=settings.WEBHOOK_PROBE_SECONDS))
+        is_active=True, last_failure_at__isnull=False)
 
 
 def claim_probes(now: dt.datetime, busy: set[int]) -> list[WebhookDelivery]:
@@ -168,7 +167,9 @@ def claim_probes(now: dt.datetime, busy: set[int]) -> list[WebhookDelivery]:
     delivery (the head of its stream, as the oldest of all), leased like any claim. ``probe_due`` on each keeps
     the try it waits for, to go back to."""
     probes = []
-    for endpoint_id in failing_endpoints(now).exclude(id__in=busy).values_list("id", flat=True):
+    waited = failing_endpoints().filter(
+        last_failure_at__lte=now - dt.timedelta(seconds=settings.WEBHOOK_PROBE_SECONDS))
+    for endpoint_id in waited.exclude(id__in=busy).values_list("id", flat=True):
         with transaction.atomic():
             head = (WebhookDelivery.objects.filter(endpoint_id=endpoint_id, status=WebhookDelivery.Status.PENDING,
                                                    next_attempt_at__gt=now)
@@ -333,9 +334,7 @@ def next_due() -> dt.datetime | None:
            .order_by("next_attempt_at").values_list("next_attempt_at", flat=True).first())
     if due is None:
         return None
-    failing = (WebhookEndpoint.objects.filter(Q(last_success_at__isnull=True) | Q(last_success_at__lt=F("last_failure_at")),
-                                              is_active=True, last_failure_at__isnull=False,
-                                              deliveries__status=WebhookDelivery.Status.PENDING)
+    failing = (failing_endpoints().filter(deliveries__status=WebhookDelivery.Status.PENDING)
                .order_by("last_failure_at").values_list("last_failure_at", flat=True).first())
     if failing is not None:
         due = min(due, failing + dt.timedelta(seconds=settings.WEBHOOK_PROBE_SECONDS))
