@@ -38,6 +38,8 @@ from django.utils.translation import gettext as _
 
 from pbx.actions.base import record
 
+from .auth import client_ip
+
 log = logging.getLogger(__name__)
 
 REFUSED = "sso_refused"
@@ -137,7 +139,8 @@ class CompanySsoAdapter(DefaultSocialAccountAdapter):
             # account" to whoever is signed in now is not offered.
             connection, why = None, "connecting an account by hand is not offered"
         details = {"service": app.name, "issuer": str(claims.get("iss", ""))[:300],
-                   "email": str(claims.get("email", ""))[:254], "subject": str(claims.get("sub", ""))[:255]}
+                   "email": str(claims.get("email", ""))[:254], "subject": str(claims.get("sub", ""))[:255],
+                   "ip": client_ip(request)}
         if connection is None:
             target = person if person is not None else app
             record(None, REFUSED, target, None, {**details, "reason": why},

@@ -79,6 +79,28 @@ def test_alice_signs_in_through_her_companys_directory(client, entra, microsoft,
     assert row.after["issuer"] == entra.issuer("tenant-demo") and row.after["service"] == "Microsoft"
 
 
+def test_an_sso_sign_in_and_a_refusal_are_in_the_audit_log_with_the_client_address(
+        client, entra, microsoft, connections, alice, carol, settings):
+    # Behind the compose stack's proxy: the address counted is the client's, never the proxy's.
+    settings.TRUSTED_PROXIES = ["10.0.0.2"]
+    client.defaults.update(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.7")
+    entra.sign_in_as(alice.email, tenant="tenant-demo")
+    sign_in(client, entra, microsoft)
+
+    vouched = AuditLog.objects.get(action="sso_signed_in")
+    signed_in = AuditLog.objects.get(action="signed_in", object_id=str(alice.pk))
+    assert vouched.after["ip"] == signed_in.after["ip"] == "198.51.100.7"
+    assert signed_in.tenant_id == alice.tenant_id and signed_in.actor == alice
+    assert "socialaccount" in signed_in.after["methods"] and "password" not in signed_in.after["methods"]
+
+    client.post("/accounts/logout/")
+    entra.sign_in_as(carol.email, tenant="tenant-demo")  # Exempel AB's person through Demo AB's directory
+    sign_in(client, entra, microsoft)
+    refused = AuditLog.objects.get(action="sso_refused")
+    assert refused.tenant_id == carol.tenant_id and refused.after["ip"] == "198.51.100.7"
+    assert not AuditLog.objects.filter(action="signed_in", object_id=str(carol.pk)).exists()
+
+
 def test_the_code_flow_uses_pkce_and_the_signed_id_token(client, entra, microsoft, connections, alice):
     entra.sign_in_as(alice.email, tenant="tenant-demo")
     entra.requests.clear()
