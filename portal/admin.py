@@ -1,17 +1,24 @@
 """The sign-in rules in Django admin: a company admin keeps their company's password policy and single
-sign-on and sees who accepted the licence agreement; the agreement's text is the operator's (superusers)."""
+sign-on and sees who accepted the licence agreement; the agreement's text is the operator's (superusers), and
+so is removing a person's lost second factor (audited)."""
 
 from __future__ import annotations
 
+from allauth.mfa.admin import AuthenticatorAdmin as BaseAuthenticatorAdmin
+from allauth.mfa.models import Authenticator
 from allauth.socialaccount.admin import SocialAppAdmin
 from allauth.socialaccount.models import SocialApp
 from django.contrib import admin, messages
+from django.db import transaction
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_save_object
+from pbx.actions.base import record
 from pbx.admin.base import ALL_PERMISSIONS, NO_PERMISSIONS, VIEW_ONLY, ScopedModelAdmin
 
+from .auth import client_ip
 from .models import Licence, LicenceAcceptance, PasswordPolicy, SsoConnection
+from .signals import recheck_consoles_on_commit
 
 
 @admin.register(PasswordPolicy)
@@ -92,3 +99,36 @@ class SignInServiceAdmin(SocialAppAdmin):
 
 admin.site.unregister(SocialApp)
 admin.site.register(SocialApp, SignInServiceAdmin)
+
+
+class AuthenticatorAdmin(BaseAuthenticatorAdmin):
+    """A person's second factors (allauth.mfa), for the operator (superusers): seen, and removed when someone
+    has lost their phone or key, never made or edited here (a factor is set up by its owner on "Two-factor
+    sign-in"). A removal is audited as the person's own is (two_factor_removed, the operator as actor) and an
+    open console re-checks whether its role may go on without."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _removed(self, request, authenticator) -> None:
+        record(request.user, "two_factor_removed", authenticator.user, {"factor": authenticator.type},
+               {"by": "admin", "ip": client_ip(request)})
+        recheck_consoles_on_commit(authenticator.user_id)
+
+    def delete_model(self, request, obj) -> None:
+        with transaction.atomic():
+            self._removed(request, obj)
+            super().delete_model(request, obj)
+
+    def delete_queryset(self, request, queryset) -> None:
+        with transaction.atomic():
+            for authenticator in queryset.select_related("user"):
+                self._removed(request, authenticator)
+            super().delete_queryset(request, queryset)
+
+
+admin.site.unregister(Authenticator)
+admin.site.register(Authenticator, AuthenticatorAdmin)

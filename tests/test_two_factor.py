@@ -12,6 +12,7 @@ import re
 
 import pytest
 from allauth.mfa.models import Authenticator
+from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
 from allauth.mfa.totp.internal.auth import (
     TOTP,
     format_hotp_value,
@@ -304,6 +305,34 @@ def test_setting_up_and_removing_an_app_is_in_the_audit_log(client, alice, djang
         ("two_factor_removed", {"factor": "totp"}, {"ip": "127.0.0.1"}),
         ("two_factor_removed", {"factor": "recovery_codes"}, {"ip": "127.0.0.1"}),
     ]
+
+
+def test_the_operator_removes_a_lost_factor_in_the_admin_audited_and_makes_none(
+        client, alice, carol, superuser, django_capture_on_commit_callbacks):
+    """A person who lost their phone: the operator (a superuser) removes the app in the admin; the row says who."""
+    with_app(alice)
+    RecoveryCodes.activate(alice)
+    factors = list(Authenticator.objects.filter(user=alice).order_by("type").values_list("pk", flat=True))
+    assert len(factors) == 2  # the app and its recovery codes
+
+    client.force_login(carol)  # another company's admin sees nothing of it
+    assert client.get("/admin/mfa/authenticator/").status_code == 403
+    assert client.post("/admin/mfa/authenticator/", {"action": "delete_selected", "_selected_action": factors,
+                                                     "post": "yes"}).status_code == 403
+
+    client.force_login(superuser)
+    assert client.get("/admin/mfa/authenticator/add/").status_code == 403  # set up by its owner only
+    page = client.get(f"/admin/mfa/authenticator/{factors[0]}/change/").content.decode()
+    assert 'name="_save"' not in page  # read-only
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post("/admin/mfa/authenticator/", {"action": "delete_selected", "_selected_action": factors,
+                                                  "post": "yes"}, REMOTE_ADDR="192.0.2.9")
+
+    assert not Authenticator.objects.filter(user=alice).exists()
+    rows = AuditLog.objects.filter(object_id=str(alice.pk), action="two_factor_removed")
+    assert sorted((r.before["factor"], r.actor_id, r.tenant_id, r.after["by"], r.after["ip"]) for r in rows) == [
+        ("recovery_codes", superuser.pk, alice.tenant_id, "admin", "192.0.2.9"),
+        ("totp", superuser.pk, alice.tenant_id, "admin", "192.0.2.9")]
 
 
 # ------------------------------------------------------------------------------ account pages
