@@ -5,7 +5,8 @@
  *   ring" steps only when the first step is to ring;
  * - forms marked data-confirm ask before deleting;
  * - status swatches take their colour from data-color;
- * - after a refused post, focus moves to the list of problems (it is also announced). */
+ * - after a refused post, focus moves to the list of problems (it is also announced);
+ * - the current tab is scrolled into view when the tabs do not fit on one line. */
 (function () {
   "use strict";
 
@@ -85,7 +86,19 @@
     if (errors) errors.focus();
   }
 
+  // My pages' tabs are one scrolling line on narrower screens: the current one is scrolled into its bar.
+  function currentTab() {
+    var list = document.querySelector(".me-nav ul");
+    var current = list && list.querySelector("[aria-current=page]");
+    if (!current || list.scrollWidth <= list.clientWidth) return;
+    var bar = list.getBoundingClientRect();
+    var tab = current.getBoundingClientRect();
+    if (tab.right > bar.right) list.scrollLeft += tab.right - bar.right;
+    else if (tab.left < bar.left) list.scrollLeft -= bar.left - tab.left;
+  }
+
   function start() {
+    currentTab();
     swatches();
     statusForm();
     profileForm();
