@@ -20,6 +20,25 @@ def django_db_setup(django_db_setup, django_db_blocker):
         build_company("Exempel AB", "exempel", 2)
 
 
+@pytest.fixture(scope="session", autouse=True)
+def swedish_catalogue():
+    """The Swedish .mo is compiled, not committed (locale/.gitignore): a bare ``pytest`` in a fresh checkout, or
+    after editing the .po, compiles it first, so the tests that read Swedish pages see Swedish."""
+    import shutil
+    from pathlib import Path
+
+    po = Path(__file__).resolve().parent.parent / "locale" / "sv" / "LC_MESSAGES" / "django.po"
+    mo = po.with_suffix(".mo")
+    if (mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime) or shutil.which("msgfmt") is None:
+        return
+    from django.core.management import call_command
+    from django.utils.translation import trans_real
+
+    call_command("compilemessages", locale=["sv"], ignore_patterns=[".*", "var", "node_modules"], verbosity=0)
+    trans_real._translations = {}
+    trans_real._default = None
+
+
 @pytest.fixture(autouse=True)
 def default_language():
     """Every test starts in the site's language: a request of the test client runs LocaleMiddleware in the
