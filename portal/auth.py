@@ -84,18 +84,53 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
     """People are created by their company admin, never by signing up themselves.
 
     A company's password policy may lock an account after a number of wrong passwords (on top of the
-    deployment's rate limits); the owner opens it again at once with a password reset link.
+    deployment's rate limits); the owner opens it again at once with a password reset link. An account held by
+    either (wrong passwords from anyone) does not keep out an owner with a second factor: their right password
+    leads on to that step (the per-address limits still count).
     """
 
     def pre_authenticate(self, request, **credentials) -> None:
-        super().pre_authenticate(request, **credentials)
+        held = None
+        try:
+            super().pre_authenticate(request, **credentials)
+        except forms.ValidationError as error:  # the deployment's limits (per address, per account)
+            held = error
         person, policy = _lockout_policy(credentials.get("email"))
-        if person is not None and django_cache.get(_lockout_key(person.pk), 0) >= policy.lockout_attempts:
+        if held is None and person is not None and django_cache.get(_lockout_key(person.pk), 0) >= policy.lockout_attempts:
             # Counted like a wrong password by allauth's limits (its usage is not given back).
-            raise forms.ValidationError(
+            held = forms.ValidationError(
                 _("Too many wrong passwords: this account is locked for %(minutes)d minutes. "
                   "The link of “Forgot your password?” opens it at once.") % {"minutes": policy.lockout_minutes},
                 code="company_lockout")
+        if held is None:
+            return
+        if not self._second_factor_overrides(request, credentials.get("email")):
+            from .signin_audit import audit_failed_password
+
+            # Refused unchecked, still a failed sign-in for the audit log (why: the limit's code).
+            audit_failed_password(request, credentials.get("email") or "", held=held.code)
+            raise held
+        # The account is held by wrong passwords (from anyone, anywhere), but its owner has a second factor: the
+        # right password leads on to that step, which decides. A wrong one reads as before (authentication_failed).
+        request._signin_held = held
+
+    @staticmethod
+    def _second_factor_overrides(request, email: str | None) -> bool:
+        """Whether a held account may still try its password: its person has a second factor and this address
+        is within the per-address limits (checked, not counted again: allauth counted this attempt)."""
+        from allauth.core.internal import ratelimit as allauth_ratelimit
+
+        from pbx.models import User
+
+        from .mfa import has_two_factor
+
+        person = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first() if email else None
+        if person is None or not has_two_factor(person):
+            return False
+        per_address = ",".join(rate for rate in settings.ACCOUNT_RATE_LIMITS.get("login_failed", "").split(",")
+                               if rate.strip().endswith("/ip"))
+        return bool(allauth_ratelimit.consume(request, app="allauth.account", action="login_failed", dry_run=True,
+                                              config={"login_failed": per_address}))
 
     def authentication_failed(self, request, **credentials) -> None:
         from .signin_audit import audit_failed_password
@@ -103,16 +138,18 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
         super().authentication_failed(request, **credentials)
         audit_failed_password(request, credentials.get("email") or credentials.get("username") or "")
         person, policy = _lockout_policy(credentials.get("email"))
-        if person is None:
-            return
-        key = _lockout_key(person.pk)
-        timeout = policy.lockout_minutes * 60
-        django_cache.add(key, 0, timeout)
-        count = django_cache.incr(key)
-        django_cache.touch(key, timeout)
-        if count == policy.lockout_attempts:
-            record(None, "account_locked", person, None,
-                   {"attempts": count, "minutes": policy.lockout_minutes, "ip": client_ip(request)})
+        if person is not None:
+            key = _lockout_key(person.pk)
+            timeout = policy.lockout_minutes * 60
+            django_cache.add(key, 0, timeout)
+            count = django_cache.incr(key)
+            django_cache.touch(key, timeout)
+            if count == policy.lockout_attempts:
+                record(None, "account_locked", person, None,
+                       {"attempts": count, "minutes": policy.lockout_minutes, "ip": client_ip(request)})
+        held = getattr(request, "_signin_held", None)
+        if held is not None:
+            raise held  # a held account answers a wrong password as it did before
 
     def _delete_login_attempts_cached_email(self, request, **credentials) -> None:
         # A successful password reset: the owner is back, whatever an attacker tried.

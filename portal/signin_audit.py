@@ -33,16 +33,18 @@ def audit(request: HttpRequest | None, user, action: str, *, before=None, after=
     return record(user if actor == "self" else actor, action, user, before, after)
 
 
-def audit_failed_password(request: HttpRequest | None, typed: str) -> None:
-    """A wrong password (or an unknown address) on the login or re-authentication page."""
+def audit_failed_password(request: HttpRequest | None, typed: str, held: str | None = None) -> None:
+    """A wrong password (or an unknown address) on the login or re-authentication page; ``held``: refused
+    before the password was checked, by a limit (``too_many_login_attempts``, ``company_lockout``)."""
     typed = str(typed or "")[:MAX_TYPED]
+    after = {"factor": "password", **({"held": held} if held else {})}
     user = get_user_model().objects.filter(email__iexact=typed).first() if typed else None
     if user is not None:
-        audit(request, user, "sign_in_failed", after={"factor": "password"}, actor=None)
+        audit(request, user, "sign_in_failed", after=after, actor=None)
         return
     # Nobody's address: a row of no company (the platform's admins see it), the address as typed.
     AuditLog.objects.create(action="sign_in_failed", object_type="pbx.user", object_repr=typed,
-                            after={"factor": "password", "email": typed, "ip": _ip(request)})
+                            after={**after, "email": typed, "ip": _ip(request)})
 
 
 def _methods(request, user) -> list[str]:

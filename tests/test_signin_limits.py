@@ -117,6 +117,78 @@ def test_a_successful_password_reset_lifts_the_account_limit_an_attacker_set_off
     assert client.session["_auth_user_id"] == str(alice.pk)
 
 
+def totp_code(secret: str) -> str:
+    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
+
+    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
+
+
+def with_app(user) -> str:
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    return secret
+
+
+@pytest.mark.parametrize("held_by", ["deployment", "company"])
+def test_an_owner_with_a_second_factor_gets_through_an_account_an_attacker_held(client, alice, demo, held_by):
+    from django.test import Client
+
+    from pbx.models import AuditLog
+    from portal.models import PasswordPolicy
+
+    if held_by == "company":
+        PasswordPolicy.objects.create(tenant=demo.tenant, lockout_attempts=3, lockout_minutes=30)
+    secret = with_app(alice)
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for n in range(5 if held_by == "deployment" else 3):  # the deployment's 5 a person, or the company's 3
+        login(attacker, "/accounts/login/", alice.email, f"wrong-{n}")
+    held = THROTTLED if held_by == "deployment" else "locked for 30 minutes"
+    # The attacker's next guesses read as before, and are still in the audit log.
+    failed = AuditLog.objects.filter(action="sign_in_failed", object_id=str(alice.pk)).count()
+    assert held in login(attacker, "/accounts/login/", alice.email, "wrong-again").content.decode()
+    assert AuditLog.objects.filter(action="sign_in_failed", object_id=str(alice.pk)).count() == failed + 1
+
+    # Alice, elsewhere: her password leads to her app's code, which signs her in.
+    step = login(client, "/accounts/login/", alice.email, DEMO_PASSWORD, REMOTE_ADDR="198.51.100.30")
+    assert step.status_code == 302 and step.url == "/accounts/2fa/authenticate/"
+    assert "_auth_user_id" not in client.session
+    done = client.post(step.url, {"code": totp_code(secret)}, REMOTE_ADDR="198.51.100.30")
+    assert done.status_code == 302 and client.session["_auth_user_id"] == str(alice.pk)
+    assert AuditLog.objects.filter(action="signed_in", object_id=str(alice.pk),
+                                   after__methods=["password", "mfa"]).exists()
+
+
+def test_an_account_held_without_a_second_factor_waits_for_its_reset_link(client, eva):
+    from django.test import Client
+
+    from pbx.models import AuditLog
+
+    attacker = Client(REMOTE_ADDR="203.0.113.9")
+    for n in range(6):
+        login(attacker, "/accounts/login/", eva.email, f"wrong-{n}")
+    answer = login(client, "/accounts/login/", eva.email, DEMO_PASSWORD, REMOTE_ADDR="198.51.100.31")
+    assert answer.status_code == 200 and THROTTLED in answer.content.decode()
+    assert "_auth_user_id" not in client.session
+    # Every attempt is in the audit log: five wrong passwords, then two refused unchecked by the limit.
+    rows = [(row.after.get("held"), row.after["ip"]) for row in
+            AuditLog.objects.filter(action="sign_in_failed", object_id=str(eva.pk)).order_by("id")]
+    assert rows == [(None, "203.0.113.9")] * 5 + [("too_many_login_attempts", "203.0.113.9"),
+                                                   ("too_many_login_attempts", "198.51.100.31")]
+
+
+def test_the_second_factor_does_not_lift_the_per_address_limit(client, alice):
+    with_app(alice)
+    for n in range(10):
+        login(client, "/accounts/login/", f"person{n}@demo.example", "Sommar2026!", REMOTE_ADDR="203.0.113.10")
+    for n in range(6):
+        login(client, "/accounts/login/", alice.email, f"wrong-{n}", REMOTE_ADDR="203.0.113.11")
+    # From the address that sprayed, even Alice's right password waits: the address is held, not only the account.
+    answer = login(client, "/accounts/login/", alice.email, DEMO_PASSWORD, REMOTE_ADDR="203.0.113.10")
+    assert answer.status_code == 200 and THROTTLED in answer.content.decode()
+
+
 def test_spraying_one_password_over_many_accounts_from_one_address_is_slowed(client, eva):
     from django.test import Client
 
