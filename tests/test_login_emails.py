@@ -128,3 +128,16 @@ def test_the_migration_vouches_for_the_login_address_of_people_created_before(ev
     migration.vouch_for_login_emails(apps, None)
 
     assert addresses(eva) == [("eva.old@example.net", False, False), ("eva@demo.example", True, True)]
+
+
+def test_the_page_says_what_the_address_is_for_and_a_pending_change_breaks_no_csp(client, eva, carol):
+    client.force_login(eva)
+    add(client, "eva.privat@example.net")
+
+    page = client.get("/accounts/email/", HTTP_ACCEPT_LANGUAGE="sv").content.decode()
+
+    assert "<h1>Inloggningsadress</h1>" in page and "först när du öppnar länken" in page
+    assert "eva.privat@example.net" in page and "Avbryt bytet" in page
+    # No inline style (the CSP allows none): allauth's hidden form for the pending change's buttons used one.
+    assert "style=" not in page and '<form hidden id="pending-email"' in page
+    assert carol.email not in page
