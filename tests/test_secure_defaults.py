@@ -128,3 +128,20 @@ def test_the_user_web_carries_the_policy_and_no_style_attribute(client, eva):
         response = client.get(path)
         assert "script-src 'self'" in response["Content-Security-Policy"]
         assert ' style="' not in response.content.decode()
+
+
+@pytest.mark.parametrize("domain", [None, "localhost", "pbx.example.se"])
+def test_caddy_accepts_the_proxys_caddyfile(domain):
+    """`caddy validate` on docker/Caddyfile as compose gives it (VAXEL_DOMAIN unset, localhost, a real name);
+    Debian's `caddy` package is enough, the test is skipped without it."""
+    import shutil
+
+    caddy = shutil.which("caddy")
+    if caddy is None:
+        pytest.skip("no caddy binary (apt-get install caddy)")
+    environment = {k: v for k, v in os.environ.items() if k != "VAXEL_DOMAIN"}
+    if domain:
+        environment["VAXEL_DOMAIN"] = domain
+    result = subprocess.run([caddy, "validate", "--adapter", "caddyfile", "--config", str(ROOT / "docker" / "Caddyfile")],
+                            env=environment, capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 0 and "Valid configuration" in result.stdout + result.stderr, result.stderr
