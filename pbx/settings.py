@@ -175,7 +175,8 @@ ACCOUNT_EMAIL_VERIFICATION = "none"
 # A person has one login address; a new one replaces it only once the link sent to it is opened
 # (portal/emails.py: the company admin sets addresses, audited).
 ACCOUNT_CHANGE_EMAIL = True
-ACCOUNT_FORMS = {"add_email": "portal.emails.CompanyAddEmailForm", "confirm_login_code": "portal.mfa.EmailCodeForm"}
+ACCOUNT_FORMS = {"add_email": "portal.emails.CompanyAddEmailForm", "confirm_login_code": "portal.mfa.EmailCodeForm",
+                 "reset_password": "portal.auth.LoginAddressResetPasswordForm"}
 ACCOUNT_ADAPTER = "portal.auth.NoSignupAccountAdapter"
 ACCOUNT_LOGOUT_ON_GET = False
 # Failed logins are limited per address (10 a minute, 40 an hour: one address spraying one password over

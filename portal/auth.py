@@ -7,6 +7,7 @@ from functools import cache
 from urllib.parse import urlencode
 
 from allauth.account.adapter import DefaultAccountAdapter
+from allauth.account.forms import ResetPasswordForm
 from allauth.core.internal.httpkit import clean_client_ip
 from django import forms
 from django.conf import settings
@@ -187,6 +188,17 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
 
             set_language_cookie(response, user.language)
         return response
+
+
+class LoginAddressResetPasswordForm(ResetPasswordForm):
+    """A reset link goes only to a person's login address (User.email: set by the company admin, or verified
+    through its own link), never to an address still waiting for its verification: allauth would mail it there
+    too, so whoever asked for that address with a borrowed session would get the password (without the old one)."""
+
+    def clean_email(self) -> str:
+        email = super().clean_email()
+        self.users = [user for user in self.users if (user.email or "").lower() == email.strip().lower()]
+        return email
 
 
 def admin_login(request: HttpRequest, extra_context=None):

@@ -141,3 +141,18 @@ def test_the_page_says_what_the_address_is_for_and_a_pending_change_breaks_no_cs
     # No inline style (the CSP allows none): allauth's hidden form for the pending change's buttons used one.
     assert "style=" not in page and '<form hidden id="pending-email"' in page
     assert carol.email not in page
+
+
+def test_a_reset_link_never_goes_to_an_address_still_waiting_for_its_link(client, eva):
+    # Someone at Eva's unlocked computer asks for their own address; it waits for its verification link.
+    client.force_login(eva)
+    add(client, "someone@example.net")
+    client.logout()
+
+    mail.outbox.clear()
+    client.post("/accounts/password/reset/", {"email": "someone@example.net"})
+    # No reset link for Eva reaches that address (at most allauth's "no account here" note).
+    assert not any("/accounts/password/reset/key/" in m.body for m in mail.outbox)
+
+    client.post("/accounts/password/reset/", {"email": "EVA@demo.example"})
+    assert [m.to for m in mail.outbox if "/accounts/password/reset/key/" in m.body] == [[eva.email]]
