@@ -207,6 +207,7 @@ LOGIN_URL = "/accounts/login/"
 # login-by-code stage, required by the adapter for people who chose it). Passwordless login by e-mail code
 # stays off: the code is a second factor, never the only one.
 MFA_SUPPORTED_TYPES = ["totp", "recovery_codes", "webauthn"]
+MFA_ADAPTER = "portal.mfa.PortalMFAAdapter"
 MFA_PASSKEY_LOGIN_ENABLED = True
 MFA_TOTP_ISSUER = SITE_NAME
 # WebAuthn needs a secure context: HTTPS, or http://localhost (the embedded first look, the browser tests).

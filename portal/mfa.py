@@ -15,6 +15,7 @@ from __future__ import annotations
 from allauth.account.adapter import get_adapter as get_account_adapter
 from allauth.account.forms import ConfirmLoginCodeForm
 from allauth.core import context, ratelimit
+from allauth.mfa.adapter import DefaultMFAAdapter
 from allauth.mfa.models import Authenticator
 from allauth.usersessions.adapter import DefaultUserSessionsAdapter
 from django.conf import settings
@@ -24,6 +25,7 @@ from django.db.models.signals import post_save, pre_save
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 from pbx.events import tenant_group
 
@@ -90,6 +92,21 @@ class RequireTwoFactorMiddleware:
             messages.warning(request, _("Set up two-factor sign-in first: it is required for your role."))
             return HttpResponseRedirect(reverse("mfa_index"))
         return self.get_response(request)
+
+
+class PortalMFAAdapter(DefaultMFAAdapter):
+    """allauth.mfa with messages that say what to do. allauth refuses a new login address to a person with two-factor
+    (an attacker in an open session could otherwise move the account's mail away) and two-factor to a person whose
+    address change waits for its link; its own words name neither way out."""
+
+    error_messages = {
+        **DefaultMFAAdapter.error_messages,
+        "add_email_blocked": gettext_lazy(
+            "With two-factor sign-in on, your login address is changed by your company administrator."),
+        "unverified_email": gettext_lazy(
+            "Your change of login address waits for its link. Open the link sent to the new address, or cancel "
+            "the change on “Login e-mail”, then set up two-factor sign-in."),
+    }
 
 
 class SessionsAdapter(DefaultUserSessionsAdapter):

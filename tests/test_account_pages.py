@@ -7,6 +7,9 @@ from __future__ import annotations
 
 import pytest
 from django.core import mail
+from django.test import Client
+
+from pbx.demo import DEMO_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -66,3 +69,21 @@ def test_the_email_page_shows_only_the_persons_own_address(client, eva, carol):
     client.force_login(eva)
     page = client.get("/accounts/email/").content.decode()
     assert eva.email in page and carol.email not in page
+
+
+def test_the_sessions_page_tells_each_browser_by_name_and_marks_this_one(client, eva, alice):
+    from allauth.usersessions.models import UserSession
+
+    chrome = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
+    firefox = "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    for browser, agent in ((client, chrome), (Client(), firefox)):
+        browser.post("/accounts/login/", {"login": eva.email, "password": DEMO_PASSWORD}, HTTP_USER_AGENT=agent)
+    Client().post("/accounts/login/", {"login": alice.email, "password": DEMO_PASSWORD})
+
+    page = client.get("/accounts/sessions/").content.decode()
+
+    assert UserSession.objects.filter(user=eva).count() == 2
+    assert "Chrome on Linux" in page and "Firefox on Windows" in page
+    assert page.count('<span class="badge">This browser</span>') == 1
+    assert "Log out the other sessions" in page
+    assert UserSession.objects.filter(user=alice).count() == 1 and alice.email not in page

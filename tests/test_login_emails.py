@@ -156,3 +156,42 @@ def test_a_reset_link_never_goes_to_an_address_still_waiting_for_its_link(client
 
     client.post("/accounts/password/reset/", {"email": "EVA@demo.example"})
     assert [m.to for m in mail.outbox if "/accounts/password/reset/key/" in m.body] == [[eva.email]]
+
+
+def test_the_verification_mail_says_the_address_becomes_a_login_not_an_account_registration(client, eva):
+    client.force_login(eva)
+    mail.outbox.clear()
+    add(client, "eva.privat@example.net")
+
+    body = mail.outbox[-1].body
+    assert "asked to make this address their login address" in body
+    assert "register an account" not in body
+    assert "If that was not you, ignore this mail" in body
+
+
+def test_a_pending_change_tells_the_two_factor_page_how_to_go_on(client, eva):
+    client.force_login(eva)
+    add(client, "eva.privat@example.net")
+
+    page = client.get("/accounts/2fa/").content.decode()
+    assert "Your login address is changing to eva.privat@example.net" in page
+    assert 'href="/accounts/email/"' in page
+    # allauth refuses the app until the change is done; the refusal says which way out there is.
+    refused = client.get("/accounts/2fa/totp/activate/", follow=True).content.decode()
+    assert "cancel the change on “Login e-mail”" in refused.replace("&ldquo;", "“").replace("&rdquo;", "”") \
+        or "cancel the change on &#8220;Login e-mail&#8221;" in refused
+
+
+def test_with_an_app_the_login_address_is_the_admins_to_change_and_the_page_says_so(client, eva):
+    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
+
+    TOTP.activate(eva, generate_totp_secret())
+    client.force_login(eva)
+    mail.outbox.clear()
+
+    assert "your login address is changed by your company administrator" in \
+        client.get("/accounts/email/").content.decode()
+    page = add(client, "eva.privat@example.net").content.decode()
+    assert "your login address is changed by your company administrator" in page
+    assert addresses(eva) == [(eva.email, True, True)]
+    assert mail.outbox == []
