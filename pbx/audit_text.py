@@ -112,6 +112,13 @@ def local_time(value: str) -> str:
     return date_format(timezone.localtime(moment), "SHORT_DATETIME_FORMAT")
 
 
+# The person's own actions, done to them by the operator in the admin (after["by"] == "admin").
+BY_ADMIN = {
+    "two_factor_removed": _("%(actor)s removed a two-factor method of %(object)s."),
+    "sessions_ended": _("%(actor)s ended a signed-in session of %(object)s."),
+}
+
+
 def sentence(entry) -> str:
     """One audit entry as a sentence in the active language."""
     actor = entry.actor.display_name if entry.actor_id and entry.actor else str(NOBODY)
@@ -124,6 +131,8 @@ def sentence(entry) -> str:
         if until and after.get("override"):
             text = str(OVERRIDE_UNTIL) % {"sentence": text, "until": local_time(until)}
         return text
+    if (entry.after or {}).get("by") == "admin" and entry.action in BY_ADMIN:
+        return str(BY_ADMIN[entry.action]) % values
     known = ACTIONS.get(entry.action)
     template = known[1] if known and known[1] else UNKNOWN_ACTION
     return str(template) % values

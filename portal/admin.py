@@ -4,10 +4,14 @@ so is removing a person's lost second factor (audited)."""
 
 from __future__ import annotations
 
+from allauth.account.admin import EmailAddressAdmin as BaseEmailAddressAdmin
+from allauth.account.models import EmailAddress
 from allauth.mfa.admin import AuthenticatorAdmin as BaseAuthenticatorAdmin
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.admin import SocialAppAdmin
 from allauth.socialaccount.models import SocialApp
+from allauth.usersessions.admin import UserSessionAdmin as BaseUserSessionAdmin
+from allauth.usersessions.models import UserSession
 from django.contrib import admin, messages
 from django.db import transaction
 from django.utils.translation import gettext_lazy as _
@@ -132,3 +136,57 @@ class AuthenticatorAdmin(BaseAuthenticatorAdmin):
 
 admin.site.unregister(Authenticator)
 admin.site.register(Authenticator, AuthenticatorAdmin)
+
+
+class EmailAddressAdmin(BaseEmailAddressAdmin):
+    """Login addresses (allauth), for the operator to look up: read-only. A person's login address is set on the
+    person (their company admin, audited, pbx.actions) or by the person through its verification link; a row
+    edited or deleted here would bypass both and could leave someone without a login address."""
+
+    actions = None
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+admin.site.unregister(EmailAddress)
+admin.site.register(EmailAddress, EmailAddressAdmin)
+
+
+class UserSessionAdmin(BaseUserSessionAdmin):
+    """Signed-in browsers (allauth.usersessions), for the operator: seen, and ended. Deleting the row alone would
+    leave the browser signed in (its Django session lives on), so a deletion ends the session, closes the
+    consoles opened with it and is audited (sessions_ended, the operator as actor)."""
+
+    def has_add_permission(self, request) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def _end(self, request, sessions) -> None:
+        sessions = list(sessions)
+        with transaction.atomic():
+            for session in sessions:
+                session.end()
+            for user in {session.user for session in sessions}:
+                record(request.user, "sessions_ended", user, None,
+                       {"count": sum(s.user_id == user.pk for s in sessions), "by": "admin",
+                        "ip": client_ip(request)})
+                recheck_consoles_on_commit(user.pk)
+
+    def delete_model(self, request, obj) -> None:
+        self._end(request, [obj])
+
+    def delete_queryset(self, request, queryset) -> None:
+        self._end(request, queryset.select_related("user"))
+
+
+admin.site.unregister(UserSession)
+admin.site.register(UserSession, UserSessionAdmin)

@@ -23,6 +23,7 @@ from allauth.mfa.totp.internal.auth import (
 from django.core import mail
 from django.test import Client
 
+from pbx.audit_text import sentence
 from pbx.demo import DEMO_PASSWORD
 from pbx.models import AuditLog
 from portal.models import EmailCodeFactor
@@ -333,6 +334,49 @@ def test_the_operator_removes_a_lost_factor_in_the_admin_audited_and_makes_none(
     assert sorted((r.before["factor"], r.actor_id, r.tenant_id, r.after["by"], r.after["ip"]) for r in rows) == [
         ("recovery_codes", superuser.pk, alice.tenant_id, "admin", "192.0.2.9"),
         ("totp", superuser.pk, alice.tenant_id, "admin", "192.0.2.9")]
+
+    entry = rows.latest("pk")
+    assert sentence(entry) == f"{superuser.display_name} removed a two-factor method of {entry.object_repr}."
+
+
+def test_login_addresses_are_read_only_in_the_admin(client, eva, carol, superuser):
+    """A login address is set on the person (audited) or verified by its owner, never edited as a bare row."""
+    from allauth.account.models import EmailAddress
+
+    address = EmailAddress.objects.get(user=eva)
+    client.force_login(carol)
+    assert client.get("/admin/account/emailaddress/").status_code == 403
+    client.force_login(superuser)
+    assert client.get("/admin/account/emailaddress/").status_code == 200
+    assert client.get("/admin/account/emailaddress/add/").status_code == 403
+    page = client.get(f"/admin/account/emailaddress/{address.pk}/change/").content.decode()
+    assert 'name="_save"' not in page
+    assert client.post(f"/admin/account/emailaddress/{address.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert EmailAddress.objects.filter(pk=address.pk, verified=True, primary=True).exists()
+
+
+def test_the_operator_ends_a_session_in_the_admin_and_the_browser_is_signed_out(
+        client, eva, carol, superuser, django_capture_on_commit_callbacks):
+    """Deleting allauth's row alone would leave the browser signed in; the admin ends the session itself."""
+    from allauth.usersessions.models import UserSession
+
+    browser = Client()
+    browser.post("/accounts/login/", {"login": eva.email, "password": DEMO_PASSWORD})
+    assert browser.get("/me/").status_code == 200
+    session = UserSession.objects.get(user=eva)
+
+    client.force_login(carol)  # another company's admin cannot
+    assert client.post(f"/admin/usersessions/usersession/{session.pk}/delete/", {"post": "yes"}).status_code == 403
+    client.force_login(superuser)
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(f"/admin/usersessions/usersession/{session.pk}/delete/", {"post": "yes"}, REMOTE_ADDR="192.0.2.7")
+
+    assert not UserSession.objects.filter(user=eva).exists()
+    assert browser.get("/me/").status_code == 302  # signed out: to the login page
+    entry = AuditLog.objects.get(object_id=str(eva.pk), action="sessions_ended")
+    assert (entry.actor_id, entry.tenant_id, entry.after) == (superuser.pk, eva.tenant_id,
+                                                            {"count": 1, "by": "admin", "ip": "192.0.2.7"})
+    assert sentence(entry) == f"{superuser.display_name} ended a signed-in session of {entry.object_repr}."
 
 
 # ------------------------------------------------------------------------------ account pages
