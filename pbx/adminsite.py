@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from django.contrib import admin
 from django.urls import NoReverseMatch, path, reverse
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import pgettext_lazy
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,12 @@ GROUPS: list[tuple[str, object, list]] = [
     ]),
     ("queues", _("Queues"), ["pbx.queue", "pbx.queueagent", "pbx.callbackrequest"]),
     ("presence", _("Presence & forwarding"), ["pbx.presencestatus", "pbx.userpresence", "pbx.forwardingprofile"]),
-    ("recording", _("Recording"), [Link("recording:index", _("Recordings"), "/recordings/")]),
+    # "Recording" alone is also a call's state ("Spelar in"): the group is the subject ("Inspelning").
+    ("recording", pgettext_lazy("admin task group", "Recording"), [
+        Link("recording:index", _("Search and play recordings"), "/recordings/"), "recording.recordingsettings",
+        "recording.queuepolicy", "recording.departmentrule", "recording.recordedperson", "recording.approvednumber",
+        "recording.excludednumber", "recording.recording", "recording.licencerefusal",
+    ]),
     ("statistics", _("Statistics"), [
         Link("stats:index", _("Statistics"), "/stats/"), Link("stats:wallboard", _("Wallboard"), "/wallboard/"),
         "stats.calllog", "stats.queueevent", "wallboard.layout", "wallboard.wallboardlink",
@@ -52,7 +58,7 @@ GROUPS: list[tuple[str, object, list]] = [
     ("audit", _("Audit"), ["pbx.auditlog"]),
     ("company", _("Company settings"), [
         "pbx.tenant", "portal.passwordpolicy", "portal.ssoconnection", "socialaccount.socialapp", "portal.licence",
-        "portal.licenceacceptance", "webhooks.webhookendpoint", "webhooks.webhookdelivery", "pbx.asterisknode",
+        "portal.licenceacceptance", "api.apikey", "webhooks.webhookendpoint", "webhooks.webhookdelivery", "pbx.asterisknode",
         "notifications.notification",
     ]),
 ]

@@ -53,3 +53,11 @@ def format_number(value: str | None) -> str:
     if len(subscriber) < 5:  # too short to be a real number: do not pretend
         return value
     return f"0{area}-{group_subscriber(subscriber)}"
+
+
+def number_html(value: str | None):
+    """``format_number`` for an HTML list cell: the number never breaks across lines ("08-155" / "00 00")."""
+    from django.utils.html import format_html
+
+    shown = format_number(value)
+    return format_html('<span class="nowrap">{}</span>', shown) if shown else ""

@@ -6,8 +6,10 @@ recording web lists them for the recording roles."""
 from __future__ import annotations
 
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
 from pbx.admin.base import VIEW_ONLY, ScopedModelAdmin, ScopedModelForm
+from pbx.phone_format import number_html
 
 from .models import (
     ApprovedNumber,
@@ -75,7 +77,12 @@ class ReadOnlyAdmin(ScopedModelAdmin):
     superuser_permissions = VIEW_ONLY
 
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in self.model._meta.get_fields() if f.concrete and f.name != "id"]
+        # The bookkeeping times have no translated name ("Created at"): the row's own times say enough.
+        return [f.name for f in self.model._meta.get_fields()
+                if f.concrete and f.name not in ("id", "created_at", "updated_at")]
+
+    def get_fields(self, request, obj=None):
+        return self.get_readonly_fields(request, obj)
 
 
 @admin.register(LicenceRefusal)
@@ -87,8 +94,16 @@ class LicenceRefusalAdmin(ReadOnlyAdmin):
 
 @admin.register(Recording)
 class RecordingAdmin(ReadOnlyAdmin):
-    list_display = ("started_at", "extension", "user", "other_number", "dialled_number", "direction", "queue",
+    list_display = ("started_at", "extension", "user", "other", "dialled", "direction", "queue",
                     "reason", "status", "duration_s")
     list_filter = ("status", "reason", "direction")
     search_fields = ("other_number", "dialled_number", "extension", "linkedid")
     date_hierarchy = "started_at"
+
+    @admin.display(description=_("other party"), ordering="other_number")
+    def other(self, obj: Recording) -> str:
+        return number_html(obj.other_number) or "–"
+
+    @admin.display(description=_("dialled number (DDI)"), ordering="dialled_number")
+    def dialled(self, obj: Recording) -> str:
+        return number_html(obj.dialled_number) or "–"

@@ -346,3 +346,134 @@ def test_the_audit_log_reads_as_sentences_in_swedish(client, alice, schedule, co
     assert "Alice Andersson tvingade schemat ”Kontorstid” öppet." in page
     assert "By by" not in page and "På person" in page and "På typ" in page
     assert ">pbx.forwardingrule<" not in page and ">Vidarekopplingsregel<" in page  # the filter names kinds
+
+
+def test_an_audit_entrys_own_page_names_the_event_and_the_kind_in_words(client, alice, eva, compiled_swedish):
+    """The entry's page (title, breadcrumb, fields) is as readable as the list: no ``presence_set``/``pbx.…``."""
+    entry = AuditLog.objects.create(tenant=alice.tenant, actor=alice, action="presence_set",
+                                    object_type="pbx.userpresence", object_id="1", object_repr=f"{eva}: Lunch")
+    client.force_login(alice)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    page = html(client.get(reverse("admin:pbx_auditlog_change", args=[entry.pk])))
+    sentence = f"Alice Andersson satte hänvisning för {eva}: Lunch."
+    assert sentence in re.search(r"<title>(.*?)</title>", page, re.S).group(1)
+    assert ">Hänvisning satt<" in page and ">Aktuell hänvisning<" in page
+    assert "presence_set" not in page and "pbx.userpresence" not in page
+
+
+def test_every_page_of_a_company_admin_sits_in_a_task_group(client, alice):
+    """Nothing is left over in an "Other" group: recording's rules with Recording, API keys with the company."""
+    client.force_login(alice)
+    groups = {app["app_label"]: {m["object_name"] for m in app["models"]}
+              for app in client.get(reverse("admin:index")).context["app_list"]}
+    assert "other" not in groups
+    assert {"RecordingSettings", "QueuePolicy", "DepartmentRule", "Recording", "LicenceRefusal"} <= groups["recording"]
+    assert "ApiKey" in groups["company"]
+
+
+def test_the_recording_group_is_inspelning_not_spelar_in(client, alice, compiled_swedish):
+    """"Recording" alone is a call's state ("Spelar in"); the task group is the subject."""
+    client.force_login(alice)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    captions = re.findall(r"<caption>\s*(.*?)\s*</caption>", html(client.get(reverse("admin:index"))))
+    assert "Inspelning" in captions and "Spelar in" not in captions
+
+
+def test_numbers_are_swedish_on_the_call_log_entry_and_the_number_assignment(client, alice, demo):
+    from pbx.models import AsteriskNode, NumberAssignment
+    from stats.models import CallLog
+
+    now = timezone.now()
+    call = CallLog.objects.create(tenant=demo.tenant, node=AsteriskNode.objects.first(), linkedid="sv-numbers",
+                                  started_at=now, ended_at=now, direction="in", from_number="+46701234567",
+                                  to_number="+4681550000", dialled_number="+4681550000", result="answered")
+    client.force_login(alice)
+    page = html(client.get(reverse("admin:stats_calllog_change", args=[call.pk])))
+    assert '<span class="nowrap">070-123 45 67</span>' in page and "08-155 00 00" in page
+    assert "+46701234567" not in page
+    listed = html(client.get(reverse("admin:stats_calllog_changelist")))
+    assert '<span class="nowrap">070-123 45 67</span>' in listed  # a number never breaks across two lines
+    block = NumberAssignment.objects.filter(tenant=demo.tenant).first()
+    assert format_number(block.first) in str(block) and "+46" not in str(block)
+
+
+def test_no_english_created_at_or_sound_name_and_swedish_decimals(client, alice, demo, device, compiled_swedish):
+    from pbx.models import Prompt
+
+    prompt = Prompt.objects.filter(tenant=demo.tenant).first()
+    Prompt.objects.filter(pk=prompt.pk).update(duration_ms=1500)
+    client.force_login(alice)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    for url in (reverse("admin:pbx_prompt_changelist"), reverse("admin:pbx_prompt_change", args=[prompt.pk]),
+                reverse("admin:pbx_device_change", args=[device.pk]), reverse("admin:pbx_numberassignment_changelist")):
+        page = html(client.get(url))
+        assert "Created at" not in page and "Sound name" not in page, url
+    assert "1,5 s" in html(client.get(reverse("admin:pbx_prompt_changelist")))
+
+
+def test_no_template_writes_a_month_the_english_way():
+    """Django's ``M`` is "Dec" in every language (``MONTHS_3`` title-cased): Swedish reads "6 Dec". Dates use
+    ``F`` ("6 december") or a named format instead."""
+    offenders = []
+    for path in [*ROOT.glob("*/templates/**/*.html"), *ROOT.glob("*/templates/**/*.txt"), *ROOT.glob("pbx/**/*.py"),
+                 *ROOT.glob("portal/**/*.py"), *ROOT.glob("stats/**/*.py"), *ROOT.glob("recording/**/*.py")]:
+        text = path.read_text()
+        for fmt in re.findall(r'date:"([^"]*)"', text) + re.findall(r"date:'([^']*)'", text) + \
+                re.findall(r'date_format\([^,]+,\s*"([^"]*)"', text):
+            if not re.fullmatch(r"[A-Z_]+", fmt) and re.search(r"(?<!\\)M", fmt):  # a named format is fine
+                offenders.append(f"{path.relative_to(ROOT)}: {fmt}")
+    assert offenders == []
+
+
+def test_my_pages_show_numbers_the_swedish_way(client, eva):
+    """Eva reads her own numbers as she writes them: the caller-ID choices, My pages' cards, her profile card."""
+    client.force_login(eva)
+    shown = format_number(eva.direct_number)
+    for url in ("/me/caller-id/", "/?profile"):
+        page = html(client.get(url))
+        assert shown in page and eva.direct_number not in page, url
+    assert format_number(eva.mobile_number) in html(client.get("/me/profiles/"))
+
+
+# The product's own pages around the admin: error pages and the icon -----------------------------------
+
+@override_settings(DEBUG=False)
+def test_a_missing_page_is_friendly_in_swedish_with_a_way_back(client, alice, compiled_swedish):
+    client.force_login(alice)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    for url in ("/no-such-page/", "/admin/no-such-page/"):
+        response = client.get(url)
+        assert response.status_code == 404
+        page = html(response)
+        assert "Vi hittade inte den sidan" in page and 'href="/"' in page and "Traceback" not in page
+
+
+@override_settings(DEBUG=False)
+def test_a_forbidden_page_is_friendly_with_a_way_back(client, eva, compiled_swedish):
+    client.force_login(eva)  # not an operator: the console is not hers
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    response = client.get(reverse("portal:console"))
+    assert response.status_code == 403
+    page = html(response)
+    assert "Du har inte tillgång till den här sidan" in page and 'href="/"' in page
+
+
+def test_the_500_page_has_a_way_back_in_the_readers_language(rf, compiled_swedish):
+    from django.utils import translation
+    from django.views.defaults import server_error
+
+    with translation.override("en"):
+        page = html(server_error(rf.get("/")))
+    assert '<html lang="en">' in page and "Back to the start page" in page and 'href="/"' in page
+    with translation.override("sv"):
+        page = html(server_error(rf.get("/")))
+    assert '<html lang="sv">' in page and "Tillbaka till startsidan" in page
+
+
+def test_there_is_a_favicon(client, alice):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301 and response.url.endswith("portal/favicon.svg")
+    assert (ROOT / "portal" / "static" / "portal" / "favicon.svg").read_text().lstrip().startswith("<svg")
+    client.force_login(alice)
+    for url in (reverse("admin:index"), "/me/"):
+        assert 'rel="icon"' in html(client.get(url)), url

@@ -329,6 +329,11 @@ class ScopedAdminMixin:
 class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     form = ScopedModelForm
 
+    # A model's ``created_at`` without a verbose name read "Created at" in every language; admins show this.
+    @admin.display(description=_("created"), ordering="created_at")
+    def created(self, obj):
+        return obj.created_at
+
     def get_form(self, request, obj=None, change=False, **kwargs):
         return self.bind_form(request, super().get_form(request, obj, change=change, **kwargs))
 

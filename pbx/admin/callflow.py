@@ -8,6 +8,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
+from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
@@ -60,14 +61,19 @@ class PromptForm(ScopedModelForm):
 @admin.register(Prompt)
 class PromptAdmin(ScopedModelAdmin):
     form = PromptForm
-    list_display = ("name", "duration", "sound_name", "created_at")
+    list_display = ("name", "duration", "asterisk_sound", "created")
     search_fields = ("name",)
-    fields = ("tenant", "name", "audio_file", "duration", "sound_name", "created_at")
-    readonly_fields = ("duration", "sound_name", "created_at")
+    fields = ("tenant", "name", "audio_file", "duration", "asterisk_sound", "created")
+    readonly_fields = ("duration", "asterisk_sound", "created")
 
     @admin.display(description=_("duration"), ordering="duration_ms")
     def duration(self, obj: Prompt) -> str:
-        return _("%(seconds).1f s") % {"seconds": obj.duration_ms / 1000}
+        # "1,5 s" in Swedish: the decimal mark of the reader's language.
+        return _("%(seconds)s s") % {"seconds": number_format(obj.duration_ms / 1000, 1)}
+
+    @admin.display(description=_("sound file in Asterisk"), ordering="sound_name")
+    def asterisk_sound(self, obj: Prompt) -> str:
+        return obj.sound_name or "–"
 
     def save_object(self, request, obj, form, change, save_related) -> None:
         upload = form.cleaned_data.get("audio_file")

@@ -29,7 +29,7 @@ from pbx.actions import (
 )
 from pbx.actions.selfservice import caller_id_choices
 from pbx.models import CostCentre, Department, Device, Office, User
-from pbx.phone_format import format_number
+from pbx.phone_format import number_html
 
 from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
 
@@ -168,7 +168,7 @@ class UserAdmin(ScopedModelAdmin, DjangoUserAdmin):
 
     @admin.display(description=_("direct number"), ordering="direct_number")
     def direct(self, obj: User) -> str:
-        return format_number(obj.direct_number) or "–"
+        return number_html(obj.direct_number) or "–"
 
     def get_inlines(self, request, obj):
         # A new person gets devices once they exist (and have a company).
@@ -227,14 +227,14 @@ class DeviceAdmin(ScopedModelAdmin):
     search_fields = ("label", "sip_username", "mac_address", "user__email", "user__first_name", "user__last_name",
                      "user__extension")
     autocomplete_fields = ("user",)
-    readonly_fields = ("endpoint", "sip_secret", "phone_setup", "created_at")
+    readonly_fields = ("endpoint", "sip_secret", "phone_setup", "created")
     actions = ("regenerate_secret", "renew_provisioning", "send_setup_email")
 
     def get_fields(self, request, obj=None):
         fields = ["user", "kind", "label", "mac_address", "is_enabled"]
         if obj is not None:
             # Generated when the device is saved; before that there is nothing to show.
-            fields += ["endpoint", "sip_secret", "phone_setup", "created_at"]
+            fields += ["endpoint", "sip_secret", "phone_setup", "created"]
         return fields
 
     @admin.display(description=_("set up the phone"))

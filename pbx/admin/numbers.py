@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
 from pbx.models import Destination, Number, NumberAssignment, SipTrunk
-from pbx.phone_format import format_number
+from pbx.phone_format import number_html
 
 from .base import VIEW_ONLY, ScopedModelAdmin, ScopedModelForm
 
@@ -46,11 +46,11 @@ class NumberAdmin(ScopedModelAdmin):
 
     @admin.display(description=_("number"), ordering="e164")
     def number(self, obj: Number) -> str:
-        return format_number(obj.e164)
+        return number_html(obj.e164)
 
     @admin.display(description=_("forward to"), ordering="forward_to")
     def forwarded_to(self, obj: Number) -> str:
-        return format_number(obj.forward_to) or "–"
+        return number_html(obj.forward_to) or "–"
 
     def changelist_view(self, request, extra_context=None):
         # The reserved numbers have their own page (forwarding them); linked above the list.
@@ -103,7 +103,7 @@ class NumberAssignmentAdmin(ScopedModelAdmin):
 
     form = NumberAssignmentForm
     company_admin_permissions = VIEW_ONLY
-    list_display = ("__str__", "note", "created_at")
+    list_display = ("__str__", "note", "created")
     search_fields = ("first", "last", "note")
     fields = ("tenant", "first", "last", "note")
 

@@ -130,7 +130,7 @@ def in_force_text(profile: ForwardingProfile, info: InForce) -> str:
     tz = zoneinfo.ZoneInfo(profile.tenant.time_zone)
 
     def when(instant):
-        return formats.date_format(instant.astimezone(tz), "D j M H:i")
+        return formats.date_format(instant.astimezone(tz), "D j F H:i")
 
     if info.profile == profile:
         reason = _("by hand") if info.reason == MANUAL else _("by schedule")

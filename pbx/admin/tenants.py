@@ -139,13 +139,22 @@ class AuditLogAdmin(ScopedModelAdmin):
     list_select_related = ("actor", "tenant")
     search_fields = ("object_repr", "object_id", "action", "actor__email", "actor__first_name", "actor__last_name")
     date_hierarchy = "created_at"
-    fields = ("tenant", "created_at", "what_happened", "actor", "action", "object_type", "object_id", "object_repr",
+    # The event and the kind in words; the codes (``presence_set``, ``pbx.forwardingrule``) are for the API.
+    fields = ("tenant", "created_at", "what_happened", "actor", "event", "kind", "object_id", "object_repr",
               "before_json", "after_json")
-    readonly_fields = ("created_at", "what_happened", "before_json", "after_json")
+    readonly_fields = ("created_at", "what_happened", "event", "kind", "before_json", "after_json")
 
     @admin.display(description=_("what happened"))
     def what_happened(self, obj: AuditLog) -> str:
         return audit_text.sentence(obj)
+
+    @admin.display(description=_("event"))
+    def event(self, obj: AuditLog) -> str:
+        return audit_text.action_label(obj.action)
+
+    @admin.display(description=_("kind"))
+    def kind(self, obj: AuditLog) -> str:
+        return capfirst(audit_text.type_label(obj.object_type))
 
     @admin.display(description=_("before"))
     def before_json(self, obj: AuditLog) -> str:

@@ -30,5 +30,8 @@ class AuditLog(models.Model):
         indexes = [models.Index(fields=["tenant", "-created_at"])]
 
     def __str__(self) -> str:
-        # In the reader's time zone (the company's, see pbx.middleware): this is the change page's title.
-        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {self.action} {self.object_repr}"
+        # The change page's title and breadcrumb: in the reader's time zone (the company's, see pbx.middleware)
+        # and words (never the raw code such as ``signed_in``).
+        from pbx.audit_text import sentence
+
+        return f"{timezone.localtime(self.created_at):%Y-%m-%d %H:%M} {sentence(self)}"

@@ -141,7 +141,11 @@ class NumberAssignment(TenantOwned):
         ordering = ["first"]
 
     def __str__(self) -> str:
-        return f"{self.first}–{self.last}" if self.last and self.last != self.first else self.first
+        from pbx.phone_format import format_number
+
+        if self.last and self.last != self.first:
+            return f"{format_number(self.first)} – {format_number(self.last)}"
+        return format_number(self.first)
 
     @property
     def end(self) -> str:

@@ -88,13 +88,16 @@
     return (text || "").toLowerCase().normalize("NFD").replace(/[\u0300-\u036f]/g, "");
   }
 
+  function phone(number) { return window.vaxelPhone ? window.vaxelPhone.format(number) : number; }
+
   function queueName(id, fallback) { return S.queueNames.get(id) || fallback || ""; }
 
   // A colleague is shown by the name the directory has (a phone's caller ID may carry none, or its
   // SIP account instead of a number); anyone else by name and number as the call says.
+  // Numbers are shown the Swedish way (portal/phone.js); the state and what is sent keep E.164.
   function who(p) {
     var known = p && p.user_id != null ? S.people.get(p.user_id) : null;
-    var number = p && /^\+?[0-9*#]+$/.test(p.number || "") ? p.number : "";
+    var number = p && /^\+?[0-9*#]+$/.test(p.number || "") ? phone(p.number) : "";
     if (known) return { name: known.name || (p && p.name) || "", number: number || known.extension || "" };
     return { name: (p && p.name) || "", number: number };
   }
@@ -266,7 +269,7 @@
         var cb = msg.callback || {};
         if (cb.status === "open" && cb.kind === "request") S.callbacks.set(cb.id, cb);
         else if (S.callbacks.delete(cb.id) && cb.done_by_id !== S.me.user_id && cb.done_by) {
-          announce(fmt(T.callbackDoneBy, { name: cb.done_by, number: cb.number }));
+          announce(fmt(T.callbackDoneBy, { name: cb.done_by, number: phone(cb.number) }));
         }
         renderCallbacks();
         return;
@@ -636,11 +639,11 @@
         h("div", { className: "row__actions" }, [button(T.calledBack, "calledBack", { className: "button-small button--primary" })]),
       ]);
     }, function (el, c) {
-      setText(el.querySelector(".who"), c.number);
-      setText(el.querySelector(".from"), c.caller_number && c.caller_number !== c.number ? fmt(T.callbackFrom, { number: c.caller_number }) : "");
+      setText(el.querySelector(".who"), phone(c.number));
+      setText(el.querySelector(".from"), c.caller_number && c.caller_number !== c.number ? fmt(T.callbackFrom, { number: phone(c.caller_number) }) : "");
       setText(el.querySelector(".queue-tag"), queueName(c.queue_id, c.queue));
       setText(el.querySelector(".when"), clock(c.requested_at));
-      el.querySelector("[data-do=calledBack]").setAttribute("aria-label", T.calledBack + ": " + c.number);
+      el.querySelector("[data-do=calledBack]").setAttribute("aria-label", T.calledBack + ": " + phone(c.number));
     });
     setText($("callbacks-count"), String(items.length));
     $("callbacks-empty").hidden = items.length > 0;
