@@ -222,6 +222,7 @@ USERSESSIONS_ADAPTER = "portal.mfa.SessionsAdapter"
 LANGUAGE_CODE = "sv"
 LANGUAGES = [("sv", "Svenska"), ("en", "English")]
 LOCALE_PATHS = [BASE_DIR / "locale"]
+FORMAT_MODULE_PATH = ["pbx.formats"]  # English dates day-first with a 24-hour clock (pbx/formats/en)
 TIME_ZONE = "Europe/Stockholm"
 USE_I18N = True
 USE_TZ = True

@@ -481,3 +481,18 @@ def test_there_is_a_favicon(client, alice):
     client.force_login(alice)
     for url in (reverse("admin:index"), "/me/"):
         assert 'rel="icon"' in html(client.get(url)), url
+
+
+def test_english_dates_are_day_first_with_a_24_hour_clock(client, alice):
+    """Django's American English wrote 7 December as "12/07/2026 7:05 a.m.": read as 12 July in Sweden."""
+    from django.utils import formats, translation
+
+    moment = dt.datetime(2026, 12, 7, 19, 5, tzinfo=STOCKHOLM)
+    with translation.override("en"):
+        assert formats.date_format(moment, "SHORT_DATETIME_FORMAT") == "07/12/2026 19:05"
+        assert formats.date_format(moment, "DATETIME_FORMAT") == "7 December 2026 19:05"
+    with translation.override("sv"):
+        assert formats.date_format(moment, "DATETIME_FORMAT") == "7 december 2026 19:05"
+    client.force_login(alice)
+    page = html(client.get(reverse("admin:pbx_auditlog_changelist")))
+    assert "a.m." not in page and "p.m." not in page
