@@ -496,3 +496,78 @@ def test_english_dates_are_day_first_with_a_24_hour_clock(client, alice):
     client.force_login(alice)
     page = html(client.get(reverse("admin:pbx_auditlog_changelist")))
     assert "a.m." not in page and "p.m." not in page
+
+
+# Isolation of the new pages and actions, and what the admin chooses ------------------------------------
+
+def test_carols_dashboard_shows_nothing_of_demo(client, alice, carol, demo, exempel, schedule):
+    do_set_schedule_override(alice, schedule, "closed")  # an audit entry and an override in Demo AB
+    client.force_login(carol)
+    page = html(client.get(reverse("admin:index")))
+    ids = {int(i) for i in re.findall(r"/admin/dashboard/override/(\d+)/", page)}
+    assert ids and ids <= set(Schedule.objects.filter(tenant=exempel.tenant).values_list("pk", flat=True))
+    assert schedule.pk not in ids
+    for name in ("Alice Andersson", "Bob Berg", "Cecilia Carlsson", "forced the schedule"):
+        assert name not in page, name
+
+
+def test_the_device_pages_buttons_do_nothing_to_another_companys_device(client, carol, device,
+                                                                       django_capture_on_commit_callbacks):
+    old = device.provisioning_token
+    client.force_login(carol)
+    url = reverse("admin:pbx_device_change", args=[device.pk])
+    with django_capture_on_commit_callbacks(execute=True):
+        for button in ("_renew_provisioning", "_send_setup_email"):
+            client.post(url, {"user": device.user_id, "kind": device.kind, "label": "x", "is_enabled": "on", button: "1"})
+    device.refresh_from_db()
+    assert device.provisioning_token == old and device.label != "x"
+    assert mail.outbox == []
+    assert not AuditLog.objects.filter(action__in=["provisioning_renewed", "setup_email_sent"]).exists()
+
+
+def test_the_device_pages_buttons_renew_and_mail_for_the_own_company(client, alice, device,
+                                                                     django_capture_on_commit_callbacks):
+    old = device.provisioning_token
+    client.force_login(alice)
+    url = reverse("admin:pbx_device_change", args=[device.pk])
+    data = {"user": device.user_id, "kind": device.kind, "label": device.label, "mac_address": "",
+            "is_enabled": "on"}
+    client.post(url, {**data, "_renew_provisioning": "1"})
+    device.refresh_from_db()
+    assert device.provisioning_token != old
+    with django_capture_on_commit_callbacks(execute=True):
+        client.post(url, {**data, "_send_setup_email": "1"})
+    assert mail.outbox[-1].to == [device.user.email]
+    assert device.provisioning_token in mail.outbox[-1].body
+
+
+def test_a_disabled_phone_or_an_inactive_company_gets_no_provisioning_file(client, device):
+    url = f"/provision/{device.provisioning_token}/yealink.cfg"
+    assert client.get(url).status_code == 200
+    Device.objects.filter(pk=device.pk).update(is_enabled=False)
+    assert client.get(url).status_code == 404
+    Device.objects.filter(pk=device.pk).update(is_enabled=True)
+    type(device.tenant).objects.filter(pk=device.tenant_id).update(is_active=False)
+    assert client.get(url).status_code == 404
+
+
+def test_a_status_colour_is_chosen_checked_and_shown_as_chosen(client, alice, eva, demo):
+    from pbx.models import PresenceStatus, UserPresence
+
+    status = PresenceStatus.objects.filter(tenant=demo.tenant).first()
+    url = reverse("admin:pbx_presencestatus_change", args=[status.pk])
+    client.force_login(alice)
+    form = client.get(url).context["adminform"].form
+    assert form["color"].field.widget.input_type == "color"  # the browser's colour picker
+    data = {name: form[name].value() for name in form.fields if form[name].value() is not None}
+    for bad in ("red", "#12345g", '#"><svg'):
+        client.post(url, {**data, "color": bad})
+        status.refresh_from_db()
+        assert status.color != bad
+    client.post(url, {**data, "color": "#123abc"})
+    status.refresh_from_db()
+    assert status.color == "#123abc"
+    assert 'fill="#123abc"' in html(client.get(reverse("admin:pbx_presencestatus_changelist")))
+    UserPresence.objects.update_or_create(tenant=demo.tenant, user=eva, defaults={"status": status})
+    client.force_login(eva)
+    assert 'data-color="#123abc"' in html(client.get("/me/"))
