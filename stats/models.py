@@ -163,7 +163,9 @@ class QueueEvent(TenantOwned):
                    models.Index(fields=["tenant", "at"], name="queueevent_tenant_at")]  # rebuilds read by time
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.queue_name} {self.kind}"
+        # The entry page's title: in the reader's time zone, the queue by its name, the event in words.
+        queue = self.queue.name if self.queue_id and self.queue else self.queue_name
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M:%S} {queue}: {self.get_kind_display()}"
 
 
 class AgentEvent(TenantOwned):
@@ -199,7 +201,7 @@ class AgentEvent(TenantOwned):
         indexes = [models.Index(fields=["tenant", "at"]), models.Index(fields=["agent", "queue_name", "at"])]
 
     def __str__(self) -> str:
-        return f"{self.at:%Y-%m-%d %H:%M:%S} {self.queue_name} {self.kind}"
+        return f"{timezone.localtime(self.at):%Y-%m-%d %H:%M:%S} {self.queue_name}: {self.get_kind_display()}"
 
 
 class QueueInterval(TenantOwned):

@@ -571,3 +571,29 @@ def test_a_status_colour_is_chosen_checked_and_shown_as_chosen(client, alice, ev
     UserPresence.objects.update_or_create(tenant=demo.tenant, user=eva, defaults={"status": status})
     client.force_login(eva)
     assert 'data-color="#123abc"' in html(client.get("/me/"))
+
+
+def test_created_times_and_queue_event_titles_are_local_and_in_words(client, alice, demo, device, compiled_swedish):
+    from django.utils import translation
+    from django.utils.formats import date_format
+
+    from pbx.models import AsteriskNode, Queue
+    from stats.models import QueueEvent
+
+    client.force_login(alice)
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    page = html(client.get(reverse("admin:pbx_device_change", args=[device.pk])))
+    local = timezone.localtime(device.created_at, STOCKHOLM)
+    with translation.override("sv"):
+        assert date_format(local, "DATETIME_FORMAT") in page  # "7 december 2026 06:45", the company's time
+    assert "+00:00" not in page  # never the raw UTC value
+    assert "None" not in html(client.get(reverse("admin:pbx_prompt_add")))
+
+    queue = Queue.objects.get(tenant=demo.tenant, name="Support")
+    at = dt.datetime(2026, 12, 7, 19, 14, tzinfo=dt.UTC)
+    event = QueueEvent.objects.create(tenant=demo.tenant, node=AsteriskNode.objects.first(), key="title-1",
+                                      linkedid="title-1", uniqueid="title-1", queue=queue,
+                                      queue_name=f"t{demo.tenant.pk}-q{queue.pk}", kind="enter", at=at)
+    title = re.search(r"<title>(.*?)</title>", html(client.get(reverse("admin:stats_queueevent_change",
+                                                                         args=[event.pk]))), re.S).group(1)
+    assert "2026-12-07 20:14:00 Support:" in title and "enter" not in title and "-q" not in title

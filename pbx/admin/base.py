@@ -29,6 +29,8 @@ from django.core.exceptions import FieldDoesNotExist, ImproperlyConfigured, Obje
 from django.db import router, transaction
 from django.db.models import BooleanField, DateField, F, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
+from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_delete_object, do_save_object
@@ -329,10 +331,13 @@ class ScopedAdminMixin:
 class ScopedModelAdmin(ScopedAdminMixin, admin.ModelAdmin):
     form = ScopedModelForm
 
-    # A model's ``created_at`` without a verbose name read "Created at" in every language; admins show this.
+    # A model's ``created_at`` without a verbose name read "Created at" in every language; admins show this,
+    # in the reader's time zone and format (a callable's datetime on a change page would be printed raw, UTC).
     @admin.display(description=_("created"), ordering="created_at")
-    def created(self, obj):
-        return obj.created_at
+    def created(self, obj) -> str:
+        if obj is None or obj.created_at is None:
+            return "–"
+        return date_format(timezone.localtime(obj.created_at), "DATETIME_FORMAT")
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         return self.bind_form(request, super().get_form(request, obj, change=change, **kwargs))

@@ -10,6 +10,7 @@ from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils.formats import number_format
 from django.utils.html import format_html
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_set_schedule_override, do_upload_prompt
@@ -23,7 +24,7 @@ from .base import ScopedModelAdmin, ScopedModelForm, ScopedTabularInline
 
 class PromptForm(ScopedModelForm):
     audio_file = forms.FileField(
-        label=_("audio file"), required=False,
+        label=capfirst(_("audio file")), required=False,
         help_text=_("Any audio file (wav, mp3, m4a, ogg, flac); it is converted for the phones."),
     )
 
