@@ -190,7 +190,7 @@ def test_an_admin_forwards_a_reserved_number_typed_the_swedish_way(client, alice
                            {"forward_to": "070-123 45 67"}, follow=True)
     reserved.refresh_from_db()
     assert reserved.forward_to == "+46701234567"
-    assert "070-123 45 67" in html(response)
+    assert 'forwarded to <span class="nowrap">070-123 45 67</span>.' in html(response)  # one line on a phone
     entry = AuditLog.objects.filter(object_type="pbx.number", object_id=str(reserved.pk)).first()
     assert entry.action == "changed" and entry.actor == alice
 

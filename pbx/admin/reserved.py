@@ -14,11 +14,12 @@ from django.db.models import Q
 from django.http import Http404, HttpResponseNotAllowed
 from django.shortcuts import redirect
 from django.template.response import TemplateResponse
+from django.utils.safestring import mark_safe
 from django.utils.translation import gettext as _
 
 from pbx.actions import do_save_object
 from pbx.models import Number
-from pbx.phone_format import format_number
+from pbx.phone_format import format_number, number_html
 from pbx.validators import normalize_number
 
 from .base import clean_phone_number, scope_queryset
@@ -65,8 +66,9 @@ def forward_reserved(request, number_id: int):
             "number": format_number(number.e164), "problem": " ".join(error.messages)})
     else:
         if number.forward_to:
-            messages.success(request, _("Calls to %(number)s are now forwarded to %(target)s.") % {
-                "number": format_number(number.e164), "target": format_number(number.forward_to)})
+            # The numbers in nowrap spans (escaped by number_html): "070-" / "123 45 67" never splits on a phone.
+            messages.success(request, mark_safe(_("Calls to %(number)s are now forwarded to %(target)s.") % {  # noqa: S308
+                "number": number_html(number.e164), "target": number_html(number.forward_to)}))
         else:
             messages.success(request, _("%(number)s is no longer forwarded.") % {"number": format_number(number.e164)})
     return redirect("admin:pbx_reserved_numbers")
