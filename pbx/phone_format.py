@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 
+from django import forms
+
 # Two-digit area codes (after the 0): the larger towns. 8 is Stockholm (one digit). Everything else
 # that is not 07x (mobile) has three digits.
 TWO_DIGIT_AREAS = frozenset({
@@ -61,3 +63,11 @@ def number_html(value: str | None):
 
     shown = format_number(value)
     return format_html('<span class="nowrap">{}</span>', shown) if shown else ""
+
+
+class PhoneNumberInput(forms.TextInput):
+    """A number field's box: a stored Swedish E.164 number shown as people write it (070-123 45 67); whatever is
+    typed goes back through the form's cleaning (pbx.validators.normalize_number) and is stored as E.164."""
+
+    def format_value(self, value):
+        return format_number(value) if isinstance(value, str) else super().format_value(value)

@@ -21,6 +21,7 @@ from django.utils.translation import gettext_lazy as _
 
 from pbx.actions.selfservice import caller_id_choices
 from pbx.models import ForwardingProfile, ForwardingRule, PresenceStatus, Schedule, User
+from pbx.phone_format import PhoneNumberInput
 from pbx.validators import normalize_number, validate_dialable, validate_plain_text
 
 
@@ -212,7 +213,7 @@ class RuleForm(NoColon, forms.ModelForm):
             # against the model's length after normalising.
             self.fields[name] = forms.CharField(
                 label=self.fields[name].label, required=False, max_length=40,
-                widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "off", "placeholder": "070-123 45 67"}),
+                widget=PhoneNumberInput(attrs={"type": "tel", "autocomplete": "off", "placeholder": "070-123 45 67"}),
             )
 
     def _clean_number(self, name: str) -> str:

@@ -17,6 +17,7 @@ from pbx.models import (
     Department,
     Destination,
     Device,
+    ForwardingRule,
     IvrOption,
     Number,
     Prompt,
@@ -406,3 +407,42 @@ def test_a_prompt_file_is_read_from_the_bytes_not_the_name(as_alice):
         "ko.mp3", tone_wav(0.3))})
     assert response.status_code == 302
     assert Prompt.objects.filter(name="Kö").exists()
+
+
+def test_a_number_box_shows_the_number_the_swedish_way_and_saving_it_back_changes_nothing(as_alice, bob):
+    from django.contrib.admin.models import LogEntry
+
+    from pbx.phone_format import format_number
+
+    direct, mobile = bob.direct_number, bob.mobile_number
+    page = as_alice.get(url(User, "change", bob.pk))
+    html = page.content.decode()
+    for name, number in (("direct_number", direct), ("mobile_number", mobile)):
+        shown = format_number(number)
+        assert shown.startswith("0") and f'name="{name}" value="{shown}"' in html
+
+    # What the browser sends back: the boxes as shown.
+    response = as_alice.post(url(User, "change", bob.pk), form_data(
+        page, direct_number=format_number(direct), mobile_number=format_number(mobile)))
+    assert response.status_code == 302
+    bob.refresh_from_db()
+    assert (bob.direct_number, bob.mobile_number) == (direct, mobile)
+    assert LogEntry.objects.filter(object_id=str(bob.pk)).latest("pk").get_change_message() == "No fields changed."
+
+    # A new number typed the Swedish way is a change, stored as E.164.
+    response = as_alice.post(url(User, "change", bob.pk), form_data(page, mobile_number="070-765 43 21"))
+    assert response.status_code == 302
+    bob.refresh_from_db()
+    assert bob.mobile_number == "+46707654321"
+    assert "Mobile number" in LogEntry.objects.filter(object_id=str(bob.pk)).latest("pk").get_change_message()
+
+
+def test_a_forwarding_rule_on_my_pages_shows_its_number_the_swedish_way(client, eva):
+    from pbx.phone_format import format_number
+
+    rule = ForwardingRule.objects.filter(profile__user=eva).exclude(forward_number="").first()
+    assert rule is not None
+    client.force_login(eva)
+    html = client.get(f"/me/profiles/{rule.profile_id}/").content.decode()
+    assert f'value="{format_number(rule.forward_number)}"' in html
+    assert f'value="{rule.forward_number}"' not in html

@@ -31,10 +31,12 @@ from django.db.models import BooleanField, DateField, F, Model, QuerySet
 from django.db.models.constants import LOOKUP_SEP
 from django.utils import timezone
 from django.utils.formats import date_format
+from django.utils.functional import cached_property
 from django.utils.translation import gettext_lazy as _
 
 from pbx.actions import do_delete_object, do_save_object
 from pbx.models import Tenant
+from pbx.phone_format import PhoneNumberInput
 from pbx.validators import normalize_number
 
 ALL_PERMISSIONS = frozenset({"view", "add", "change", "delete"})
@@ -105,12 +107,40 @@ class ScopedModelForm(forms.ModelForm):
     """
 
     scope_tenant: Tenant | None = None
+    # Phone numbers: shown the Swedish way (08-123 456 78), typed either way, stored as E.164 (clean_phone).
+    phone_fields: tuple[str, ...] = ()
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         model = self._meta.model
         if self.scope_tenant is not None and has_tenant_field(model) and self.instance.tenant_id is None:
             self.instance.tenant = self.scope_tenant
+        for name in self.phone_fields:
+            if name in self.fields:
+                self.fields[name].widget = PhoneNumberInput(attrs=self.fields[name].widget.attrs)
+
+    def _clean_fields(self):
+        super()._clean_fields()
+        for name in self.phone_fields:
+            if name in self.cleaned_data:
+                try:
+                    self.cleaned_data[name] = self.clean_phone(name)
+                except ValidationError as error:
+                    self.add_error(name, error)
+
+    @cached_property
+    def changed_data(self) -> list[str]:
+        """Django's, less a number saved back as it was shown (08-123 456 78 for +46812345678 is no change)."""
+        return [name for name in super().changed_data if not self._same_number(name)]
+
+    def _same_number(self, name: str) -> bool:
+        if name not in self.phone_fields:
+            return False
+        try:
+            typed = clean_phone_number(self[name].data or "", self.company())
+        except ValidationError:
+            return False
+        return typed == (self.get_initial_for_field(self.fields[name], name) or "")
 
     def company(self) -> Tenant | None:
         """The company this row belongs to, as far as the form knows it yet."""

@@ -63,11 +63,7 @@ class CostCentreAdmin(NamedObjectAdmin):
 # Users -------------------------------------------------------------------------------------
 
 class UserNumbersMixin:
-    def clean_direct_number(self):
-        return self.clean_phone("direct_number")
-
-    def clean_mobile_number(self):
-        return self.clean_phone("mobile_number")
+    phone_fields = ("direct_number", "mobile_number")
 
     def clean_caller_id_number(self):
         """The same choices as the person's own caller-ID page: assigned numbers the person may show."""

@@ -14,15 +14,11 @@ from .base import VIEW_ONLY, ScopedModelAdmin, ScopedModelForm
 
 
 class NumberForm(ScopedModelForm):
+    phone_fields = ("e164", "forward_to")
+
     class Meta:
         model = Number
         fields = "__all__"
-
-    def clean_e164(self):
-        return self.clean_phone("e164")
-
-    def clean_forward_to(self):
-        return self.clean_phone("forward_to")
 
 
 @admin.register(Number)
@@ -86,15 +82,11 @@ class SipTrunkAdmin(ScopedModelAdmin):
 
 
 class NumberAssignmentForm(ScopedModelForm):
+    phone_fields = ("first", "last")
+
     class Meta:
         model = NumberAssignment
         fields = "__all__"
-
-    def clean_first(self):
-        return self.clean_phone("first")
-
-    def clean_last(self):
-        return self.clean_phone("last")
 
 
 @admin.register(NumberAssignment)
@@ -109,15 +101,11 @@ class NumberAssignmentAdmin(ScopedModelAdmin):
 
 
 class DestinationForm(ScopedModelForm):
+    phone_fields = ("external_number", "notify_sms")
+
     class Meta:
         model = Destination
         fields = "__all__"
-
-    def clean_external_number(self):
-        return self.clean_phone("external_number")
-
-    def clean_notify_sms(self):
-        return self.clean_phone("notify_sms")
 
 
 @admin.register(Destination)

@@ -91,21 +91,11 @@ class UserPresenceAdmin(ScopedModelAdmin):
 
 
 class ForwardingRuleForm(ScopedModelForm):
+    phone_fields = ("forward_number", "no_answer_number", "busy_number", "unreachable_number")
+
     class Meta:
         model = ForwardingRule
         fields = "__all__"
-
-    def clean_forward_number(self):
-        return self.clean_phone("forward_number")
-
-    def clean_no_answer_number(self):
-        return self.clean_phone("no_answer_number")
-
-    def clean_busy_number(self):
-        return self.clean_phone("busy_number")
-
-    def clean_unreachable_number(self):
-        return self.clean_phone("unreachable_number")
 
 
 class ForwardingRuleInline(ScopedTabularInline):

@@ -22,12 +22,11 @@ class QueueAgentInline(ScopedTabularInline):
 
 
 class QueueForm(ScopedModelForm):
+    phone_fields = ("notify_last_agent_logout_sms",)
+
     class Meta:
         model = Queue
         fields = "__all__"
-
-    def clean_notify_last_agent_logout_sms(self):
-        return self.clean_phone("notify_last_agent_logout_sms")
 
 
 @admin.register(Queue)
