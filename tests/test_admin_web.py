@@ -138,6 +138,22 @@ def test_the_dashboard_tells_the_admin_the_state_of_the_company(client, alice, d
     assert "Exempel AB" in page and "Demo AB" not in page
 
 
+def test_the_next_change_reads_today_tomorrow_or_the_day(settings):
+    from django.utils import timezone, translation
+
+    from pbx.admin.dashboard import when_text
+
+    monday_6 = dt.datetime(2026, 12, 7, 6, 0, tzinfo=STOCKHOLM)
+    with timezone.override(STOCKHOLM):
+        with translation.override("sv"):
+            assert when_text(dt.datetime(2026, 12, 7, 8, 0, tzinfo=STOCKHOLM), monday_6) == "i dag 08:00"
+            assert when_text(dt.datetime(2026, 12, 8, 8, 0, tzinfo=STOCKHOLM), monday_6) == "i morgon 08:00"
+            assert when_text(dt.datetime(2026, 12, 14, 8, 0, tzinfo=STOCKHOLM), monday_6) == "måndag 14 december 08:00"
+        with translation.override("en"):
+            assert when_text(dt.datetime(2026, 12, 7, 17, 0, tzinfo=STOCKHOLM), monday_6) == "today 17:00"
+            assert when_text(dt.datetime(2026, 12, 9, 8, 0, tzinfo=STOCKHOLM), monday_6) == "Wednesday 9 December 08:00"
+
+
 def test_the_next_change_is_the_next_opening_or_closing(demo, schedule):
     monday_noon = dt.datetime(2026, 12, 7, 12, 0, tzinfo=STOCKHOLM)
     assert schedule.is_open(monday_noon)

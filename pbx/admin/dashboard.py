@@ -70,11 +70,17 @@ def next_change(schedule: Schedule, now: dt.datetime) -> dt.datetime | None:
     return None
 
 
-def when_text(moment: dt.datetime) -> str:
-    """"måndag 7 december 08:00" / "Monday 7 December 08:00" in the company's zone (the active one).
+def when_text(moment: dt.datetime, now: dt.datetime | None = None) -> str:
+    """"i dag 08:00", "i morgon 08:00", else "måndag 8 december 08:00" / "today 08:00", "Monday 8 December
+    08:00", in the company's zone (the active one).
 
     Swedish writes weekdays in lower case mid-sentence; Django's Swedish weekday names are capitalised."""
-    text = date_format(timezone.localtime(moment), "l j F H:i")
+    local = timezone.localtime(moment)
+    days = (local.date() - timezone.localtime(now or timezone.now()).date()).days
+    if days in (0, 1):
+        day = _("today") if days == 0 else _("tomorrow")
+        return f"{day} {date_format(local, 'H:i')}"
+    text = date_format(local, "l j F H:i")
     return text[:1].lower() + text[1:] if (get_language() or "").startswith("sv") else text
 
 
