@@ -39,13 +39,20 @@ def belongs_elsewhere(email: str, user) -> str | None:
     if (others.filter(email__iexact=email).exists()
             or EmailAddress.objects.filter(email__iexact=email).exclude(user_id=user.pk).exists()):
         return _("That address belongs to another account.")
-    # A domain only another company's people use is that company's: mail for it would reach them.
-    domain = domain_of(email)
+    # A domain only another company's people use is that company's, and so are its sub-domains
+    # (x@sales.exempel.example): mail for them would reach that company.
     company = User.objects.filter(tenant_id=user.tenant_id) if user.tenant_id else User.objects.filter(pk=user.pk)
-    if (others.exclude(tenant_id=user.tenant_id).filter(email__iendswith="@" + domain).exists()
-            and not company.filter(email__iendswith="@" + domain).exists()):
-        return _("That address is another company's. Ask your company administrator.")
+    for domain in domain_and_parents(domain_of(email)):
+        if (others.exclude(tenant_id=user.tenant_id).filter(email__iendswith="@" + domain).exists()
+                and not company.filter(email__iendswith="@" + domain).exists()):
+            return _("That address is another company's. Ask your company administrator.")
     return None
+
+
+def domain_and_parents(domain: str) -> list[str]:
+    """sales.exempel.example → [sales.exempel.example, exempel.example]: never a bare top-level label."""
+    labels = domain.strip(".").split(".")
+    return [".".join(labels[i:]) for i in range(len(labels) - 1)]
 
 
 class CompanyAddEmailForm(AddEmailForm):

@@ -48,6 +48,18 @@ def test_a_person_cannot_attach_another_companys_address(client, eva):
     assert mail.outbox == []
 
 
+def test_a_sub_domain_of_another_companys_domain_is_that_companys_too(client, eva):
+    client.force_login(eva)
+    mail.outbox.clear()
+    for address in ("x@sales.exempel.example", "x@A.B.EXEMPEL.EXAMPLE"):
+        assert "another company" in add(client, address).content.decode()
+    assert addresses(eva) == [(eva.email, True, True)]
+    assert mail.outbox == []
+    # A domain nobody uses is free (the link decides).
+    add(client, "eva@example.net")
+    assert ("eva@example.net", False, False) in addresses(eva)
+
+
 def test_a_person_cannot_attach_a_colleagues_or_a_foreign_admins_address(client, eva, alice, carol):
     client.force_login(eva)
     for taken in (alice.email, carol.email.upper()):
