@@ -21,6 +21,7 @@ urlpatterns = [
     path("accounts/", include(sso.urlpatterns)),
     path("accounts/2fa/email/", account.email_code, name="portal_mfa_email"),
     path("accounts/language/", account.language, name="portal_language"),
+    path("accounts/sessions/<int:session_id>/end/", account.end_session, name="portal_end_session"),
     path("accounts/", include("allauth.urls")),
     path("i18n/", include("django.conf.urls.i18n")),
     # Browsers ask for /favicon.ico whatever the page's <link rel="icon"> says.

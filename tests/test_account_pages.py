@@ -87,3 +87,33 @@ def test_the_sessions_page_tells_each_browser_by_name_and_marks_this_one(client,
     assert page.count('<span class="badge">This browser</span>') == 1
     assert "Log out the other sessions" in page
     assert UserSession.objects.filter(user=alice).count() == 1 and alice.email not in page
+
+
+def test_one_other_browser_is_logged_out_from_the_sessions_page_and_no_one_elses(client, eva, alice):
+    from allauth.usersessions.models import UserSession
+
+    from pbx.models import AuditLog
+
+    other = Client()
+    for browser in (client, other):
+        browser.post("/accounts/login/", {"login": eva.email, "password": DEMO_PASSWORD})
+    alices = Client()
+    alices.post("/accounts/login/", {"login": alice.email, "password": DEMO_PASSWORD})
+    mine = {s.session_key: s for s in UserSession.objects.filter(user=eva)}
+    this_one = mine[client.session.session_key]
+    (that_one,) = [s for key, s in mine.items() if key != client.session.session_key]
+
+    # Alice's session is not Eva's to end, and this browser is ended by "Log out", not here.
+    assert client.post(f"/accounts/sessions/{UserSession.objects.get(user=alice).pk}/end/").status_code == 404
+    client.post(f"/accounts/sessions/{this_one.pk}/end/")
+    assert alices.get("/me/").status_code == 200 and client.get("/me/").status_code == 200
+
+    page = client.post(f"/accounts/sessions/{that_one.pk}/end/", follow=True).content.decode()
+
+    assert "That browser is logged out." in page
+    assert other.get("/me/").status_code == 302  # signed out: to the login page
+    assert client.get("/me/").status_code == 200
+    assert list(UserSession.objects.filter(user=eva)) == [this_one]
+    entry = AuditLog.objects.get(object_id=str(eva.pk), action="sessions_ended")
+    assert (entry.actor_id, entry.after["count"]) == (eva.pk, 1)
+    assert client.get(f"/accounts/sessions/{that_one.pk}/end/").status_code == 405

@@ -8,11 +8,11 @@ from django import forms
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
-from django.views.decorators.http import require_http_methods
+from django.views.decorators.http import require_http_methods, require_POST
 
 from pbx.actions import do_set_language
 from portal.mfa import has_two_factor, lacks_required_two_factor, required_for_role
@@ -86,3 +86,19 @@ def set_language_cookie(response, code: str) -> None:
         domain=settings.LANGUAGE_COOKIE_DOMAIN, secure=settings.LANGUAGE_COOKIE_SECURE,
         httponly=settings.LANGUAGE_COOKIE_HTTPONLY, samesite=settings.LANGUAGE_COOKIE_SAMESITE,
     )
+
+
+@login_required
+@require_POST
+def end_session(request, session_id: int):
+    """Log out one of the person's other browsers (from "Sessions"); only their own, never this one (that is
+    "Log out"). Audited and its consoles closed, as "Log out the other sessions" does (portal.mfa.SessionsAdapter)."""
+    from allauth.usersessions.internal.flows.sessions import end_sessions
+    from allauth.usersessions.models import UserSession
+
+    session = get_object_or_404(UserSession, pk=session_id, user_id=request.user.pk)
+    if session.is_current():
+        return redirect("usersessions_list")
+    end_sessions(request, [session])
+    messages.success(request, _("That browser is logged out."))
+    return redirect("usersessions_list")
