@@ -106,7 +106,7 @@ class CallLog(TenantOwned):
 
     class Meta:
         verbose_name = _("call")
-        verbose_name_plural = _("call log")
+        verbose_name_plural = _("calls")
         ordering = ["-started_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["node", "linkedid"], name="calllog_once_per_node_call")]
         indexes = [models.Index(fields=["tenant", "-started_at"])]

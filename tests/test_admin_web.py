@@ -413,6 +413,11 @@ def test_numbers_are_swedish_on_the_call_log_entry_and_the_number_assignment(cli
     assert "+46701234567" not in page
     listed = html(client.get(reverse("admin:stats_calllog_changelist")))
     assert '<span class="nowrap">070-123 45 67</span>' in listed  # a number never breaks across two lines
+    CallLog.objects.create(tenant=demo.tenant, node=call.node, linkedid="sv-numbers-2", started_at=now, ended_at=now,
+                           direction="in", from_number="+46701234568", to_number="+4681550000", result="answered")
+    client.post("/i18n/setlang/", {"language": "sv", "next": "/"})
+    counted = html(client.get(reverse("admin:stats_calllog_changelist")))
+    assert re.search(r"\b2 samtal\b", counted) and "samtalslogg" not in counted  # was "2 samtalslogg"
     block = NumberAssignment.objects.filter(tenant=demo.tenant).first()
     assert format_number(block.first) in str(block) and "+46" not in str(block)
 
