@@ -16,6 +16,8 @@ from django.test import RequestFactory
 from pbx.demo import DEMO_PASSWORD
 from portal.auth import client_ip
 
+from .mfa_helpers import current_code, with_app
+
 pytestmark = pytest.mark.django_db
 
 THROTTLED = "Too many failed login attempts"
@@ -117,20 +119,6 @@ def test_a_successful_password_reset_lifts_the_account_limit_an_attacker_set_off
     assert client.session["_auth_user_id"] == str(alice.pk)
 
 
-def totp_code(secret: str) -> str:
-    from allauth.mfa.totp.internal.auth import format_hotp_value, hotp_value, yield_hotp_counters_from_time
-
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
-
-
-def with_app(user) -> str:
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return secret
-
-
 @pytest.mark.parametrize("held_by", ["deployment", "company"])
 def test_an_owner_with_a_second_factor_gets_through_an_account_an_attacker_held(client, alice, demo, held_by):
     from django.test import Client
@@ -154,7 +142,7 @@ def test_an_owner_with_a_second_factor_gets_through_an_account_an_attacker_held(
     step = login(client, "/accounts/login/", alice.email, DEMO_PASSWORD, REMOTE_ADDR="198.51.100.30")
     assert step.status_code == 302 and step.url == "/accounts/2fa/authenticate/"
     assert "_auth_user_id" not in client.session
-    done = client.post(step.url, {"code": totp_code(secret)}, REMOTE_ADDR="198.51.100.30")
+    done = client.post(step.url, {"code": current_code(secret)}, REMOTE_ADDR="198.51.100.30")
     assert done.status_code == 302 and client.session["_auth_user_id"] == str(alice.pk)
     assert AuditLog.objects.filter(action="signed_in", object_id=str(alice.pk),
                                    after__methods=["password", "mfa"]).exists()

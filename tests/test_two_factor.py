@@ -13,13 +13,6 @@ import re
 import pytest
 from allauth.mfa.models import Authenticator
 from allauth.mfa.recovery_codes.internal.auth import RecoveryCodes
-from allauth.mfa.totp.internal.auth import (
-    TOTP,
-    format_hotp_value,
-    generate_totp_secret,
-    hotp_value,
-    yield_hotp_counters_from_time,
-)
 from django.core import mail
 from django.test import Client
 
@@ -27,6 +20,8 @@ from pbx.audit_text import sentence
 from pbx.demo import DEMO_PASSWORD
 from pbx.models import AuditLog
 from portal.models import EmailCodeFactor
+
+from .mfa_helpers import current_code, with_app
 
 pytestmark = pytest.mark.django_db
 
@@ -43,16 +38,6 @@ def private_cache(settings):
 @pytest.fixture
 def petra(exempel):
     return exempel.operator
-
-
-def current_code(secret: str) -> str:
-    return format_hotp_value(hotp_value(secret, next(yield_hotp_counters_from_time())))
-
-
-def with_app(user) -> str:
-    secret = generate_totp_secret()
-    TOTP.activate(user, secret)
-    return secret
 
 
 def password_step(client, user, password=DEMO_PASSWORD):
