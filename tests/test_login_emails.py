@@ -15,6 +15,8 @@ from django.core import mail
 from pbx.actions import do_save_object
 from pbx.models import AuditLog, User
 
+from .mfa_helpers import with_app
+
 pytestmark = pytest.mark.django_db
 
 
@@ -195,9 +197,7 @@ def test_a_pending_change_tells_the_two_factor_page_how_to_go_on(client, eva):
 
 
 def test_with_an_app_the_login_address_is_the_admins_to_change_and_the_page_says_so(client, eva):
-    from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
-
-    TOTP.activate(eva, generate_totp_secret())
+    with_app(eva)
     client.force_login(eva)
     mail.outbox.clear()
 
