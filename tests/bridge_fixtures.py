@@ -148,6 +148,11 @@ def replay(core: BridgeCore, name: str, *, until: float | None = None) -> list:
     return out
 
 
+def replay_real(name: str, node: str = "default") -> list:
+    """Every domain event a real Asterisk capture gives through a fresh bridge core, named as its map says."""
+    return replay(BridgeCore(node, real_capture_resolver(name)), name)
+
+
 class StubAmi:
     """Answers the resynchronisation's list actions with what a test says Asterisk has (default: nothing)."""
 

@@ -19,16 +19,14 @@ import pytest
 from pbx.asterisk.bridge import domain as d
 from pbx.asterisk.bridge.core import BridgeCore
 from tests.bridge_fixtures import events_of, real_capture_map, real_capture_resolver
+from tests.bridge_fixtures import replay as replay_capture
 
 BOB, EVA, SUPPORT = 3, 6, 1
 
 
 def replay(name: str) -> tuple[BridgeCore, list]:
     core = BridgeCore("real", real_capture_resolver(name))
-    out = []
-    for at, event in events_of(name):
-        out.extend(core.process(event, at))
-    return core, out
+    return core, replay_capture(core, name)
 
 
 def of(events, cls):

@@ -36,7 +36,7 @@ from pbx.asterisk.confgen.parse import parse_dialplan_text
 from pbx.models import CallbackRequest, Destination, VoicemailBox
 from pbx.notifications.models import Notification
 from pbx.notifications.voicemail import mail_voicemail
-from tests.bridge_fixtures import REAL, events_of, real_capture_map, real_capture_resolver
+from tests.bridge_fixtures import REAL, events_of, real_capture_map, real_capture_resolver, replay
 from tests.fake_asterisk import events as ev
 from tests.fake_asterisk.dialplan_apps import run_context
 from tests.fake_asterisk.pbx_fixtures import *  # noqa: F403 - applied, fake, node, no_pending_applies
@@ -49,9 +49,7 @@ CHANNEL_BLOCK = [k for k, _v in ev.chan(Channel("x", "1", "1"))]
 
 def replayed(name: str) -> list[d.Event]:
     core = BridgeCore("real", real_capture_resolver(name))
-    out = []
-    for at, event in events_of(name):
-        out.extend(core.process(event, at))
+    out = replay(core, name)
     assert core.tracker.calls == {} and core.tracker.channels == {}  # every channel hung up: no ghost
     return out
 

@@ -21,7 +21,15 @@ from pbx.asterisk.bridge import dialplan_events
 from pbx.asterisk.bridge import domain as d
 from pbx.asterisk.bridge.core import BridgeCore
 from pbx.models import QueueAgent
-from tests.bridge_fixtures import REAL, StubAmi, events_of, parse_event, real_capture_map, real_capture_resolver
+from tests.bridge_fixtures import (
+    REAL,
+    StubAmi,
+    events_of,
+    parse_event,
+    real_capture_map,
+    real_capture_resolver,
+    replay_real,
+)
 
 NAME = "phone_code_login"
 CHANNEL = "PJSIP/t1-fdabe0abad-00000001"
@@ -36,11 +44,7 @@ def records() -> list[dict]:
 
 
 def replayed() -> list[d.Event]:
-    core = BridgeCore("real", real_capture_resolver(NAME))
-    out: list[d.Event] = []
-    for at, event in events_of(NAME):
-        out.extend(core.process(event, at))
-    return out
+    return replay_real(NAME, node="real")
 
 
 def test_the_real_star45_dial_becomes_one_dialplan_request_for_bob():

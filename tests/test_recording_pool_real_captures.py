@@ -12,19 +12,10 @@ from django.test import TestCase
 
 from pbx.asterisk.bridge import dialplan_events, followups
 from pbx.asterisk.bridge import domain as d
-from pbx.asterisk.bridge.core import BridgeCore
 from pbx.models import AsteriskNode
 from recording.models import LicenceRefusal, Recording
-from tests.bridge_fixtures import events_of, real_capture_map, real_capture_resolver
+from tests.bridge_fixtures import events_of, real_capture_map, replay_real
 from tests.helpers import capture_events
-
-
-def replayed(name: str) -> list:
-    core = BridgeCore("default", real_capture_resolver(name))
-    out = []
-    for at, event in events_of(name):
-        out.extend(core.process(event, at))
-    return out
 
 
 def raw(name: str, event: str, **headers) -> list[dict]:
@@ -57,7 +48,7 @@ def in_demo(event, demo, user=None):
 
 def test_the_console_was_refused_while_the_queue_recorded_and_recorded_once_the_queue_stopped():
     name = "recording_pool_console_refused"
-    events = replayed(name)
+    events = replay_real(name)
     started = of(events, d.RecordingStarted)
     stopped = of(events, d.RecordingStopped)
     # The queue's runs on Bob's member channel (a Local, nobody's phone), the console's on Cecilia's phone line.
@@ -73,7 +64,7 @@ def test_the_console_was_refused_while_the_queue_recorded_and_recorded_once_the_
 
 
 def test_a_stopped_recordings_row_ends_when_asterisk_said_so(demo, bob, node):
-    events = replayed("recording_pool_console_refused")
+    events = replay_real("recording_pool_console_refused")
     (captured,) = of(events, d.RecordingCaptured)
     dialplan_events.run_handler(dialplan_events.HANDLERS[captured.feature], in_demo(captured, demo, bob))
     (stop,) = of(events, d.RecordingStopped)
@@ -90,7 +81,7 @@ def test_a_stopped_recordings_row_ends_when_asterisk_said_so(demo, bob, node):
 
 
 def test_the_dialplans_refusal_of_a_listen_in_is_a_refusal_row_and_the_listener_is_told(demo, olle, node):
-    events = replayed("recording_listen_in_pool")
+    events = replay_real("recording_listen_in_pool")
     (refused,) = of(events, d.RecordingCaptured)
     assert refused.feature == "PbxRecordingRefused" and refused.user_id == real_capture_map(
         "recording_listen_in_pool")["people"]["olle"]["user_pk"]
@@ -109,7 +100,7 @@ def test_the_dialplans_refusal_of_a_listen_in_is_a_refusal_row_and_the_listener_
 
 
 def test_star9_on_a_phone_is_the_presser_asking_and_the_recording_runs_on_the_pressers_line():
-    events = replayed("recording_star9_two_legs")
+    events = replay_real("recording_star9_two_legs")
     keys = [e for e in events if isinstance(e, d.FeatureCodeUsed)]
     assert [(e.feature, e.values["Key"], e.user_id) for e in keys] == [("PbxOnDemandRecording", "toggle", 3)] * 2
     (started,) = of(events, d.RecordingStarted)
@@ -122,7 +113,7 @@ def test_star9_on_a_phone_is_the_presser_asking_and_the_recording_runs_on_the_pr
 
 def test_star7_on_a_queue_call_paused_the_local_channel_and_the_row_gets_asterisks_times(demo, bob, node):
     name = "recording_queue_star7_pause"
-    events = replayed(name)
+    events = replay_real(name)
     (captured,) = of(events, d.RecordingCaptured)
     dialplan_events.run_handler(dialplan_events.HANDLERS[captured.feature], in_demo(captured, demo, bob))
     pauses = of(events, d.RecordingPaused)

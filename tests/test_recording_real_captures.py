@@ -10,27 +10,18 @@ import pytest
 
 from pbx.asterisk.bridge import dialplan_events
 from pbx.asterisk.bridge import domain as d
-from pbx.asterisk.bridge.core import BridgeCore
 from pbx.asterisk.bridge.persist import persist_call
 from pbx.models import AsteriskNode
 from recording.models import LicenceRefusal, Recording
 from stats.models import CallLog
-from tests.bridge_fixtures import events_of, real_capture_map, real_capture_resolver
+from tests.bridge_fixtures import real_capture_map, replay_real
 
 LICENCE = "recording_queue_licence_one"
 
 
-def replayed(name: str) -> list:
-    core = BridgeCore("default", real_capture_resolver(name))
-    out = []
-    for at, event in events_of(name):
-        out.extend(core.process(event, at))
-    return out
-
-
 def test_the_real_recorded_answer_and_the_refused_one_become_two_recording_events():
     about = real_capture_map(LICENCE)
-    captured = [e for e in replayed(LICENCE) if isinstance(e, d.RecordingCaptured)]
+    captured = [e for e in replay_real(LICENCE) if isinstance(e, d.RecordingCaptured)]
     assert [e.feature for e in captured] == ["PbxRecording", "PbxRecordingRefused"]
     started, refused = captured
     assert started.user_id == about["people"]["bob"]["user_pk"] and started.tenant_id == about["tenant"]["pk"]
@@ -43,7 +34,7 @@ def test_the_real_recorded_answer_and_the_refused_one_become_two_recording_event
 
 
 def test_the_consent_menus_no_queue_records_nothing():
-    events = replayed("recording_consent_key2")
+    events = replay_real("recording_consent_key2")
     assert not [e for e in events if isinstance(e, d.RecordingCaptured)]
     (ended,) = [e for e in events if isinstance(e, d.CallEnded)]  # the call itself was answered and logged
     assert ended.record.answered_at is not None and not ended.record.recorded
@@ -66,7 +57,7 @@ def node(db):
 def test_the_handlers_index_the_recording_and_the_refusal_and_the_call_end_closes_it(demo, bob, node,
                                                                                      django_capture_on_commit_callbacks):
     cecilia = demo.agents[1]
-    events = replayed(LICENCE)
+    events = replay_real(LICENCE)
     started, refused = (e for e in events if isinstance(e, d.RecordingCaptured))
     for event, user in ((started, bob), (refused, cecilia)):
         dialplan_events.run_handler(dialplan_events.HANDLERS[event.feature], _in_company(event, demo.tenant, user))
@@ -94,7 +85,7 @@ def test_the_handlers_index_the_recording_and_the_refusal_and_the_call_end_close
 
 
 def test_a_file_name_the_dialplan_does_not_write_is_not_indexed(demo, bob, node):
-    started = next(e for e in replayed(LICENCE) if isinstance(e, d.RecordingCaptured))
+    started = next(e for e in replay_real(LICENCE) if isinstance(e, d.RecordingCaptured))
     for bad in ("/etc/passwd", "/var/spool/asterisk/monitor/pbx/t1/20261206/1.2-3/../../x",
                 "/var/spool/asterisk/monitor/pbx/t999/20261206/1796601653.66-1796601653"):
         event = _in_company(started, demo.tenant, bob)
@@ -105,7 +96,7 @@ def test_a_file_name_the_dialplan_does_not_write_is_not_indexed(demo, bob, node)
 
 
 def test_another_companys_person_is_not_taken_from_the_event(demo, carol, node):
-    started = next(e for e in replayed(LICENCE) if isinstance(e, d.RecordingCaptured))
+    started = next(e for e in replay_real(LICENCE) if isinstance(e, d.RecordingCaptured))
     event = _in_company(started, demo.tenant, carol)  # Carol is Exempel's: not a person of Demo
     dialplan_events.run_handler(dialplan_events.HANDLERS[event.feature], event)
     assert Recording.objects.get(tenant=demo.tenant).user is None

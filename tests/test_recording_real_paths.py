@@ -21,24 +21,15 @@ import pytest
 
 from pbx.asterisk.bridge import dialplan_events
 from pbx.asterisk.bridge import domain as d
-from pbx.asterisk.bridge.core import BridgeCore
 from pbx.asterisk.bridge.persist import persist_call
 from pbx.asterisk.bridge.subscriptions import on_user_event
 from pbx.models import AsteriskNode
 from recording.models import LicenceRefusal, Recording
 from stats.models import CallLog
-from tests.bridge_fixtures import REAL, events_of, parse_event, real_capture_map, real_capture_resolver
+from tests.bridge_fixtures import REAL, events_of, parse_event, real_capture_map, real_capture_resolver, replay_real
 
 # Who the captures' person ids are in the test's Demo AB (the .map.json files name them).
 CAPTURED = {3: "bob", 4: "cecilia", 6: "eva"}
-
-
-def replayed(name: str) -> list:
-    core = BridgeCore("default", real_capture_resolver(name))
-    out = []
-    for at, event in events_of(name):
-        out.extend(core.process(event, at))
-    return out
 
 
 def captured(events, feature: str = "PbxRecording") -> list[d.RecordingCaptured]:
@@ -61,7 +52,7 @@ def index(demo, people, node, django_capture_on_commit_callbacks):
     persist_call (the call-log row, which closes the recordings). Returns the replayed events."""
 
     def run(name: str) -> list:
-        events = replayed(name)
+        events = replay_real(name)
         for event in (e for e in events if isinstance(e, d.RecordingCaptured)):
             user = people[CAPTURED[event.user_id]]
             values = dict(event.values)
@@ -166,12 +157,12 @@ def test_the_console_transfer_is_the_bridges_atxfer_then_the_hangup_of_the_agent
     sent = [parse_event(line["raw"]) for line in _lines("recording_queue_attended_transfer_console") if line["dir"] == "send"]
     actions = [(a["Action"], a.get("Channel", "")) for a in sent if a.get("Action") in ("Atxfer", "Hangup")]
     assert [a for a, _ch in actions] == ["Atxfer", "Hangup"]
-    assert {ch for _a, ch in actions} == {next(e.channel for e in captured(replayed(
+    assert {ch for _a, ch in actions} == {next(e.channel for e in captured(replay_real(
         "recording_queue_attended_transfer_console")) if e.user_id == 3)}
 
 
 def test_each_recording_ends_when_its_own_channel_hangs_up(demo):
-    events = replayed("recording_attended_transfer_dtmf")
+    events = replay_real("recording_attended_transfer_dtmf")
     bob, eva = captured(events)
     (ended,) = [e for e in events if isinstance(e, d.CallEnded)]
     hangups = {e["Uniqueid"]: at for at, e in events_of("recording_attended_transfer_dtmf") if e["Event"] == "Hangup"}
