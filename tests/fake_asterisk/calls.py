@@ -216,16 +216,7 @@ class CallMixin:
             self.emit(ev.dial_event("DialEnd", caller, leg, DialStatus="CANCEL"))
             self.destroy_channel(leg, 0)
         call.ringing = []
-        wait = int(time.time() - call.joined)
-        self.emit(ev.queue_caller_event("QueueCallerAbandon", caller, q, Position=str(call.position),
-                                        OriginalPosition=str(call.position), HoldTime=str(wait)))
-        if caller.moh:
-            caller.moh = False
-            self.emit(ev.call_event("MusicOnHoldStop", caller))
-        self._record_abandoned(call)  # app_queue's queue_exec calls record_abandoned on a timeout too
-        self._leave_queue(call)
-        self.state.log_queue(caller.uniqueid, q.name, "NONE", "EXITWITHTIMEOUT", str(call.position),
-                             str(call.position), str(wait))
+        self._exit_queue(call, "EXITWITHTIMEOUT")
         caller.variables["QUEUESTATUS"] = "TIMEOUT"
         self.goto(call, call.route.next)
 
@@ -650,16 +641,7 @@ class CallMixin:
         if q.members and all(self.state.device_state(m.state_interface) in ("UNAVAILABLE", "INVALID")
                              for m in q.members.values()) and call.route is not None:
             self._cancel_timers(call)
-            wait = int(time.time() - call.joined)
-            self.emit(ev.queue_caller_event("QueueCallerAbandon", caller, q, Position=str(call.position),
-                                            OriginalPosition=str(call.position), HoldTime=str(wait)))
-            if caller.moh:
-                caller.moh = False
-                self.emit(ev.call_event("MusicOnHoldStop", caller))
-            self._record_abandoned(call)
-            self._leave_queue(call)
-            self.state.log_queue(caller.uniqueid, q.name, "NONE", "EXITEMPTY", str(call.position),
-                                 str(call.position), str(wait))
+            self._exit_queue(call, "EXITEMPTY")
             caller.variables["QUEUESTATUS"] = "LEAVEEMPTY"
             self.goto(call, call.route.otherwise or call.route.next)
             return
@@ -819,6 +801,22 @@ class CallMixin:
         if m is not None:
             m.calls_taken += 1
             m.last_call = int(now)
+
+    def _exit_queue(self, call: Call, queue_log_event: str) -> None:
+        """A caller leaving Queue() alive for the dialplan (timeout, emptied queue), as app_queue does it: the
+        caller *QueueCallerAbandon* (though it stays), music stops, record_abandoned, QueueCallerLeave, and the
+        queue_log's EXITWITHTIMEOUT/EXITEMPTY line."""
+        q, caller = call.queue, call.caller
+        wait = int(time.time() - call.joined)
+        self.emit(ev.queue_caller_event("QueueCallerAbandon", caller, q, Position=str(call.position),
+                                        OriginalPosition=str(call.position), HoldTime=str(wait)))
+        if caller.moh:
+            caller.moh = False
+            self.emit(ev.call_event("MusicOnHoldStop", caller))
+        self._record_abandoned(call)  # app_queue's queue_exec calls record_abandoned on these exits too
+        self._leave_queue(call)
+        self.state.log_queue(caller.uniqueid, q.name, "NONE", queue_log_event, str(call.position),
+                             str(call.position), str(wait))
 
     def _record_abandoned(self, call: Call) -> None:
         """app_queue.c record_abandoned: callsabandoned, and callsabandonedinsl when the wait was within the
