@@ -101,3 +101,20 @@ def make_recording(tenant, user=None, *, stored: bool = True, started_at=None, l
             recording.peaks = audio_peaks(conversation(20))
         recording.save(update_fields=["stored_path", "stored_size", "duration_s", "peaks"])
     return recording
+
+
+def set_recording_roles(demo, alice, bob, eva, carol) -> dict:
+    """The recording web's people in its tests: Alice (and Carol, Exempel AB's admin) super users, Bob and David
+    their own recordings, Cecilia Kundtjänst's, Eva none (the demo gives every non-admin their own)."""
+    from pbx.models import Department, User
+
+    role = User.RecordingRole
+    cecilia, david = demo.agents[1], demo.agents[2]
+    for person, given in ((alice, role.SUPER), (bob, role.OWN), (cecilia, role.DEPARTMENTS), (david, role.OWN),
+                          (carol, role.SUPER), (eva, role.NONE)):
+        person.recording_role = given
+        person.save(update_fields=["recording_role"])
+    kundtjanst = Department.objects.get(tenant=demo.tenant, name="Kundtjänst")
+    cecilia.recording_departments.set([kundtjanst])
+    return {"alice": alice, "bob": bob, "cecilia": cecilia, "david": david, "eva": eva, "carol": carol,
+            "kundtjanst": kundtjanst}

@@ -21,7 +21,7 @@ from portal.models import EmailCodeFactor
 from recording.models import EvaluationAnswer, EvaluationChoice, EvaluationQuestion, Recording
 from recording.storage import recordings_storage
 from tests.api_fixtures import api_client_for
-from tests.recording_fixtures import make_recording
+from tests.recording_fixtures import make_recording, set_recording_roles
 
 pytestmark = pytest.mark.django_db
 
@@ -38,14 +38,7 @@ def fresh_throttle():
 
 @pytest.fixture
 def people(demo, alice, bob, eva, carol):
-    cecilia, david = demo.agents[1], demo.agents[2]
-    for person, role in ((alice, Role.SUPER), (bob, Role.OWN), (cecilia, Role.DEPARTMENTS), (david, Role.OWN),
-                         (carol, Role.SUPER), (eva, Role.NONE)):
-        person.recording_role = role
-        person.save(update_fields=["recording_role"])
-    kundtjanst = Department.objects.get(tenant=demo.tenant, name="Kundtjänst")
-    cecilia.recording_departments.set([kundtjanst])
-    return {"alice": alice, "bob": bob, "cecilia": cecilia, "david": david, "eva": eva, "carol": carol}
+    return set_recording_roles(demo, alice, bob, eva, carol)
 
 
 @pytest.fixture

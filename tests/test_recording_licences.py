@@ -18,10 +18,10 @@ from django.urls import reverse
 from pbx import audit_text
 from pbx.actions import calls as call_actions
 from pbx.asterisk import licences
-from pbx.models import AuditLog, Department, Tenant, User
+from pbx.models import AuditLog, Tenant, User
 from recording.models import Recording
 from tests.fake_asterisk.demo_traffic import TRUNK
-from tests.recording_fixtures import make_recording
+from tests.recording_fixtures import make_recording, set_recording_roles
 from tests.test_call_control import (  # noqa: F401 - fixtures
     act,
     default_node,
@@ -42,13 +42,7 @@ Role = User.RecordingRole
 
 @pytest.fixture
 def roles(demo, exempel, alice, bob, eva, carol):
-    cecilia = demo.agents[1]
-    for person, role in ((alice, Role.SUPER), (bob, Role.OWN), (cecilia, Role.DEPARTMENTS), (eva, Role.NONE),
-                         (carol, Role.SUPER)):
-        person.recording_role = role
-        person.save(update_fields=["recording_role"])
-    cecilia.recording_departments.set([Department.objects.get(tenant=demo.tenant, name="Kundtjänst")])
-    return {"alice": alice, "bob": bob, "cecilia": cecilia, "eva": eva, "carol": carol}
+    return set_recording_roles(demo, alice, bob, eva, carol)
 
 
 async def page(client, user, method="get", path=None, data=None, **headers):

@@ -24,22 +24,14 @@ from recording.models import (
     RecordingSettings,
     ShareLink,
 )
-from tests.recording_fixtures import make_recording
+from tests.recording_fixtures import make_recording, set_recording_roles
 
 Role = User.RecordingRole
 
 
 @pytest.fixture
 def roles(demo, exempel, alice, bob, eva, carol):
-    cecilia = demo.agents[1]
-    kundtjanst = Department.objects.get(tenant=demo.tenant, name="Kundtjänst")
-    # The demo gives every non-admin "own recordings": Eva is set to none here.
-    for person, role in ((alice, Role.SUPER), (bob, Role.OWN), (cecilia, Role.DEPARTMENTS), (carol, Role.SUPER),
-                         (eva, Role.NONE)):
-        person.recording_role = role
-        person.save(update_fields=["recording_role"])
-    cecilia.recording_departments.set([kundtjanst])
-    return {"alice": alice, "bob": bob, "cecilia": cecilia, "eva": eva, "carol": carol, "kundtjanst": kundtjanst}
+    return set_recording_roles(demo, alice, bob, eva, carol)
 
 
 @pytest.fixture
