@@ -70,8 +70,14 @@ def replay_into_db(name: str, demo, node, *, at: float | None = None, real: bool
     events: list[d.Event] = []
     for when, raw in events_of(name):
         events.extend(core.process(raw, when + shift))
+    store_calls(node.name, events)
+    return events
+
+
+def store_calls(node_name: str, events: list[d.Event]) -> None:
+    """What the bridge's delivery does with a batch of domain events (pbx.asterisk.bridge.service): write each
+    loggable call (call and queue log), then update the statistics' intervals."""
     for event in events:
         if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
             persist_call(event.record)
-    update_statistics(node.name, events)
-    return events
+    update_statistics(node_name, events)

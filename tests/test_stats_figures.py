@@ -16,15 +16,18 @@ import pytest
 from django.core.management import call_command
 
 from pbx.actions.callbacks import do_mark_callback_done, do_record_callback_request
-from pbx.asterisk.bridge import domain as d
-from pbx.asterisk.bridge.persist import persist_call, update_statistics
 from pbx.models import AsteriskNode, CallbackRequest
 from stats import definitions as defs
 from stats import periods, reports
 from stats.models import AgentEvent, AgentInterval, AgentPauseInterval, QueueEvent, QueueInterval, VolumeInterval
 from tests.bridge_fixtures import bridge_on_fake, capture_resolver, until
 from tests.fake_asterisk.state import AsteriskState, Route
-from tests.stats_fixtures import no_stray_callbacks, pushed, replay_into_db  # noqa: F401 - autouse fixtures
+from tests.stats_fixtures import (  # noqa: F401 - autouse fixtures
+    no_stray_callbacks,
+    pushed,
+    replay_into_db,
+    store_calls,
+)
 from tests.test_call_log_truth import user_event
 
 STOCKHOLM = zoneinfo.ZoneInfo("Europe/Stockholm")
@@ -289,10 +292,7 @@ def test_our_figures_agree_with_app_queues_completed_abandoned_and_service_level
         summary.update(totals)
 
     run_fake(demo, st, traffic, collected)
-    for event in collected:
-        if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
-            persist_call(event.record)
-    update_statistics(node.name, collected)
+    store_calls(node.name, collected)
 
     today = dt.datetime.now(STOCKHOLM).date()
     ours = queue_total(demo, today - dt.timedelta(days=1), today)
@@ -356,10 +356,7 @@ def test_a_caller_sent_on_to_sales_and_an_emptied_queue_agree_with_app_queue_on_
             asterisk[queue.name] = params
 
     run_fake(demo, st, traffic, collected)
-    for event in collected:
-        if isinstance(event, d.CallEnded) and event.record is not None and event.record.loggable:
-            persist_call(event.record)
-    update_statistics(node.name, collected)
+    store_calls(node.name, collected)
     today = dt.datetime.now(STOCKHOLM).date()
     span = periods.custom(today - dt.timedelta(days=1), today, STOCKHOLM)
     ours = reports.queue_report(tenant, span.start, span.end)
