@@ -64,13 +64,18 @@ def _lockout_key(user_id: int) -> str:
     return f"signin:lockout:{user_id}"
 
 
-def _lockout_policy(email: str | None):
-    """(person, policy) when the person's company locks accounts after failed passwords, else (None, None)."""
+def _person_of(email: str | None):
+    """The person whose login address was typed, or None."""
     from pbx.models import User
 
+    return User.objects.filter(email__iexact=email.strip()).first() if email and email.strip() else None
+
+
+def _lockout_policy(email: str | None):
+    """(person, policy) when the person's company locks accounts after failed passwords, else (None, None)."""
     from .passwords import policy_for
 
-    person = User.objects.filter(email__iexact=(email or "").strip()).first() if email else None
+    person = _person_of(email)
     policy = policy_for(person) if person is not None else None
     if policy is None or not policy.lockout_attempts:
         return None, None
@@ -121,12 +126,10 @@ class NoSignupAccountAdapter(DefaultAccountAdapter):
         is within the per-address limits (checked, not counted again: allauth counted this attempt)."""
         from allauth.core.internal import ratelimit as allauth_ratelimit
 
-        from pbx.models import User
-
         from .mfa import has_two_factor
 
-        person = User.objects.filter(email__iexact=(email or "").strip(), is_active=True).first() if email else None
-        if person is None or not has_two_factor(person):
+        person = _person_of(email)
+        if person is None or not person.is_active or not has_two_factor(person):
             return False
         per_address = ",".join(rate for rate in settings.ACCOUNT_RATE_LIMITS.get("login_failed", "").split(",")
                                if rate.strip().endswith("/ip"))
