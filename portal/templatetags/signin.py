@@ -1,4 +1,5 @@
 from django import template
+from django.utils.translation import gettext
 
 from portal.passwords import describe, policy_for
 from portal.sso import login_services
@@ -30,8 +31,6 @@ _SYSTEMS = (("Android", "Android"), ("iPhone", "iPhone"), ("iPad", "iPad"), ("Wi
 @register.filter
 def browser_summary(user_agent: str) -> str:
     """'Chrome on Linux' from a User-Agent header; the header itself (cut) when it names no known browser."""
-    from django.utils.translation import gettext
-
     user_agent = user_agent or ""
     browser = next((name for mark, name in _BROWSERS if mark in user_agent), "")
     system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from allauth.account.decorators import reauthentication_required
 from allauth.account.models import EmailAddress
+from allauth.usersessions.internal.flows.sessions import end_sessions
+from allauth.usersessions.models import UserSession
 from django import forms
 from django.conf import settings
 from django.contrib import messages
@@ -93,9 +95,6 @@ def set_language_cookie(response, code: str) -> None:
 def end_session(request, session_id: int):
     """Log out one of the person's other browsers (from "Sessions"); only their own, never this one (that is
     "Log out"). Audited and its consoles closed, as "Log out the other sessions" does (portal.mfa.SessionsAdapter)."""
-    from allauth.usersessions.internal.flows.sessions import end_sessions
-    from allauth.usersessions.models import UserSession
-
     session = get_object_or_404(UserSession, pk=session_id, user_id=request.user.pk)
     if session.is_current():
         return redirect("usersessions_list")
