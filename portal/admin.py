@@ -10,6 +10,7 @@ from allauth.mfa.admin import AuthenticatorAdmin as BaseAuthenticatorAdmin
 from allauth.mfa.models import Authenticator
 from allauth.socialaccount.admin import SocialAppAdmin
 from allauth.socialaccount.models import SocialApp
+from allauth.usersessions.adapter import get_adapter as get_sessions_adapter
 from allauth.usersessions.admin import UserSessionAdmin as BaseUserSessionAdmin
 from allauth.usersessions.models import UserSession
 from django.contrib import admin, messages
@@ -171,15 +172,8 @@ class UserSessionAdmin(BaseUserSessionAdmin):
         return False
 
     def _end(self, request, sessions) -> None:
-        sessions = list(sessions)
         with transaction.atomic():
-            for session in sessions:
-                session.end()
-            for user in {session.user for session in sessions}:
-                record(request.user, "sessions_ended", user, None,
-                       {"count": sum(s.user_id == user.pk for s in sessions), "by": "admin",
-                        "ip": client_ip(request)})
-                recheck_consoles_on_commit(user.pk)
+            get_sessions_adapter().end_sessions(sessions)  # portal.mfa.SessionsAdapter: consoles, audit
 
     def delete_model(self, request, obj) -> None:
         self._end(request, [obj])

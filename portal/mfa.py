@@ -110,18 +110,27 @@ class PortalMFAAdapter(DefaultMFAAdapter):
 
 
 class SessionsAdapter(DefaultUserSessionsAdapter):
-    """Ending a session on "My sessions" also closes the consoles that were opened with it, at once."""
+    """Ending sessions (the person on "Sessions", or the operator in the admin) also closes the consoles that were
+    opened with them, at once, and is audited per person whose sessions ended: by themselves, or ``by: admin``
+    with the operator as actor."""
 
     def end_sessions(self, sessions) -> None:
+        from .signin_audit import audit
+
         sessions = list(sessions)
         super().end_sessions(sessions)
+        request = context.request
+        actor = getattr(request, "user", None) if request is not None else None
         for user_id in {session.user_id for session in sessions}:
             recheck_consoles_on_commit(user_id)
-        request = context.request
-        if sessions and request is not None and getattr(request, "user", None) is not None:
-            from .signin_audit import audit
-
-            audit(request, request.user, "sessions_ended", after={"count": len(sessions)})
+            if actor is None or not actor.is_authenticated:
+                continue
+            owner = next(session.user for session in sessions if session.user_id == user_id)
+            count = sum(session.user_id == user_id for session in sessions)
+            if user_id == actor.pk:
+                audit(request, owner, "sessions_ended", after={"count": count})
+            else:
+                audit(request, owner, "sessions_ended", after={"count": count, "by": "admin"}, actor=actor)
 
 
 class EmailCodeForm(ConfirmLoginCodeForm):
