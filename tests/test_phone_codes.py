@@ -548,3 +548,30 @@ def test_an_event_naming_a_person_of_another_company_is_refused(demo, carol):
     event = FeatureCodeUsed(demo.tenant.pk, time.time(), carol.pk, "PbxPresence", {"Code": ""}, channel="PJSIP/x-1")
     assert dialplan_events.run_handler(feature_codes.presence, event).result == "refused"
     assert not UserPresence.objects.filter(user=carol, status__isnull=False).exists()
+
+
+# ------------------------------------------------------------------------------- the admin's dashboard
+
+
+async def test_the_dashboards_override_click_reaches_asterisks_astdb_and_back(phones, alice, demo):
+    """Alice's "Force closed" on the company dashboard → do_set_schedule_override → on commit the AstDB write
+    through AMI that the generated t<T>-schedule-<S> context reads; "Follow the schedule" empties it again."""
+    from django.test import Client
+    from django.urls import reverse
+
+    from pbx.models import Schedule
+
+    schedule = await db(lambda: Schedule.objects.get(tenant=demo.tenant, name="Kontorstid"))
+    key = f"/pbx/t{demo.tenant.pk}/s{schedule.pk}/override"
+
+    def click(override: str) -> int:
+        browser = Client()
+        browser.force_login(alice)
+        with TestCase.captureOnCommitCallbacks(execute=True):
+            return browser.post(reverse("admin:pbx_dashboard_override", args=[schedule.pk]),
+                                {"override": override, "until": ""}).status_code
+
+    assert await db(click, "closed") == 302
+    await until(lambda: phones.fake.state.astdb.get(key) == "closed")
+    assert await db(click, "") == 302
+    await until(lambda: not phones.fake.state.astdb.get(key))
